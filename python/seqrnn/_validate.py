@@ -1,0 +1,76 @@
+"""Argument checks shared by the Python classes: numpy in, clear exceptions out."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+DTYPES = ("float32", "float64")
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def dtype_name(dtype: Any) -> str:
+    """Normalize ``"float32"``, ``np.float32`` or ``np.dtype("f4")`` to ``"float32"``/``"float64"``."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError as e:
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from e
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return name
+
+
+def seed_or_random(seed: int | None) -> int:
+    """A seed for the core: the given one, or a fresh random one when ``None``."""
+    if seed is None:
+        return secrets.randbits(63)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return int(seed)
+
+
+def ids(x: Any, what: str) -> npt.NDArray[np.int64]:
+    """Token ids as a C-contiguous int64 array; ``TypeError`` for anything but integers."""
+    a = np.asarray(x)
+    if a.dtype == np.bool_ or a.dtype.kind not in "iu":
+        raise TypeError(f"{what}: expected integer token ids, got dtype {a.dtype}")
+    if a.dtype.kind == "u" and a.size and int(a.max()) > _INT64_MAX:
+        raise IndexError(f"{what}: token id {int(a.max())} is out of range")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def floats(x: Any, what: str, dtype: str) -> npt.NDArray[Any]:
+    """Real values as a C-contiguous array of the model's dtype; ``TypeError`` for non-floats."""
+    a = np.asarray(x)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{what}: expected a floating-point array, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def mask(x: Any, what: str, dtype: str) -> npt.NDArray[Any]:
+    """A 0/1 mask: booleans, integers or floats, returned in the model's dtype."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected booleans or 0/1 numbers, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def ndim(a: npt.NDArray[Any], what: str, expected: tuple[int, ...], meaning: str) -> None:
+    """``ValueError`` unless ``a.ndim`` is one of ``expected``."""
+    if a.ndim not in expected:
+        want = " or ".join(str(n) for n in expected)
+        raise ValueError(f"{what}: expected {want} dimensions {meaning}, got shape {a.shape}")
+
+
+def positive_int(value: Any, what: str) -> int:
+    """An int >= 1 (``TypeError`` for non-ints, ``ValueError`` for < 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{what} must be at least 1, got {value}")
+    return int(value)

@@ -1,0 +1,136 @@
+"""``seqrnn.RNN``: a multi-layer Elman RNN with ``torch.nn.RNN``'s interface and names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from . import _validate as v
+
+Array = npt.NDArray[Any]
+
+
+class RNN:
+    """Multi-layer tanh (or relu) RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``.
+
+    Parameters are named and shaped as in ``torch.nn.RNN`` (``weight_ih_l0`` (H, in),
+    ``weight_hh_l0`` (H, H), ``bias_ih_l0`` (H,), ``bias_hh_l0`` (H,), ...).
+
+    Shapes (as ``torch.nn.RNN``): input ``(steps, batch, input_size)``, or
+    ``(batch, steps, input_size)`` with ``batch_first=True``, or unbatched ``(steps, input_size)``;
+    ``h0`` and ``h_n`` ``(num_layers, batch, hidden_size)`` (``(num_layers, hidden_size)`` unbatched).
+
+    Example:
+        >>> rnn = RNN(input_size=3, hidden_size=4, num_layers=2, seed=0)
+        >>> output, h_n = rnn.forward(np.zeros((5, 2, 3), dtype=np.float32))
+        >>> output.shape, h_n.shape
+        ((5, 2, 4), (2, 2, 4))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        seed: int | None = None,
+        dtype: Any = "float32",
+        init: str = "uniform",
+    ) -> None:
+        self.seed = v.seed_or_random(seed)
+        self.batch_first = bool(batch_first)
+        self._core = _core.RNN(
+            v.positive_int(input_size, "input_size"),
+            v.positive_int(hidden_size, "hidden_size"),
+            v.positive_int(num_layers, "num_layers"),
+            nonlinearity,
+            bool(bias),
+            self.seed,
+            v.dtype_name(dtype),
+            init,
+        )
+
+    input_size = property(lambda self: self._core.input_size, doc="Features per input step.")
+    hidden_size = property(lambda self: self._core.hidden_size, doc="Units per layer.")
+    num_layers = property(lambda self: self._core.num_layers, doc="Stacked layers.")
+    nonlinearity = property(lambda self: self._core.nonlinearity, doc="'tanh' or 'relu'.")
+    bias = property(lambda self: self._core.bias, doc="Whether the layers have biases.")
+    dtype = property(lambda self: self._core.dtype, doc="'float32' or 'float64'.")
+
+    def __repr__(self) -> str:
+        return (
+            f"RNN({self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"nonlinearity={self.nonlinearity!r}, bias={self.bias}, "
+            f"batch_first={self.batch_first}, dtype={self.dtype!r})"
+        )
+
+    def _time_major(self, x: Any, h0: Any) -> tuple[Array, Array | None, bool]:
+        x = v.floats(x, "input", self.dtype)
+        v.ndim(x, "input", (2, 3), "(steps, batch, input_size) or (steps, input_size)")
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)
+        x = np.ascontiguousarray(x)
+        if h0 is not None:
+            h0 = v.floats(h0, "h0", self.dtype)
+            v.ndim(h0, "h0", (2,) if unbatched else (3,), "(num_layers, [batch,] hidden_size)")
+            if unbatched:
+                h0 = np.ascontiguousarray(h0[:, None, :])
+        return x, h0, unbatched
+
+    def _batch_layout(self, out: Array, unbatched: bool) -> Array:
+        if unbatched:
+            return out[:, 0, :]
+        return out.transpose(1, 0, 2) if self.batch_first else out
+
+    def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> tuple[Array, Array]:
+        """Run the RNN over a whole sequence; returns ``(output, h_n)`` as ``torch.nn.RNN``.
+
+        ``lengths`` ``(batch,)`` gives each sequence's valid length: it stops there and
+        carries its state, so ``h_n`` is the state at that step and ``output`` is zero
+        beyond it (PyTorch's packed sequences).
+        """
+        x, h0, unbatched = self._time_major(x, h0)
+        lens = None if lengths is None else v.ids(lengths, "lengths")
+        out, h_n = self._core.forward(x, h0, lens)
+        return self._batch_layout(out, unbatched), (h_n[:, 0, :] if unbatched else h_n)
+
+    __call__ = forward
+
+    def backward(
+        self, x: Any, d_output: Any, h0: Any = None, d_h_n: Any = None, lengths: Any = None
+    ) -> tuple[dict[str, Array], Array, Array]:
+        """Exact BPTT for ``loss = sum(output * d_output) + sum(h_n * d_h_n)``.
+
+        Returns ``(grads, d_x, d_h0)``: ``grads`` keyed like ``state_dict()``, ``d_x`` shaped
+        like ``x`` and ``d_h0`` like ``h0``.
+        """
+        x, h0, unbatched = self._time_major(x, h0)
+        d_out = v.floats(d_output, "d_output", self.dtype)
+        d_out = np.ascontiguousarray(
+            d_out[:, None, :] if unbatched else d_out.transpose(1, 0, 2) if self.batch_first else d_out
+        )
+        if d_h_n is not None:
+            d_h_n = v.floats(d_h_n, "d_h_n", self.dtype)
+            if unbatched:
+                d_h_n = np.ascontiguousarray(d_h_n[:, None, :])
+        lens = None if lengths is None else v.ids(lengths, "lengths")
+        grads, d_x, d_h0 = self._core.backward(x, d_out, h0, d_h_n, lens)
+        return grads, self._batch_layout(d_x, unbatched), (d_h0[:, 0, :] if unbatched else d_h0)
+
+    def state_dict(self) -> dict[str, Array]:
+        """Copies of the parameters keyed like ``torch.nn.RNN.state_dict()``."""
+        return dict(self._core.state_dict())
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Replace every parameter; names, shapes and dtypes must match exactly."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
+        self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})

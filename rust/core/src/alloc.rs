@@ -1,0 +1,46 @@
+//! Fallible allocation: a size that memory cannot hold is an [`Error::OutOfMemory`], not an abort.
+
+use crate::{Error, Float, Result};
+use ndarray::{Array1, Array2, Array3, Dimension, IntoDimension};
+
+/// A zero-filled array of `shape`, or [`Error::OutOfMemory`] when it cannot be had.
+pub fn zeros<T: Float, D: Dimension>(
+    what: &str,
+    shape: impl IntoDimension<Dim = D>,
+) -> Result<ndarray::Array<T, D>> {
+    let shape = shape.into_dimension();
+    let oom = |bytes: u128| Error::OutOfMemory {
+        what: what.to_string(),
+        bytes,
+    };
+    let dims = shape.slice();
+    let n = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let bytes_wide = dims
+        .iter()
+        .fold(std::mem::size_of::<T>() as u128, |acc, &d| {
+            acc.saturating_mul(d as u128)
+        });
+    let n = n.ok_or_else(|| oom(bytes_wide))?;
+    if bytes_wide > isize::MAX as u128 {
+        return Err(oom(bytes_wide));
+    }
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| oom(bytes_wide))?;
+    v.resize(n, T::zero());
+    ndarray::Array::from_shape_vec(shape, v).map_err(|_| oom(bytes_wide))
+}
+
+/// [`zeros`] for a vector.
+pub fn zeros1<T: Float>(what: &str, n: usize) -> Result<Array1<T>> {
+    zeros(what, n)
+}
+
+/// [`zeros`] for a matrix.
+pub fn zeros2<T: Float>(what: &str, rows: usize, cols: usize) -> Result<Array2<T>> {
+    zeros(what, (rows, cols))
+}
+
+/// [`zeros`] for a `(steps, batch, n)` array.
+pub fn zeros3<T: Float>(what: &str, steps: usize, batch: usize, n: usize) -> Result<Array3<T>> {
+    zeros(what, (steps, batch, n))
+}

@@ -1,0 +1,87 @@
+//! The element types seqrnn computes in: `f32` (default, fast) and `f64` (exactness checks).
+
+use ndarray::{LinalgScalar, ScalarOperand};
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+/// Names of the supported element types, as numpy and safetensors spell them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dtype {
+    /// 32-bit IEEE float.
+    F32,
+    /// 64-bit IEEE float.
+    F64,
+}
+
+impl Dtype {
+    /// numpy's name: `"float32"` or `"float64"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "float32",
+            Dtype::F64 => "float64",
+        }
+    }
+
+    /// Parses numpy's names (`"float32"`, `"f32"`, `"float64"`, `"f64"`, `"double"`, `"float"`).
+    pub fn parse(name: &str) -> crate::Result<Dtype> {
+        match name {
+            "float32" | "f32" | "float" | "single" => Ok(Dtype::F32),
+            "float64" | "f64" | "double" => Ok(Dtype::F64),
+            other => Err(crate::Error::invalid(
+                "dtype",
+                "\"float32\" or \"float64\"",
+                format!("{other:?}"),
+            )),
+        }
+    }
+}
+
+/// A floating-point element type: `f32` or `f64`.
+pub trait Float:
+    num_traits::Float
+    + num_traits::FromPrimitive
+    + num_traits::ToPrimitive
+    + LinalgScalar
+    + ScalarOperand
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+    + Default
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+{
+    /// This type's [`Dtype`].
+    const DTYPE: Dtype;
+
+    /// Converts from `f64` (rounding for `f32`).
+    fn from_f64_lossy(x: f64) -> Self;
+
+    /// Widens to `f64`.
+    fn to_f64_lossless(self) -> f64;
+}
+
+impl Float for f32 {
+    const DTYPE: Dtype = Dtype::F32;
+    fn from_f64_lossy(x: f64) -> Self {
+        x as f32
+    }
+    fn to_f64_lossless(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+impl Float for f64 {
+    const DTYPE: Dtype = Dtype::F64;
+    fn from_f64_lossy(x: f64) -> Self {
+        x
+    }
+    fn to_f64_lossless(self) -> f64 {
+        self
+    }
+}

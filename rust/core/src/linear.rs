@@ -1,0 +1,115 @@
+//! Affine map `y = x W^T + b` (PyTorch's `nn.Linear`), used for the logits projection.
+
+use crate::error::{check_positive, check_shape};
+use crate::init::{fill_bias, fill_weight, Init};
+use crate::linalg::gemm;
+use crate::{Float, Parameters, Result};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
+
+/// `output.weight` `(out, in)` and `output.bias` `(out,)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear<T> {
+    /// `(out_features, in_features)`.
+    pub weight: Array2<T>,
+    /// `(out_features,)`, absent when built without bias.
+    pub bias: Option<Array1<T>>,
+}
+
+impl<T: Float> Linear<T> {
+    /// Drawn as PyTorch does (U(-1/sqrt(in), 1/sqrt(in))) or from N(0, std^2) with zero bias.
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        bias: bool,
+        init: Init,
+        seed: u64,
+    ) -> Result<Self> {
+        check_positive("in_features", in_features)?;
+        check_positive("out_features", out_features)?;
+        let mut rng = crate::init::rng(seed);
+        let bound = 1.0 / (in_features as f64).sqrt();
+        let mut weight = crate::alloc::zeros2("linear weight", out_features, in_features)?;
+        fill_weight(&mut weight, init, bound, &mut rng)?;
+        let bias = if bias {
+            let mut b = Array1::zeros(out_features);
+            fill_bias(&mut b, init, bound, &mut rng)?;
+            Some(b)
+        } else {
+            None
+        };
+        Ok(Linear { weight, bias })
+    }
+
+    /// `in_features`.
+    pub fn in_features(&self) -> usize {
+        self.weight.ncols()
+    }
+
+    /// `out_features`.
+    pub fn out_features(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    /// Shapes: `x` `(n, in)` -> `(n, out)`.
+    pub fn forward(&self, x: ArrayView2<'_, T>) -> Result<Array2<T>> {
+        check_shape("linear input", &[x.nrows(), self.in_features()], x.shape())?;
+        let mut y = crate::alloc::zeros2("linear output", x.nrows(), self.out_features())?; // (n, out)
+        gemm(T::one(), &x, &self.weight.t(), T::zero(), &mut y.view_mut());
+        if let Some(b) = &self.bias {
+            y += b;
+        }
+        Ok(y)
+    }
+
+    /// Shapes: `x` `(n, in)`, `dy` `(n, out)` -> (parameter gradients, `dx` `(n, in)`).
+    pub fn backward(
+        &self,
+        x: ArrayView2<'_, T>,
+        dy: ArrayView2<'_, T>,
+    ) -> Result<(Linear<T>, Array2<T>)> {
+        check_shape("linear input", &[x.nrows(), self.in_features()], x.shape())?;
+        check_shape(
+            "linear output gradient",
+            &[x.nrows(), self.out_features()],
+            dy.shape(),
+        )?;
+        let mut grad = self.zeros_like();
+        gemm(
+            T::one(),
+            &dy.t(),
+            &x,
+            T::zero(),
+            &mut grad.weight.view_mut(),
+        );
+        if let Some(gb) = &mut grad.bias {
+            gb.assign(&dy.sum_axis(Axis(0)));
+        }
+        let mut dx = crate::alloc::zeros2("linear input gradient", x.nrows(), self.in_features())?; // (n, in)
+        gemm(
+            T::one(),
+            &dy,
+            &self.weight.view(),
+            T::zero(),
+            &mut dx.view_mut(),
+        );
+        Ok((grad, dx))
+    }
+}
+
+impl<T: Float> Parameters<T> for Linear<T> {
+    fn named(&self) -> Vec<(String, ArrayViewD<'_, T>)> {
+        let mut out = vec![("weight".to_string(), self.weight.view().into_dyn())];
+        if let Some(b) = &self.bias {
+            out.push(("bias".to_string(), b.view().into_dyn()));
+        }
+        out
+    }
+
+    fn named_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, T>)> {
+        let mut out = vec![("weight".to_string(), self.weight.view_mut().into_dyn())];
+        if let Some(b) = &mut self.bias {
+            out.push(("bias".to_string(), b.view_mut().into_dyn()));
+        }
+        out
+    }
+}

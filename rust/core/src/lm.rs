@@ -1,0 +1,206 @@
+//! Next-token language model: (embedding or one-hot) -> multi-layer RNN -> linear logits.
+//!
+//! Time-major like the rest of the core: ids `(steps, batch)`, logits `(steps, batch, vocab)`.
+
+use crate::embedding::Embedding;
+use crate::init::Init;
+use crate::linalg::flatten;
+use crate::linear::Linear;
+use crate::rnn::{Nonlinearity, Rnn, RnnConfig, RnnInput};
+use crate::{Float, Parameters, Result};
+use ndarray::{Array1, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+/// Sizes and options of a [`LanguageModel`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LmConfig {
+    /// Number of token types.
+    pub vocab_size: usize,
+    /// RNN units per layer.
+    pub hidden_size: usize,
+    /// Stacked RNN layers.
+    pub num_layers: usize,
+    /// Embedding width; `None` feeds one-hot vectors to the RNN.
+    pub embed_size: Option<usize>,
+    /// tanh or relu.
+    pub nonlinearity: Nonlinearity,
+}
+
+impl LmConfig {
+    /// One tanh layer, one-hot input.
+    pub fn new(vocab_size: usize, hidden_size: usize) -> Self {
+        LmConfig {
+            vocab_size,
+            hidden_size,
+            num_layers: 1,
+            embed_size: None,
+            nonlinearity: Nonlinearity::Tanh,
+        }
+    }
+
+    fn rnn_config(&self) -> RnnConfig {
+        RnnConfig {
+            input_size: self.embed_size.unwrap_or(self.vocab_size),
+            hidden_size: self.hidden_size,
+            num_layers: self.num_layers,
+            nonlinearity: self.nonlinearity,
+            bias: true,
+        }
+    }
+}
+
+/// A character- or word-level RNN language model. Its gradients are a `LanguageModel` too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LanguageModel<T> {
+    config: LmConfig,
+    /// `embedding.weight` `(vocab, embed)`, when `embed_size` is set.
+    pub embedding: Option<Embedding<T>>,
+    /// `rnn.*`.
+    pub rnn: Rnn<T>,
+    /// `output.weight` `(vocab, hidden)`, `output.bias` `(vocab,)`.
+    pub output: Linear<T>,
+}
+
+/// The result of [`LanguageModel::loss_and_grads`].
+#[derive(Clone, Debug)]
+pub struct LmStep<T> {
+    /// Mean cross-entropy over unmasked positions.
+    pub loss: T,
+    /// Gradient of every parameter.
+    pub grads: LanguageModel<T>,
+    /// Final states `(num_layers, batch, hidden)`, to carry into the next minibatch.
+    pub state: Array3<T>,
+}
+
+impl<T: Float> LanguageModel<T> {
+    /// A new model; every part is drawn from `init` with a seed derived from `seed`.
+    pub fn new(config: LmConfig, init: Init, seed: u64) -> Result<Self> {
+        crate::error::check_positive("vocab_size", config.vocab_size)?;
+        let mut seeds = crate::init::rng(seed);
+        let (s_emb, s_rnn, s_out): (u64, u64, u64) =
+            (seeds.random(), seeds.random(), seeds.random());
+        let embedding = match config.embed_size {
+            Some(e) => Some(Embedding::new(config.vocab_size, e, init, s_emb)?),
+            None => None,
+        };
+        let rnn = Rnn::new(config.rnn_config(), init, s_rnn)?;
+        let output = Linear::new(config.hidden_size, config.vocab_size, true, init, s_out)?;
+        Ok(LanguageModel {
+            config,
+            embedding,
+            rnn,
+            output,
+        })
+    }
+
+    /// The sizes and options.
+    pub fn config(&self) -> &LmConfig {
+        &self.config
+    }
+
+    fn rnn_input(&self, ids: ArrayView2<'_, usize>) -> Result<RnnInput<T>> {
+        crate::embedding::check_ids("inputs", ids.iter().copied(), self.config.vocab_size)?;
+        Ok(match &self.embedding {
+            Some(e) => RnnInput::Dense(e.forward(ids)?),
+            None => RnnInput::OneHot(ids.as_standard_layout().into_owned()),
+        })
+    }
+
+    /// Logits for every position. Shapes: `ids` `(steps, batch)`, `state` `(num_layers, batch,
+    /// hidden)` -> (logits `(steps, batch, vocab)`, final state `(num_layers, batch, hidden)`).
+    pub fn logits(
+        &self,
+        ids: ArrayView2<'_, usize>,
+        state: Option<ArrayView3<'_, T>>,
+    ) -> Result<(Array3<T>, Array3<T>)> {
+        let cache = self.rnn.forward(self.rnn_input(ids)?, state, None)?;
+        let (steps, batch) = ids.dim();
+        let logits = self.output.forward(flatten(cache.top_states())?)?; // (steps*B, V)
+        let logits = logits
+            .into_shape_with_order((steps, batch, self.config.vocab_size))
+            .map_err(|_| {
+                crate::Error::shape("logits", &[steps, batch, self.config.vocab_size], &[])
+            })?;
+        Ok((logits, cache.h_n()))
+    }
+
+    /// Mean cross-entropy of predicting `targets` from `inputs`, and the exact gradient of every
+    /// parameter. Shapes: `inputs`, `targets` `(steps, batch)`; `mask` `(steps, batch)` 0/1
+    /// weights; `state` `(num_layers, batch, hidden)`.
+    pub fn loss_and_grads(
+        &self,
+        inputs: ArrayView2<'_, usize>,
+        targets: ArrayView2<'_, usize>,
+        mask: Option<ArrayView2<'_, T>>,
+        state: Option<ArrayView3<'_, T>>,
+    ) -> Result<LmStep<T>> {
+        let (steps, batch) = inputs.dim();
+        crate::error::check_shape("targets", &[steps, batch], targets.shape())?;
+        if let Some(m) = &mask {
+            crate::error::check_shape("mask", &[steps, batch], m.shape())?;
+        }
+        let cache = self.rnn.forward(self.rnn_input(inputs)?, state, None)?;
+        let top = flatten(cache.top_states())?; // (steps*B, H)
+        let logits = self.output.forward(top)?; // (steps*B, V)
+        let targets_flat: Array1<usize> = targets.iter().copied().collect(); // (steps*B,)
+        let mask_flat: Option<Array1<T>> = mask.map(|m| m.iter().copied().collect()); // (steps*B,)
+        let (loss, d_logits) = crate::loss::cross_entropy(
+            logits.view(),
+            targets_flat.view(),
+            mask_flat.as_ref().map(|m| m.view()),
+        )?;
+        let (g_output, d_top) = self.output.backward(top, d_logits.view())?; // d_top (steps*B, H)
+        let d_top = d_top
+            .into_shape_with_order((steps, batch, self.config.hidden_size))
+            .map_err(|_| {
+                crate::Error::shape("d_top", &[steps, batch, self.config.hidden_size], &[])
+            })?;
+        let g_rnn = self.rnn.backward(&cache, Some(d_top.view()), None)?;
+        let g_embedding = match (&self.embedding, &g_rnn.input) {
+            (Some(e), Some(d_x)) => Some(e.backward(inputs, d_x.view())?),
+            _ => None,
+        };
+        let grads = LanguageModel {
+            config: self.config.clone(),
+            embedding: g_embedding,
+            rnn: g_rnn.params,
+            output: g_output,
+        };
+        Ok(LmStep {
+            loss,
+            grads,
+            state: cache.h_n(),
+        })
+    }
+}
+
+/// Prepends `prefix.` to every name.
+pub(crate) fn prefixed<V>(prefix: &str, named: Vec<(String, V)>) -> Vec<(String, V)> {
+    named
+        .into_iter()
+        .map(|(n, v)| (format!("{prefix}.{n}"), v))
+        .collect()
+}
+
+impl<T: Float> Parameters<T> for LanguageModel<T> {
+    fn named(&self) -> Vec<(String, ArrayViewD<'_, T>)> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.embedding {
+            out.extend(prefixed("embedding", e.named()));
+        }
+        out.extend(prefixed("rnn", self.rnn.named()));
+        out.extend(prefixed("output", self.output.named()));
+        out
+    }
+
+    fn named_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, T>)> {
+        let mut out = Vec::new();
+        if let Some(e) = &mut self.embedding {
+            out.extend(prefixed("embedding", e.named_mut()));
+        }
+        out.extend(prefixed("rnn", self.rnn.named_mut()));
+        out.extend(prefixed("output", self.output.named_mut()));
+        out
+    }
+}

@@ -1,0 +1,100 @@
+//! Numerically stable softmax, log-softmax and (masked) cross-entropy with its gradient.
+
+use crate::error::check_shape;
+use crate::{Error, Float, Result};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
+
+/// Row-wise softmax in place, shifted by the row maximum.
+pub fn softmax_inplace<T: Float>(mut row: ArrayViewMut1<'_, T>) {
+    let max = row.fold(T::neg_infinity(), |m, &x| m.max(x));
+    let mut sum = T::zero();
+    row.mapv_inplace(|x| {
+        let e = (x - max).exp();
+        sum += e;
+        e
+    });
+    row.mapv_inplace(|e| e / sum);
+}
+
+/// Row-wise softmax. Shapes: `(n, classes)` -> `(n, classes)`.
+pub fn softmax<T: Float>(logits: ArrayView2<'_, T>) -> Array2<T> {
+    let mut p = logits.to_owned();
+    for row in p.rows_mut() {
+        softmax_inplace(row);
+    }
+    p
+}
+
+/// `log(sum(exp(row)))`, computed stably.
+pub fn logsumexp<T: Float>(row: ArrayView1<'_, T>) -> T {
+    let max = row.fold(T::neg_infinity(), |m, &x| m.max(x));
+    if !max.is_finite() {
+        return max;
+    }
+    max + row.fold(T::zero(), |s, &x| s + (x - max).exp()).ln()
+}
+
+/// Row-wise log-softmax. Shapes: `(n, classes)` -> `(n, classes)`.
+pub fn log_softmax<T: Float>(logits: ArrayView2<'_, T>) -> Array2<T> {
+    let mut out = logits.to_owned();
+    for mut row in out.rows_mut() {
+        let lse = logsumexp(row.view());
+        row.mapv_inplace(|x| x - lse);
+    }
+    out
+}
+
+/// Mean cross-entropy over the positions whose mask weight is non-zero, and its gradient.
+///
+/// `loss = sum_i m_i * (logsumexp(z_i) - z_i[y_i]) / sum_i m_i` with `m_i = 1` when no mask is
+/// given. Masks are 0/1 weights (any non-negative weights work: it is a weighted mean).
+///
+/// Shapes: `logits` `(n, classes)`, `targets` `(n,)`, `mask` `(n,)` ->
+/// (loss, `d_logits` `(n, classes)`).
+pub fn cross_entropy<T: Float>(
+    logits: ArrayView2<'_, T>,
+    targets: ArrayView1<'_, usize>,
+    mask: Option<ArrayView1<'_, T>>,
+) -> Result<(T, Array2<T>)> {
+    let (n, classes) = logits.dim();
+    check_shape("targets", &[n], targets.shape())?;
+    crate::embedding::check_ids("targets", targets.iter().copied(), classes)?;
+    let total = match &mask {
+        Some(m) => {
+            check_shape("mask", &[n], m.shape())?;
+            if let Some(bad) = m.iter().find(|w| !(w.is_finite() && **w >= T::zero())) {
+                return Err(Error::invalid(
+                    "mask",
+                    "finite weights >= 0 (0/1 or booleans)",
+                    bad,
+                ));
+            }
+            m.iter().fold(0.0f64, |s, &w| s + w.to_f64_lossless())
+        }
+        None => n as f64,
+    };
+    if total <= 0.0 {
+        return Err(Error::invalid(
+            "mask",
+            "at least one unmasked position",
+            "all positions masked",
+        ));
+    }
+    let inv_total = T::from_f64_lossy(1.0 / total);
+    let mut grad = logits.to_owned(); // (n, classes)
+    let mut loss = 0.0f64;
+    for (i, mut row) in grad.axis_iter_mut(Axis(0)).enumerate() {
+        let w = mask.as_ref().map_or(T::one(), |m| m[i]);
+        let y = targets[i];
+        if w == T::zero() {
+            row.fill(T::zero());
+            continue;
+        }
+        let lse = logsumexp(row.view());
+        loss += (w * (lse - row[y])).to_f64_lossless();
+        let scale = w * inv_total;
+        row.mapv_inplace(|z| (z - lse).exp() * scale);
+        row[y] -= scale;
+    }
+    Ok((T::from_f64_lossy(loss / total), grad))
+}

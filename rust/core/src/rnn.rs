@@ -1,0 +1,554 @@
+//! Multi-layer Elman RNN with PyTorch's `nn.RNN` parameterization, and its exact BPTT.
+//!
+//! Layer `l` at step `t`:
+//! `h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`, `f` = tanh or relu,
+//! where `x_t` is the input (layer 0) or the states of layer `l - 1`.
+//!
+//! Everything is time-major: inputs `(steps, batch, input_size)`, states `(steps, batch, hidden)`.
+//! The input projection of all steps is one product, done before the time loop; the loop does
+//! one `(batch, hidden) x (hidden, hidden)` product and one fused activation per step, writing
+//! into a buffer allocated once per call. Backward mirrors it: one loop back over time, then
+//! the weight gradients of all steps as single products.
+
+use crate::error::{check_positive, check_shape};
+use crate::init::{fill_bias, fill_weight, Init};
+use crate::linalg::{flatten, flatten_mut, gemm};
+use crate::{Error, Float, Parameters, Result};
+use ndarray::{s, Array1, Array2, Array3, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, Zip};
+use serde::{Deserialize, Serialize};
+
+/// The activation of the recurrence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Nonlinearity {
+    /// `tanh` (the Elman network, PyTorch's default).
+    Tanh,
+    /// `max(0, x)`.
+    Relu,
+}
+
+impl Nonlinearity {
+    /// Parses `"tanh"` or `"relu"`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "tanh" => Ok(Nonlinearity::Tanh),
+            "relu" => Ok(Nonlinearity::Relu),
+            other => Err(Error::invalid(
+                "nonlinearity",
+                "\"tanh\" or \"relu\"",
+                format!("{other:?}"),
+            )),
+        }
+    }
+
+    /// `"tanh"` or `"relu"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Nonlinearity::Tanh => "tanh",
+            Nonlinearity::Relu => "relu",
+        }
+    }
+
+    /// `f(x)`.
+    #[inline]
+    pub fn apply<T: Float>(self, x: T) -> T {
+        match self {
+            Nonlinearity::Tanh => x.tanh(),
+            Nonlinearity::Relu => x.max(T::zero()),
+        }
+    }
+
+    /// `f'(x)` written in terms of the output `h = f(x)`.
+    #[inline]
+    pub fn derivative_from_output<T: Float>(self, h: T) -> T {
+        match self {
+            Nonlinearity::Tanh => T::one() - h * h,
+            Nonlinearity::Relu => {
+                if h > T::zero() {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }
+        }
+    }
+}
+
+/// Sizes and options of an [`Rnn`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RnnConfig {
+    /// Features per input step (the vocabulary size for one-hot input).
+    pub input_size: usize,
+    /// Units per layer.
+    pub hidden_size: usize,
+    /// Stacked layers (at least 1).
+    pub num_layers: usize,
+    /// tanh or relu.
+    pub nonlinearity: Nonlinearity,
+    /// Whether the layers have `bias_ih` and `bias_hh`.
+    pub bias: bool,
+}
+
+impl RnnConfig {
+    /// One tanh layer with biases.
+    pub fn new(input_size: usize, hidden_size: usize) -> Self {
+        RnnConfig {
+            input_size,
+            hidden_size,
+            num_layers: 1,
+            nonlinearity: Nonlinearity::Tanh,
+            bias: true,
+        }
+    }
+
+    /// Fails on a zero size.
+    pub fn validate(&self) -> Result<()> {
+        check_positive("input_size", self.input_size)?;
+        check_positive("hidden_size", self.hidden_size)?;
+        check_positive("num_layers", self.num_layers)
+    }
+
+    fn layer_input(&self, layer: usize) -> usize {
+        if layer == 0 {
+            self.input_size
+        } else {
+            self.hidden_size
+        }
+    }
+}
+
+/// The parameters of one layer, named and shaped as in PyTorch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RnnLayer<T> {
+    /// `(hidden, layer input)`.
+    pub weight_ih: Array2<T>,
+    /// `(hidden, hidden)`.
+    pub weight_hh: Array2<T>,
+    /// `(hidden,)`, absent when `bias` is false.
+    pub bias_ih: Option<Array1<T>>,
+    /// `(hidden,)`, absent when `bias` is false.
+    pub bias_hh: Option<Array1<T>>,
+}
+
+/// A multi-layer RNN. Its gradients are an `Rnn` too, field for field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rnn<T> {
+    config: RnnConfig,
+    /// One entry per layer, bottom first.
+    pub layers: Vec<RnnLayer<T>>,
+}
+
+/// The first layer's input: dense features, or token ids standing for one-hot vectors.
+#[derive(Clone, Debug)]
+pub enum RnnInput<T> {
+    /// `(steps, batch, input_size)`.
+    Dense(Array3<T>),
+    /// `(steps, batch)` ids in `0..input_size`: `x_t W_ih^T` becomes a column gather.
+    OneHot(Array2<usize>),
+}
+
+impl<T> RnnInput<T> {
+    /// `(steps, batch)`.
+    pub fn steps_batch(&self) -> (usize, usize) {
+        match self {
+            RnnInput::Dense(x) => (x.dim().0, x.dim().1),
+            RnnInput::OneHot(ids) => ids.dim(),
+        }
+    }
+}
+
+/// What the forward pass keeps for the backward pass.
+#[derive(Clone, Debug)]
+pub struct RnnCache<T> {
+    states: Vec<Array3<T>>, // per layer (steps + 1, batch, hidden); index 0 is the initial state
+    input: RnnInput<T>,
+    lengths: Option<Vec<usize>>,
+}
+
+impl<T: Float> RnnCache<T> {
+    /// Number of time steps.
+    pub fn steps(&self) -> usize {
+        self.input.steps_batch().0
+    }
+
+    /// Batch size.
+    pub fn batch(&self) -> usize {
+        self.input.steps_batch().1
+    }
+
+    /// The top layer's states `(steps, batch, hidden)`, without copying. At padded steps
+    /// these hold the carried state; [`RnnCache::output`] zeroes them instead.
+    pub fn top_states(&self) -> ArrayView3<'_, T> {
+        // `forward` builds at least one layer, so the last entry exists.
+        self.states[self.states.len() - 1].slice(s![1.., .., ..])
+    }
+
+    /// Layer `layer`'s states `(steps + 1, batch, hidden)`, index 0 being the initial state; at
+    /// padded steps (`t >= lengths[b]`) a sequence's state is carried unchanged.
+    pub fn layer_states(&self, layer: usize) -> Option<ArrayView3<'_, T>> {
+        self.states.get(layer).map(|s| s.view())
+    }
+
+    /// The top layer's outputs `(steps, batch, hidden)` as `torch.nn.RNN` returns them
+    /// (zeros at padded steps, as with packed sequences).
+    pub fn output(&self) -> Array3<T> {
+        let mut out = self.top_states().to_owned();
+        if let Some(lengths) = &self.lengths {
+            for (b, &len) in lengths.iter().enumerate() {
+                out.slice_mut(s![len.., b, ..]).fill(T::zero());
+            }
+        }
+        out
+    }
+
+    /// Every layer's final state `(num_layers, batch, hidden)` (each sequence's own last
+    /// valid step when lengths were given).
+    pub fn h_n(&self) -> Array3<T> {
+        let steps = self.steps();
+        let mut h_n = Array3::zeros((self.states.len(), self.batch(), self.states[0].dim().2)); // (L, B, H)
+        for (mut dst, s) in h_n.outer_iter_mut().zip(&self.states) {
+            dst.assign(&s.index_axis(Axis(0), steps));
+        }
+        h_n
+    }
+}
+
+/// The result of [`Rnn::backward`].
+#[derive(Clone, Debug)]
+pub struct RnnGrads<T> {
+    /// Gradient of every parameter.
+    pub params: Rnn<T>,
+    /// Gradient of the dense input `(steps, batch, input_size)`; `None` for one-hot input
+    /// (its gradient is the one of `weight_ih_l0`).
+    pub input: Option<Array3<T>>,
+    /// Gradient of the initial state `(num_layers, batch, hidden)`.
+    pub h0: Array3<T>,
+}
+
+impl<T: Float> Rnn<T> {
+    /// A new RNN drawn from `init` with `seed`.
+    pub fn new(config: RnnConfig, init: Init, seed: u64) -> Result<Self> {
+        config.validate()?;
+        let mut rng = crate::init::rng(seed);
+        let h = config.hidden_size;
+        let bound = 1.0 / (h as f64).sqrt();
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for l in 0..config.num_layers {
+            let mut weight_ih = crate::alloc::zeros2("weight_ih", h, config.layer_input(l))?;
+            let mut weight_hh = crate::alloc::zeros2("weight_hh", h, h)?;
+            fill_weight(&mut weight_ih, init, bound, &mut rng)?;
+            fill_weight(&mut weight_hh, init, bound, &mut rng)?;
+            let (bias_ih, bias_hh) = if config.bias {
+                let mut bi = Array1::zeros(h);
+                let mut bh = Array1::zeros(h);
+                fill_bias(&mut bi, init, bound, &mut rng)?;
+                fill_bias(&mut bh, init, bound, &mut rng)?;
+                (Some(bi), Some(bh))
+            } else {
+                (None, None)
+            };
+            layers.push(RnnLayer {
+                weight_ih,
+                weight_hh,
+                bias_ih,
+                bias_hh,
+            });
+        }
+        Ok(Rnn { config, layers })
+    }
+
+    /// The sizes and options.
+    pub fn config(&self) -> &RnnConfig {
+        &self.config
+    }
+
+    /// Checks an input, an initial state and valid lengths; returns `(steps, batch)`.
+    ///
+    /// Shapes: input as in [`RnnInput`], `h0` `(num_layers, batch, hidden)`, `lengths` `(batch,)`
+    /// with every entry in `1..=steps`.
+    pub fn check_inputs(
+        &self,
+        input: &RnnInput<T>,
+        h0: Option<&ArrayView3<'_, T>>,
+        lengths: Option<&[usize]>,
+    ) -> Result<(usize, usize)> {
+        let c = &self.config;
+        let (steps, batch) = input.steps_batch();
+        check_positive("number of steps", steps)?;
+        check_positive("batch size", batch)?;
+        match input {
+            RnnInput::Dense(x) => check_shape("input", &[steps, batch, c.input_size], x.shape())?,
+            RnnInput::OneHot(ids) => {
+                crate::embedding::check_ids("input", ids.iter().copied(), c.input_size)?
+            }
+        }
+        if let Some(h0) = h0 {
+            check_shape("h0", &[c.num_layers, batch, c.hidden_size], h0.shape())?;
+        }
+        if let Some(lengths) = lengths {
+            check_shape("lengths", &[batch], &[lengths.len()])?;
+            if let Some(&bad) = lengths.iter().find(|&&n| n == 0 || n > steps) {
+                return Err(Error::invalid(
+                    "valid length",
+                    format!("between 1 and the number of steps ({steps})"),
+                    bad,
+                ));
+            }
+        }
+        Ok((steps, batch))
+    }
+
+    /// Runs all layers over a whole sequence.
+    ///
+    /// Shapes: `input` `(steps, batch, input_size)` or ids `(steps, batch)`; `h0`
+    /// `(num_layers, batch, hidden)` (zeros when `None`); `lengths` `(batch,)`: sequence `b`
+    /// stops at step `lengths[b]` and carries its state to the end.
+    pub fn forward(
+        &self,
+        input: RnnInput<T>,
+        h0: Option<ArrayView3<'_, T>>,
+        lengths: Option<&[usize]>,
+    ) -> Result<RnnCache<T>> {
+        let (steps, batch) = self.check_inputs(&input, h0.as_ref(), lengths)?;
+        let c = &self.config;
+        let hidden = c.hidden_size;
+        let mut states: Vec<Array3<T>> = Vec::with_capacity(c.num_layers);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let mut s = crate::alloc::zeros3("RNN states", steps + 1, batch, hidden)?; // (steps+1, B, H)
+            if let Some(h0) = &h0 {
+                s.index_axis_mut(Axis(0), 0)
+                    .assign(&h0.index_axis(Axis(0), l));
+            }
+            {
+                // Input projection of every step at once, written where the states will be.
+                let mut pre = flatten_mut(s.slice_mut(s![1.., .., ..]))?; // (steps*B, H)
+                match (l, &input) {
+                    (0, RnnInput::Dense(x)) => {
+                        let x = x.as_standard_layout();
+                        gemm(
+                            T::one(),
+                            &flatten(x.view())?,
+                            &layer.weight_ih.t(),
+                            T::zero(),
+                            &mut pre,
+                        );
+                    }
+                    (0, RnnInput::OneHot(ids)) => {
+                        let table = layer.weight_ih.t().as_standard_layout().into_owned(); // (V, H)
+                        for (mut row, &id) in pre.rows_mut().into_iter().zip(ids.iter()) {
+                            row.assign(&table.row(id));
+                        }
+                    }
+                    _ => {
+                        let below = flatten(states[l - 1].slice(s![1.., .., ..]))?; // (steps*B, H)
+                        gemm(T::one(), &below, &layer.weight_ih.t(), T::zero(), &mut pre);
+                    }
+                }
+                if let (Some(bi), Some(bh)) = (&layer.bias_ih, &layer.bias_hh) {
+                    let bias = bi + bh; // (H,)
+                    pre += &bias;
+                }
+            }
+            let act = c.nonlinearity;
+            for t in 0..steps {
+                let (prev, mut cur) = s.multi_slice_mut((s![t, .., ..], s![t + 1, .., ..]));
+                gemm(
+                    T::one(),
+                    &prev.view(),
+                    &layer.weight_hh.t(),
+                    T::one(),
+                    &mut cur,
+                );
+                cur.mapv_inplace(|x| act.apply(x));
+                if let Some(lengths) = lengths {
+                    for (b, _) in lengths.iter().enumerate().filter(|(_, &n)| t >= n) {
+                        cur.row_mut(b).assign(&prev.row(b));
+                    }
+                }
+            }
+            states.push(s);
+        }
+        Ok(RnnCache {
+            states,
+            input,
+            lengths: lengths.map(<[usize]>::to_vec),
+        })
+    }
+
+    /// Backpropagation through time.
+    ///
+    /// Shapes: `d_output` `(steps, batch, hidden)`, the loss gradient with respect to the top
+    /// layer's outputs (ignored at padded steps); `d_h_n` `(num_layers, batch, hidden)`, with
+    /// respect to the final states. Either may be `None` (zero).
+    pub fn backward(
+        &self,
+        cache: &RnnCache<T>,
+        d_output: Option<ArrayView3<'_, T>>,
+        d_h_n: Option<ArrayView3<'_, T>>,
+    ) -> Result<RnnGrads<T>> {
+        let c = &self.config;
+        let (steps, batch, hidden) = (cache.steps(), cache.batch(), c.hidden_size);
+        check_shape("RNN cache", &[c.num_layers], &[cache.states.len()])?;
+        if let Some(d) = &d_output {
+            check_shape("d_output", &[steps, batch, hidden], d.shape())?;
+        }
+        if let Some(d) = &d_h_n {
+            check_shape("d_h_n", &[c.num_layers, batch, hidden], d.shape())?;
+        }
+        let mut grads = self.zeros_like();
+        let mut d_h0 = Array3::zeros((c.num_layers, batch, hidden)); // (L, B, H)
+        let mut d_out = match &d_output {
+            Some(d) => d.to_owned(),
+            None => crate::alloc::zeros3("RNN gradients", steps, batch, hidden)?,
+        }; // (steps, B, H): gradient reaching the current layer's outputs
+        let mut dz = crate::alloc::zeros3("RNN gradients", steps, batch, hidden)?; // (steps, B, H)
+        let mut dh_next = Array2::zeros((batch, hidden)); // (B, H)
+        let mut tmp = Array2::zeros((batch, hidden)); // (B, H)
+        let mut d_input = None;
+        let act = c.nonlinearity;
+        for l in (0..c.num_layers).rev() {
+            let (layer, states, g) = (&self.layers[l], &cache.states[l], &mut grads.layers[l]);
+            match &d_h_n {
+                Some(d) => dh_next.assign(&d.index_axis(Axis(0), l)),
+                None => dh_next.fill(T::zero()),
+            }
+            for t in (0..steps).rev() {
+                let mut dzt = dz.index_axis_mut(Axis(0), t);
+                Zip::from(&mut dzt)
+                    .and(&d_out.index_axis(Axis(0), t))
+                    .and(&dh_next)
+                    .and(&states.index_axis(Axis(0), t + 1))
+                    .for_each(|z, &o, &n, &h| *z = (o + n) * act.derivative_from_output(h));
+                let padded: Vec<usize> = match &cache.lengths {
+                    Some(lens) => lens
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &n)| t >= n)
+                        .map(|(b, _)| b)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                for &b in &padded {
+                    dzt.row_mut(b).fill(T::zero());
+                }
+                gemm(
+                    T::one(),
+                    &dzt.view(),
+                    &layer.weight_hh.view(),
+                    T::zero(),
+                    &mut tmp.view_mut(),
+                );
+                for &b in &padded {
+                    tmp.row_mut(b).assign(&dh_next.row(b));
+                }
+                std::mem::swap(&mut dh_next, &mut tmp);
+            }
+            d_h0.index_axis_mut(Axis(0), l).assign(&dh_next);
+
+            let dz2 = flatten(dz.view())?; // (steps*B, H)
+            let h_prev = flatten(states.slice(s![..steps, .., ..]))?; // (steps*B, H)
+            gemm(
+                T::one(),
+                &dz2.t(),
+                &h_prev,
+                T::zero(),
+                &mut g.weight_hh.view_mut(),
+            );
+            if let (Some(gbi), Some(gbh)) = (&mut g.bias_ih, &mut g.bias_hh) {
+                let db = dz2.sum_axis(Axis(0)); // (H,)
+                gbi.assign(&db);
+                gbh.assign(&db);
+            }
+            match (l, &cache.input) {
+                (0, RnnInput::OneHot(ids)) => {
+                    let mut gt = Array2::zeros((c.input_size, hidden)); // (V, H)
+                    for (row, &id) in dz2.rows().into_iter().zip(ids.iter()) {
+                        let mut target = gt.row_mut(id);
+                        target += &row;
+                    }
+                    g.weight_ih.assign(&gt.t());
+                }
+                (0, RnnInput::Dense(x)) => {
+                    let x = x.as_standard_layout();
+                    gemm(
+                        T::one(),
+                        &dz2.t(),
+                        &flatten(x.view())?,
+                        T::zero(),
+                        &mut g.weight_ih.view_mut(),
+                    );
+                    let mut dx =
+                        crate::alloc::zeros3("input gradient", steps, batch, c.input_size)?;
+                    gemm(
+                        T::one(),
+                        &dz2,
+                        &layer.weight_ih.view(),
+                        T::zero(),
+                        &mut flatten_mut(dx.view_mut())?,
+                    );
+                    d_input = Some(dx);
+                }
+                _ => {
+                    let below = flatten(cache.states[l - 1].slice(s![1.., .., ..]))?; // (steps*B, H)
+                    gemm(
+                        T::one(),
+                        &dz2.t(),
+                        &below,
+                        T::zero(),
+                        &mut g.weight_ih.view_mut(),
+                    );
+                    gemm(
+                        T::one(),
+                        &dz2,
+                        &layer.weight_ih.view(),
+                        T::zero(),
+                        &mut flatten_mut(d_out.view_mut())?,
+                    );
+                }
+            }
+        }
+        Ok(RnnGrads {
+            params: grads,
+            input: d_input,
+            h0: d_h0,
+        })
+    }
+}
+
+impl<T: Float> Parameters<T> for Rnn<T> {
+    fn named(&self) -> Vec<(String, ArrayViewD<'_, T>)> {
+        let mut out = Vec::with_capacity(4 * self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            out.push((format!("weight_ih_l{l}"), layer.weight_ih.view().into_dyn()));
+            out.push((format!("weight_hh_l{l}"), layer.weight_hh.view().into_dyn()));
+            if let Some(b) = &layer.bias_ih {
+                out.push((format!("bias_ih_l{l}"), b.view().into_dyn()));
+            }
+            if let Some(b) = &layer.bias_hh {
+                out.push((format!("bias_hh_l{l}"), b.view().into_dyn()));
+            }
+        }
+        out
+    }
+
+    fn named_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, T>)> {
+        let mut out = Vec::with_capacity(4 * self.layers.len());
+        for (l, layer) in self.layers.iter_mut().enumerate() {
+            out.push((
+                format!("weight_ih_l{l}"),
+                layer.weight_ih.view_mut().into_dyn(),
+            ));
+            out.push((
+                format!("weight_hh_l{l}"),
+                layer.weight_hh.view_mut().into_dyn(),
+            ));
+            if let Some(b) = &mut layer.bias_ih {
+                out.push((format!("bias_ih_l{l}"), b.view_mut().into_dyn()));
+            }
+            if let Some(b) = &mut layer.bias_hh {
+                out.push((format!("bias_hh_l{l}"), b.view_mut().into_dyn()));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,442 @@
+//! Central finite differences (f64) of every parameter element against the hand-written backward
+//! passes. The fourth-order stencil `(-L(+2h) + 8 L(+h) - 8 L(-h) + L(-2h)) / 12h` with `h = 1e-4`
+//! has truncation error ~h^4 and round-off ~1e-15/h ~ 1e-11, so a relative error below 1e-6 is
+//! demanded even of gradient elements as small as 1e-4 (the two-point formula with h = 1e-6 is
+//! limited to ~1e-9 absolute by round-off, i.e. ~1e-5 relative on such elements). Covered: `Rnn` (tanh/relu, 2-3 layers, with/without bias, dense/one-hot input, h0, lengths),
+//! `LanguageModel`, `loss::cross_entropy`, `Linear` and `Embedding`.
+//!
+//! Shapes (time-major, as in the crate): dense input `x` `(steps, batch, input)`, ids
+//! `(steps, batch)`, `h0` / `h_n` `(num_layers, batch, hidden)`, RNN output
+//! `(steps, batch, hidden)`, logits `(n, classes)`. The RNN loss is
+//! `L = sum(output * r1) + sum(h_n * r2)` with fixed random `r1`, `r2`, so `d_output = r1` and
+//! `d_h_n = r2`.
+
+use ndarray::{s, Array, Array1, Array2, Array3, Axis, Dimension, ShapeBuilder};
+use seqrnn::loss::cross_entropy;
+use seqrnn::{Embedding, Error, Init, LanguageModel, Linear, LmConfig, Nonlinearity, Parameters};
+use seqrnn::{Rnn, RnnCache, RnnConfig, RnnInput};
+
+const H: f64 = 1e-4;
+const TOL: f64 = 1e-6;
+/// Relu pre-activations must be this far from 0: perturbations are at most 2h per parameter.
+const KINK_MARGIN: f64 = 1e-3;
+
+/// splitmix64, mapped to uniform numbers in [-1, 1).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    fn array<D: Dimension, Sh: ShapeBuilder<Dim = D>>(&mut self, shape: Sh) -> Array<f64, D> {
+        Array::from_shape_simple_fn(shape, || self.next())
+    }
+}
+
+fn rel_err(a: f64, n: f64) -> f64 {
+    (a - n).abs() / (a.abs() + n.abs()).max(1e-8)
+}
+
+/// Compares `analytic[j]` with the central difference of `loss_at(j, d)`, the loss with element
+/// `j` shifted by `d`. Returns the largest relative error.
+fn max_rel_err(what: &str, analytic: &[f64], loss_at: impl Fn(usize, f64) -> f64) -> f64 {
+    let mut worst = 0.0f64;
+    for (j, &a) in analytic.iter().enumerate() {
+        let n = (8.0 * (loss_at(j, H) - loss_at(j, -H))
+            - (loss_at(j, 2.0 * H) - loss_at(j, -2.0 * H)))
+            / (12.0 * H);
+        let e = rel_err(a, n);
+        assert!(
+            e < TOL,
+            "{what}[{j}]: analytic {a:e}, numeric {n:e}, relative error {e:e}"
+        );
+        worst = worst.max(e);
+    }
+    worst
+}
+
+/// Perturbs every element of every named tensor of `model` and compares with the tensor of the
+/// same name in `grads`.
+fn check_params<P: Parameters<f64> + Clone>(model: &P, grads: &P, loss: impl Fn(&P) -> f64) -> f64 {
+    assert_eq!(model.names(), grads.names());
+    let mut worst = 0.0f64;
+    for (name, g) in grads.named() {
+        let analytic: Vec<f64> = g.iter().copied().collect();
+        let e = max_rel_err(&name, &analytic, |j, d| {
+            let mut m = model.clone();
+            for (n, mut t) in m.named_mut() {
+                if n == name {
+                    *t.iter_mut().nth(j).unwrap() += d;
+                }
+            }
+            loss(&m)
+        });
+        println!("  {name:<22} max rel err {e:.2e}");
+        worst = worst.max(e);
+    }
+    worst
+}
+
+/// The same for a plain array input `x` with analytic gradient `grad`.
+fn check_array<D: Dimension>(
+    what: &str,
+    x: &Array<f64, D>,
+    grad: &Array<f64, D>,
+    loss: impl Fn(&Array<f64, D>) -> f64,
+) -> f64 {
+    assert_eq!(x.shape(), grad.shape(), "{what}");
+    let analytic: Vec<f64> = grad.iter().copied().collect();
+    let e = max_rel_err(what, &analytic, |j, d| {
+        let mut x = x.clone();
+        *x.iter_mut().nth(j).unwrap() += d;
+        loss(&x)
+    });
+    println!("  {what:<22} max rel err {e:.2e}");
+    e
+}
+
+/// Recomputes every valid pre-activation `z = W_ih x + b_ih + W_hh h + b_hh` from the cached
+/// states, checks `f(z)` against the next cached state, and returns `min |z|` (kink distance).
+fn check_forward(
+    rnn: &Rnn<f64>,
+    input: &RnnInput<f64>,
+    cache: &RnnCache<f64>,
+    lengths: Option<&[usize]>,
+) -> f64 {
+    let (steps, batch) = input.steps_batch();
+    let act = rnn.config().nonlinearity;
+    let mut min_abs = f64::INFINITY;
+    for (l, layer) in rnn.layers.iter().enumerate() {
+        let states = cache.layer_states(l).unwrap(); // (steps + 1, batch, hidden)
+        for t in 0..steps {
+            for b in (0..batch).filter(|&b| lengths.is_none_or(|n| t < n[b])) {
+                let x: Array1<f64> = match (l, input) {
+                    (0, RnnInput::Dense(x)) => x.slice(s![t, b, ..]).to_owned(),
+                    (0, RnnInput::OneHot(ids)) => {
+                        Array1::from_shape_fn(layer.weight_ih.ncols(), |i| {
+                            f64::from(u8::from(i == ids[[t, b]]))
+                        })
+                    }
+                    _ => cache
+                        .layer_states(l - 1)
+                        .unwrap()
+                        .slice(s![t + 1, b, ..])
+                        .to_owned(),
+                };
+                let mut z =
+                    layer.weight_ih.dot(&x) + layer.weight_hh.dot(&states.slice(s![t, b, ..]));
+                if let (Some(bi), Some(bh)) = (&layer.bias_ih, &layer.bias_hh) {
+                    z = z + bi + bh;
+                }
+                for (zi, hi) in z.iter().zip(states.slice(s![t + 1, b, ..])) {
+                    assert!(
+                        (act.apply(*zi) - hi).abs() < 1e-12,
+                        "forward mismatch at layer {l} step {t}"
+                    );
+                    min_abs = min_abs.min(zi.abs());
+                }
+            }
+        }
+    }
+    min_abs
+}
+
+struct Case {
+    num_layers: usize,
+    nonlinearity: Nonlinearity,
+    bias: bool,
+    one_hot: bool,
+    lengths: Option<Vec<usize>>,
+    seed: u64,
+}
+
+/// Checks every parameter, `h0` and (dense) input gradient of one RNN configuration.
+/// Sizes: input 4, hidden 5, steps 4, batch 3.
+fn rnn_gradcheck(c: Case) -> f64 {
+    let (input_size, hidden, steps, batch, layers) = (4, 5, 4, 3, c.num_layers);
+    let config = RnnConfig {
+        input_size,
+        hidden_size: hidden,
+        num_layers: layers,
+        nonlinearity: c.nonlinearity,
+        bias: c.bias,
+    };
+    let rnn = Rnn::<f64>::new(config, Init::Uniform, c.seed).unwrap();
+    let mut rng = Rng(c.seed);
+    let input = if c.one_hot {
+        RnnInput::OneHot(Array2::from_shape_fn((steps, batch), |(t, b)| {
+            (3 * t + 2 * b + c.seed as usize) % input_size
+        }))
+    } else {
+        RnnInput::Dense(rng.array((steps, batch, input_size)))
+    };
+    let h0: Array3<f64> = rng.array((layers, batch, hidden));
+    let r1: Array3<f64> = rng.array((steps, batch, hidden));
+    let r2: Array3<f64> = rng.array((layers, batch, hidden));
+    let lengths = c.lengths.as_deref();
+    let loss = |rnn: &Rnn<f64>, input: RnnInput<f64>, h0: &Array3<f64>| {
+        let cache = rnn.forward(input, Some(h0.view()), lengths).unwrap();
+        (cache.output() * &r1).sum() + (cache.h_n() * &r2).sum()
+    };
+
+    let cache = rnn
+        .forward(input.clone(), Some(h0.view()), lengths)
+        .unwrap();
+    let margin = check_forward(&rnn, &input, &cache, lengths);
+    if c.nonlinearity == Nonlinearity::Relu {
+        assert!(
+            margin > KINK_MARGIN,
+            "a relu pre-activation is {margin:e} from the kink; pick another seed"
+        );
+    }
+    let grads = rnn
+        .backward(&cache, Some(r1.view()), Some(r2.view()))
+        .unwrap();
+    let mut worst = check_params(&rnn, &grads.params, |m| loss(m, input.clone(), &h0));
+    worst = worst.max(check_array("h0", &h0, &grads.h0, |h| {
+        loss(&rnn, input.clone(), h)
+    }));
+    match &input {
+        RnnInput::Dense(x) => {
+            let dx = grads.input.as_ref().expect("dense input has a gradient");
+            worst = worst.max(check_array("input", x, dx, |x| {
+                loss(&rnn, RnnInput::Dense(x.clone()), &h0)
+            }));
+        }
+        RnnInput::OneHot(_) => assert!(grads.input.is_none()),
+    }
+    println!("max relative error {worst:.2e}");
+    worst
+}
+
+fn case(
+    num_layers: usize,
+    nonlinearity: Nonlinearity,
+    bias: bool,
+    one_hot: bool,
+    seed: u64,
+) -> Case {
+    Case {
+        num_layers,
+        nonlinearity,
+        bias,
+        one_hot,
+        lengths: None,
+        seed,
+    }
+}
+
+#[test]
+fn rnn_tanh_2_layers_dense() {
+    rnn_gradcheck(case(2, Nonlinearity::Tanh, true, false, 1));
+}
+
+#[test]
+fn rnn_tanh_3_layers_dense_no_bias() {
+    rnn_gradcheck(case(3, Nonlinearity::Tanh, false, false, 2));
+}
+
+#[test]
+fn rnn_tanh_2_layers_one_hot() {
+    rnn_gradcheck(case(2, Nonlinearity::Tanh, true, true, 3));
+}
+
+#[test]
+fn rnn_relu_2_layers_dense() {
+    rnn_gradcheck(case(2, Nonlinearity::Relu, true, false, 4));
+}
+
+#[test]
+fn rnn_relu_3_layers_one_hot_no_bias() {
+    rnn_gradcheck(case(3, Nonlinearity::Relu, false, true, 5));
+}
+
+#[test]
+fn rnn_tanh_2_layers_dense_with_lengths() {
+    rnn_gradcheck(Case {
+        lengths: Some(vec![4, 2, 1]),
+        ..case(2, Nonlinearity::Tanh, true, false, 6)
+    });
+}
+
+#[test]
+fn rnn_relu_3_layers_one_hot_with_lengths() {
+    rnn_gradcheck(Case {
+        lengths: Some(vec![1, 4, 3]),
+        ..case(3, Nonlinearity::Relu, true, true, 7)
+    });
+}
+
+/// Padding semantics: each sequence of a padded batch gives the same outputs and final state as
+/// running it alone, truncated to its length; outputs at padded steps are zero.
+#[test]
+fn rnn_lengths_match_truncated_runs() {
+    let (steps, batch, layers, hidden) = (5, 3, 2, 4);
+    let config = RnnConfig {
+        num_layers: layers,
+        ..RnnConfig::new(3, hidden)
+    };
+    let rnn = Rnn::<f64>::new(config, Init::Uniform, 11).unwrap();
+    let mut rng = Rng(11);
+    let x: Array3<f64> = rng.array((steps, batch, 3));
+    let h0: Array3<f64> = rng.array((layers, batch, hidden));
+    let lengths = [5, 2, 3];
+    let cache = rnn
+        .forward(RnnInput::Dense(x.clone()), Some(h0.view()), Some(&lengths))
+        .unwrap();
+    let (out, h_n) = (cache.output(), cache.h_n());
+    for (b, &len) in lengths.iter().enumerate() {
+        let xb = x.slice(s![..len, b..=b, ..]).to_owned();
+        let alone = rnn
+            .forward(RnnInput::Dense(xb), Some(h0.slice(s![.., b..=b, ..])), None)
+            .unwrap();
+        assert_eq!(
+            alone.output().index_axis(Axis(1), 0),
+            out.slice(s![..len, b, ..])
+        );
+        assert_eq!(
+            alone.h_n().index_axis(Axis(1), 0),
+            h_n.index_axis(Axis(1), b)
+        );
+        assert!(out.slice(s![len.., b, ..]).iter().all(|&v| v == 0.0));
+    }
+}
+
+/// `LanguageModel` (vocab 5, hidden 4, 2 layers, steps 4, batch 3) with a 0/1 mask and an initial
+/// state; every parameter through `loss_and_grads`.
+fn lm_gradcheck(embed_size: Option<usize>, seed: u64) -> f64 {
+    let (vocab, hidden, layers, steps, batch) = (5, 4, 2, 4, 3);
+    let config = LmConfig {
+        num_layers: layers,
+        embed_size,
+        ..LmConfig::new(vocab, hidden)
+    };
+    let lm = LanguageModel::<f64>::new(config, Init::Uniform, seed).unwrap();
+    let mut rng = Rng(seed);
+    let inputs = Array2::from_shape_fn((steps, batch), |(t, b)| (2 * t + b) % vocab);
+    let targets = Array2::from_shape_fn((steps, batch), |(t, b)| (t + 3 * b + 1) % vocab);
+    let mask = Array2::from_shape_fn(
+        (steps, batch),
+        |(t, b)| if (t + b) % 3 == 2 { 0.0 } else { 1.0 },
+    );
+    let state: Array3<f64> = rng.array((layers, batch, hidden));
+    let loss = |m: &LanguageModel<f64>| {
+        m.loss_and_grads(
+            inputs.view(),
+            targets.view(),
+            Some(mask.view()),
+            Some(state.view()),
+        )
+        .unwrap()
+        .loss
+    };
+    let step = lm
+        .loss_and_grads(
+            inputs.view(),
+            targets.view(),
+            Some(mask.view()),
+            Some(state.view()),
+        )
+        .unwrap();
+    assert_eq!(step.grads.embedding.is_some(), embed_size.is_some());
+    let worst = check_params(&lm, &step.grads, loss);
+    println!("max relative error {worst:.2e}");
+    worst
+}
+
+#[test]
+fn lm_one_hot_with_mask_and_state() {
+    lm_gradcheck(None, 21);
+}
+
+#[test]
+fn lm_embedding_with_mask_and_state() {
+    lm_gradcheck(Some(3), 22);
+}
+
+/// Logits `(6, 5)`, targets `(6,)`, mask `(6,)`.
+fn cross_entropy_check(mask: Option<Array1<f64>>) {
+    let mut rng = Rng(31);
+    let logits: Array2<f64> = rng.array((6, 5)) * 3.0;
+    let targets = Array1::from_vec(vec![0, 4, 2, 2, 1, 3]);
+    let loss = |z: &Array2<f64>| {
+        cross_entropy(z.view(), targets.view(), mask.as_ref().map(|m| m.view()))
+            .unwrap()
+            .0
+    };
+    let (value, grad) = cross_entropy(
+        logits.view(),
+        targets.view(),
+        mask.as_ref().map(|m| m.view()),
+    )
+    .unwrap();
+    // The value itself, from the definition: weighted mean of -log softmax(z)[y].
+    let w = mask.clone().unwrap_or_else(|| Array1::ones(6));
+    let nll = |i: usize| logits.row(i).mapv(f64::exp).sum().ln() - logits[[i, targets[i]]];
+    let expected = (0..6).map(|i| w[i] * nll(i)).sum::<f64>() / w.sum();
+    assert!((value - expected).abs() < 1e-12, "{value} vs {expected}");
+    check_array("logits", &logits, &grad, loss);
+}
+
+#[test]
+fn cross_entropy_unmasked() {
+    cross_entropy_check(None);
+}
+
+#[test]
+fn cross_entropy_masked() {
+    cross_entropy_check(Some(Array1::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0])));
+}
+
+#[test]
+fn cross_entropy_all_masked_is_an_error() {
+    let logits = Array2::<f64>::zeros((3, 4));
+    let targets = Array1::from_vec(vec![0, 1, 2]);
+    let mask = Array1::<f64>::zeros(3);
+    let r = cross_entropy(logits.view(), targets.view(), Some(mask.view()));
+    assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
+}
+
+/// `Linear` 3 -> 2 on `x` `(4, 3)`, loss `sum(y * r)`, `r` `(4, 2)`.
+fn linear_check(bias: bool) {
+    let mut rng = Rng(41);
+    let lin = Linear::<f64>::new(3, 2, bias, Init::Uniform, 41).unwrap();
+    let x: Array2<f64> = rng.array((4, 3));
+    let r: Array2<f64> = rng.array((4, 2));
+    let loss = |m: &Linear<f64>, x: &Array2<f64>| (m.forward(x.view()).unwrap() * &r).sum();
+    let (grads, dx) = lin.backward(x.view(), r.view()).unwrap();
+    assert_eq!(grads.bias.is_some(), bias);
+    check_params(&lin, &grads, |m| loss(m, &x));
+    check_array("x", &x, &dx, |x| loss(&lin, x));
+}
+
+#[test]
+fn linear_backward_with_bias() {
+    linear_check(true);
+}
+
+#[test]
+fn linear_backward_without_bias() {
+    linear_check(false);
+}
+
+/// `Embedding` (vocab 5, embed 3) on ids `(4, 3)` with repeated and unused ids, loss
+/// `sum(E[ids] * r)`, `r` `(4, 3, 3)`.
+#[test]
+fn embedding_backward() {
+    let mut rng = Rng(51);
+    let emb = Embedding::<f64>::new(5, 3, Init::Uniform, 51).unwrap();
+    let ids = Array2::from_shape_fn((4, 3), |(t, b)| (t * b) % 4); // id 4 never occurs
+    let r: Array3<f64> = rng.array((4, 3, 3));
+    let grads = emb.backward(ids.view(), r.view()).unwrap();
+    assert!(grads.weight.row(4).iter().all(|&g| g == 0.0));
+    check_params(&emb, &grads, |m| {
+        (m.forward(ids.view()).unwrap() * &r).sum()
+    });
+}

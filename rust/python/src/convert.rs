@@ -1,0 +1,179 @@
+//! numpy <-> ndarray conversions. Inputs are copied into owned arrays before the GIL is
+//! released, so a caller mutating its array from another thread cannot race the core.
+
+use crate::errors::IntoPyResult;
+use ndarray::{Array, ArrayD, Dimension, Ix2, Ix3};
+use numpy::{
+    Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use seqrnn::{Float, Parameters};
+
+/// A float array of exactly the model's dtype, copied; `TypeError` names the argument otherwise.
+pub fn floats<T: Float + Element>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ArrayD<T>> {
+    let untyped = obj.cast::<PyUntypedArray>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what}: expected a numpy array, got {}",
+            type_name(obj)
+        ))
+    })?;
+    let got = untyped.dtype();
+    match obj.cast::<PyArrayDyn<T>>() {
+        Ok(a) => Ok(a.readonly().as_array().to_owned()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{what}: expected dtype {}, got {got}",
+            T::DTYPE.name()
+        ))),
+    }
+}
+
+/// [`floats`] with a fixed number of dimensions.
+pub fn floats_nd<T: Float + Element, D: Dimension>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<Array<T, D>> {
+    let a = floats::<T>(obj, what)?;
+    let ndim = a.ndim();
+    a.into_dimensionality::<D>().map_err(|_| {
+        PyValueError::new_err(format!(
+            "{what}: expected a {}-dimensional array, got {ndim} dimensions",
+            D::NDIM.unwrap_or(0)
+        ))
+    })
+}
+
+/// int64 token ids, checked against `vocab_size` (`IndexError` when out of range).
+pub fn ids<D: Dimension>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    vocab_size: usize,
+) -> PyResult<Array<usize, D>> {
+    let a = obj.cast::<PyArrayDyn<i64>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what}: expected an int64 array of token ids, got {}",
+            type_name(obj)
+        ))
+    })?;
+    let a = a.readonly();
+    let view = a.as_array();
+    let ndim = view.ndim();
+    let view = view.into_dimensionality::<D>().map_err(|_| {
+        PyValueError::new_err(format!(
+            "{what}: expected a {}-dimensional array, got {ndim} dimensions",
+            D::NDIM.unwrap_or(0)
+        ))
+    })?;
+    seqrnn::embedding::ids_from_i64(what, view, vocab_size).py()
+}
+
+/// Ids `(batch, steps)` as numpy gives them -> time-major `(steps, batch)`.
+pub fn ids_time_major(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    vocab_size: usize,
+) -> PyResult<ndarray::Array2<usize>> {
+    let a = ids::<Ix2>(obj, what, vocab_size)?;
+    Ok(a.reversed_axes().as_standard_layout().into_owned())
+}
+
+/// Floats `(batch, steps)` -> `(steps, batch)`.
+pub fn floats_time_major2<T: Float + Element>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<ndarray::Array2<T>> {
+    Ok(floats_nd::<T, Ix2>(obj, what)?
+        .reversed_axes()
+        .as_standard_layout()
+        .into_owned())
+}
+
+/// Optional `(num_layers, batch, hidden)` state.
+pub fn state<T: Float + Element>(
+    obj: Option<&Bound<'_, PyAny>>,
+    what: &str,
+) -> PyResult<Option<ndarray::Array3<T>>> {
+    obj.map(|o| floats_nd::<T, Ix3>(o, what)).transpose()
+}
+
+/// Hands an owned array to numpy without copying.
+pub fn to_numpy<'py, T: Element, D: Dimension>(
+    py: Python<'py>,
+    a: Array<T, D>,
+) -> Bound<'py, PyAny> {
+    a.into_pyarray(py).into_any()
+}
+
+/// `{name: ndarray}` in the model's order.
+pub fn state_dict<'py, T: Float + Element, P: Parameters<T>>(
+    py: Python<'py>,
+    p: &P,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, a) in p.state_dict() {
+        d.set_item(name, to_numpy(py, a))?;
+    }
+    Ok(d)
+}
+
+/// Copies a `{name: ndarray}` dict into `p` after full validation (names, dtypes, shapes).
+pub fn load_state_dict<T: Float + Element, P: Parameters<T>>(
+    p: &mut P,
+    d: &Bound<'_, PyDict>,
+) -> PyResult<()> {
+    let names = p.names();
+    let mut tensors = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let name: String = k.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "state_dict keys must be str, got {}",
+                type_name(&k)
+            ))
+        })?;
+        if !names.contains(&name) {
+            return Err(crate::errors::to_py(seqrnn::Error::UnknownParameter {
+                name,
+                expected: names,
+            }));
+        }
+        let a = floats::<T>(&v, &name)?;
+        tensors.push((name, a));
+    }
+    let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
+    p.load_state_dict(&views).py()
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "an object".to_string())
+}
+
+/// A size argument: negative values are a `ValueError` naming the argument (not an OverflowError).
+pub fn size(what: &str, value: i64) -> PyResult<usize> {
+    usize::try_from(value)
+        .map_err(|_| PyValueError::new_err(format!("{what} must be at least 1, got {value}")))
+}
+
+/// Optional valid lengths `(batch,)`; the core checks them against the number of steps.
+pub fn lengths(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<usize>>> {
+    let Some(obj) = obj else { return Ok(None) };
+    let a = obj.cast::<numpy::PyArray1<i64>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "lengths: expected a 1-dimensional int64 array, got {}",
+            type_name(obj)
+        ))
+    })?;
+    let values = a.readonly().as_array().to_vec();
+    values
+        .into_iter()
+        .map(|v| {
+            usize::try_from(v).map_err(|_| {
+                PyValueError::new_err(format!("valid length must be at least 1, got {v}"))
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()
+        .map(Some)
+}

@@ -1,0 +1,36 @@
+//! The one place where core errors become Python exceptions.
+
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyOSError, PyTypeError, PyValueError};
+use pyo3::PyErr;
+use seqrnn::Error;
+
+/// Maps every core error to a specific Python exception carrying the core's message.
+pub fn to_py(e: Error) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        Error::TokenOutOfRange { .. } => PyIndexError::new_err(msg),
+        Error::DtypeMismatch { .. } => PyTypeError::new_err(msg),
+        Error::OutOfMemory { .. } => PyMemoryError::new_err(msg),
+        Error::Io { source, path } => {
+            PyOSError::new_err((source.raw_os_error().unwrap_or(0), source.to_string(), path))
+        }
+        Error::ShapeMismatch { .. }
+        | Error::InvalidArgument { .. }
+        | Error::UnknownParameter { .. }
+        | Error::MissingParameter { .. }
+        | Error::NonFinite { .. }
+        | Error::Checkpoint(_) => PyValueError::new_err(msg),
+    }
+}
+
+/// `Result` conversion: `core_call().map_err(to_py)?` reads as `core_call().py()?`.
+pub trait IntoPyResult<T> {
+    /// Maps the error with [`to_py`].
+    fn py(self) -> pyo3::PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for seqrnn::Result<T> {
+    fn py(self) -> pyo3::PyResult<T> {
+        self.map_err(to_py)
+    }
+}

@@ -1,0 +1,43 @@
+//! Python bindings of seqrnn: extract and validate inputs, copy them, run the core with the
+//! GIL released, convert results, map errors. No arithmetic lives here.
+
+mod convert;
+mod errors;
+mod lm;
+mod rnn;
+
+use pyo3::prelude::*;
+
+/// A model in one of the two element types.
+pub(crate) enum Model<A, B> {
+    F32(A),
+    F64(B),
+}
+
+impl<A, B> Model<A, B> {
+    pub(crate) fn dtype(&self) -> seqrnn::Dtype {
+        match self {
+            Model::F32(_) => seqrnn::Dtype::F32,
+            Model::F64(_) => seqrnn::Dtype::F64,
+        }
+    }
+}
+
+/// Runs the same generic code on whichever element type a [`Model`] holds.
+#[macro_export]
+macro_rules! dispatch {
+    ($model:expr, $m:ident => $body:expr) => {
+        match $model {
+            $crate::Model::F32($m) => $body,
+            $crate::Model::F64($m) => $body,
+        }
+    };
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<rnn::PyRnn>()?;
+    m.add_class::<lm::PyLanguageModel>()?;
+    Ok(())
+}
