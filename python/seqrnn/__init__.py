@@ -4,8 +4,10 @@ A Rust core computes forward passes and exact backpropagation through time; this
 gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 """
 
+from . import data
 from ._core import __version__
 from .lm import LanguageModel
 from .rnn import RNN
+from .vocab import Vocab, tokenize
 
-__all__ = ["RNN", "LanguageModel", "__version__"]
+__all__ = ["RNN", "LanguageModel", "Vocab", "__version__", "data", "tokenize"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any
 
@@ -17,7 +18,7 @@ def dtype_name(dtype: Any) -> str:
     try:
         name = np.dtype(dtype).name
     except TypeError as e:
-        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from e
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from e
     if name not in DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return name
@@ -74,3 +75,20 @@ def positive_int(value: Any, what: str) -> int:
     if value < 1:
         raise ValueError(f"{what} must be at least 1, got {value}")
     return int(value)
+
+
+def finite_positive(value: Any, what: str) -> float:
+    """A finite float > 0 (learning rates, clipping thresholds)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{what} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def same_shape(a: npt.NDArray[Any], what: str, reference: npt.NDArray[Any], ref_name: str) -> None:
+    """``ValueError`` unless ``a`` has the shape of ``reference`` (shapes as the caller gave them)."""
+    if a.shape != reference.shape:
+        raise ValueError(
+            f"{what}: expected shape {list(reference.shape)} (like {ref_name}), got {list(a.shape)}"
+        )

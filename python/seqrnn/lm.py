@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -11,6 +16,68 @@ from . import _core
 from . import _validate as v
 
 Array = npt.NDArray[Any]
+VOCAB_KEY = "seqrnn.vocab"
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of :meth:`LanguageModel.fit` (Keras-like ``history.history`` dict too)."""
+
+    train_perplexity: list[float] = field(default_factory=list)
+    valid_perplexity: list[float] = field(default_factory=list)
+    tokens_per_second: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """The metrics as a dict of lists, one entry per epoch."""
+        return {
+            "train_perplexity": self.train_perplexity,
+            "valid_perplexity": self.valid_perplexity,
+            "tokens_per_second": self.tokens_per_second,
+            "seconds": self.seconds,
+        }
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return len(self.train_perplexity)
+
+
+class Stream:
+    """Token-by-token use of a language model; the hidden state is kept between calls.
+
+    Example:
+        >>> lm = LanguageModel(vocab_size=5, hidden_size=8, seed=0)
+        >>> s = lm.stream(seed=0)
+        >>> logits = s.feed([1, 2])       # (vocab,) logits of the next token
+        >>> token = s.next(temperature=1.0)  # sample, feed, return it
+        >>> s.reset()                      # back to the zero state
+    """
+
+    def __init__(self, model: LanguageModel, seed: int | None = None) -> None:
+        self._core = _core.Stream(model._core, v.seed_or_random(seed))
+
+    def feed(self, tokens: Any) -> Array:
+        """Feed one token id or a sequence of them; returns the next token's logits ``(vocab,)``."""
+        return self._core.feed(v.ids(np.atleast_1d(tokens), "tokens"))
+
+    def next(self, temperature: float = 0.0, top_k: int | None = None) -> int:
+        """Choose the next token (greedy at temperature 0), feed it, and return it."""
+        return int(self._core.next(float(temperature), top_k))
+
+    def reset(self) -> None:
+        """Return to the zero state."""
+        self._core.reset()
+
+    @property
+    def state(self) -> Array:
+        """The hidden state ``(num_layers, 1, hidden)``."""
+        return self._core.state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self._core.state = v.floats(value, "state", self._core.state.dtype.name)
 
 
 class LanguageModel:
@@ -42,6 +109,8 @@ class LanguageModel:
         init: str = "uniform",
     ) -> None:
         self.seed = v.seed_or_random(seed)
+        self.vocab: Any = None  # a seqrnn.Vocab for the text-level methods
+        self.level = "char"
         self._core = _core.LanguageModel(
             v.positive_int(vocab_size, "vocab_size"),
             v.positive_int(hidden_size, "hidden_size"),
@@ -92,10 +161,12 @@ class LanguageModel:
         (floats or booleans) shaped like ``targets``. Returns ``(loss, grads)`` with ``grads``
         keyed like ``state_dict()``; with ``return_state=True``, ``(loss, grads, final_state)``.
         """
+        x, y = self._ids(inputs, "inputs"), self._ids(targets, "targets")
+        v.same_shape(y, "targets", x, "inputs")
         m = None if mask is None else v.mask(mask, "mask", self.dtype)
-        loss, grads, h_n = self._core.loss_and_grads(
-            self._ids(inputs, "inputs"), self._ids(targets, "targets"), m, self._state(state)
-        )
+        if m is not None:
+            v.same_shape(m, "mask", x, "inputs")
+        loss, grads, h_n = self._core.loss_and_grads(x, y, m, self._state(state))
         grads = dict(grads)
         return (loss, grads, h_n) if return_state else (loss, grads)
 
@@ -108,3 +179,190 @@ class LanguageModel:
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
         self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})
+
+    # ----- training -------------------------------------------------------------------------
+
+    def fit(
+        self,
+        corpus_ids: Any,
+        epochs: int,
+        batch_size: int,
+        num_steps: int,
+        lr: float,
+        optimizer: str = "sgd",
+        clip: float | None = 1.0,
+        sampling: str = "sequential",
+        valid_ids: Any = None,
+        progress: bool = True,
+        callback: Callable[[int, dict[str, float]], Any] | None = None,
+        seed: int | None = None,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> History:
+        """Train on a token-id corpus with truncated BPTT, as d2l's ``train_ch8``.
+
+        ``sampling="sequential"`` carries the hidden state across minibatches (gradients are
+        cut there); ``"random"`` starts each minibatch from a zero state; ``"windows"`` uses
+        every overlapping window (d2l 1.0). ``clip`` is the global gradient-norm threshold
+        (``None``: no clipping). ``callback(epoch, metrics)`` runs after each epoch; returning
+        ``False`` stops training. Returns a :class:`History`.
+        """
+        ids = self._corpus(corpus_ids, "corpus_ids")
+        valid = None if valid_ids is None else self._corpus(valid_ids, "valid_ids")
+        epochs = v.positive_int(epochs, "epochs")
+        if clip is not None:
+            v.finite_positive(clip, "clip")
+        v.finite_positive(lr, "lr")
+        trainer = _core.Trainer(
+            self._core, ids, v.positive_int(batch_size, "batch_size"),
+            v.positive_int(num_steps, "num_steps"), float(lr), optimizer,
+            None if clip is None else float(clip), sampling, v.seed_or_random(seed),
+            float(momentum), float(weight_decay),
+        )
+        history = History()
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, unit="epoch", disable=not progress, dynamic_ncols=True)
+        chunk = 1
+        try:
+            for epoch in range(epochs):
+                start = time.perf_counter()
+                tokens, loss_sum, done = 0, 0.0, False
+                while not done:
+                    t0 = time.perf_counter()
+                    b, n, ls, done = trainer.run(self._core, chunk)
+                    # Keep each call near 0.1 s so Ctrl-C and the progress bar stay responsive.
+                    per_batch = (time.perf_counter() - t0) / max(b, 1)
+                    chunk = max(1, min(10_000, int(0.1 / max(per_batch, 1e-6))))
+                    tokens, loss_sum = tokens + n, loss_sum + ls
+                    seconds = time.perf_counter() - start
+                    bar.set_postfix(
+                        ppl=f"{math.exp(loss_sum / max(tokens, 1)):.3f}",
+                        tok_s=f"{tokens / max(seconds, 1e-9):,.0f}", refresh=False,
+                    )
+                    bar.refresh()
+                seconds = time.perf_counter() - start
+                history.train_perplexity.append(math.exp(loss_sum / max(tokens, 1)))
+                history.tokens_per_second.append(tokens / max(seconds, 1e-9))
+                history.seconds.append(seconds)
+                metrics = {"train_perplexity": history.train_perplexity[-1],
+                           "tokens_per_second": history.tokens_per_second[-1]}
+                if valid is not None:
+                    history.valid_perplexity.append(self.perplexity(valid))
+                    metrics["valid_perplexity"] = history.valid_perplexity[-1]
+                bar.update(1)
+                bar.set_postfix({k.split("_")[0][:5]: f"{x:,.3f}" for k, x in metrics.items()})
+                if callback is not None and callback(epoch, metrics) is False:
+                    break
+        finally:
+            bar.close()
+        return history
+
+    def _corpus(self, ids: Any, what: str) -> Array:
+        a = v.ids(ids, what)
+        v.ndim(a, what, (1,), "(a flat sequence of token ids)")
+        return a
+
+    def perplexity(self, ids: Any, batch_size: int = 32, num_steps: int = 64) -> float:
+        """``exp(mean cross-entropy)`` of predicting every token of ``ids`` from those before it.
+
+        The sequence is read as ``batch_size`` parallel streams with the state carried; a
+        probability of zero gives ``inf``.
+        """
+        return float(self._core.perplexity(self._corpus(ids, "ids"), batch_size, num_steps))
+
+    # ----- generation -----------------------------------------------------------------------
+
+    def generate(
+        self,
+        prefix_ids: Any,
+        num_tokens: int,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> list[int]:
+        """The prefix followed by ``num_tokens`` new ids, as d2l's ``predict``.
+
+        The prefix warms up the state; temperature 0 picks the most likely token, a positive
+        temperature samples from ``softmax(logits / temperature)``, optionally among the
+        ``top_k`` most likely tokens only.
+        """
+        prefix = self._corpus(prefix_ids, "prefix_ids")
+        return list(self._core.generate(prefix, num_tokens, float(temperature), top_k,
+                                        v.seed_or_random(seed)))
+
+    def stream(self, seed: int | None = None) -> Stream:
+        """A :class:`Stream` for token-by-token use with a kept state."""
+        return Stream(self, seed)
+
+    # ----- text level -----------------------------------------------------------------------
+
+    @classmethod
+    def from_text(
+        cls,
+        text: str,
+        level: str = "char",
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        embed_size: int | None = None,
+        epochs: int = 20,
+        batch_size: int = 32,
+        num_steps: int = 35,
+        lr: float = 0.002,
+        optimizer: str = "adam",
+        seed: int | None = None,
+        progress: bool = True,
+        **fit_kwargs: Any,
+    ) -> LanguageModel:
+        """Build a vocabulary from ``text``, a model over it, and train it (three-line use)."""
+        from .vocab import Vocab, tokenize
+
+        tokens = tokenize(text, level)
+        vocab = Vocab(tokens)
+        lm = cls(len(vocab), hidden_size, num_layers, embed_size, seed=seed)
+        lm.vocab = vocab
+        lm.level = level
+        lm.fit(np.asarray(vocab.encode(tokens), dtype=np.int64), epochs, batch_size, num_steps, lr,
+               optimizer=optimizer, progress=progress, seed=seed, **fit_kwargs)
+        return lm
+
+    def predict(self, prefix: str, num_tokens: int = 50, temperature: float = 0.0,
+                top_k: int | None = None, seed: int | None = None) -> str:
+        """Text continuation of ``prefix`` (needs ``self.vocab``), as d2l's ``predict_ch8``."""
+        if self.vocab is None:
+            raise ValueError("predict needs a vocabulary: set model.vocab or use from_text/load")
+        from .vocab import tokenize
+
+        level = self.level
+        ids = self.generate(self.vocab.encode(tokenize(prefix, level)), num_tokens, temperature,
+                            top_k, seed)
+        sep = "" if level == "char" else " "
+        return sep.join(self.vocab.decode(ids))
+
+    # ----- files ----------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write weights, configuration and vocabulary to one safetensors file, atomically."""
+        meta = {}
+        if self.vocab is not None:
+            meta[VOCAB_KEY] = self.vocab.to_json()
+            meta["seqrnn.level"] = self.level
+        self._core.save(os.fspath(path), meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LanguageModel:
+        """Read a file written by :meth:`save`; validates everything and never executes code."""
+        core, meta = _core.LanguageModel.load(os.fspath(path))
+        lm = cls.__new__(cls)
+        lm._core, lm.seed, lm.vocab, lm.level = core, None, None, "char"
+        if VOCAB_KEY in meta:
+            from .vocab import Vocab
+
+            lm.vocab = Vocab.from_json(meta[VOCAB_KEY])
+            if len(lm.vocab) != core.vocab_size:
+                raise ValueError(
+                    f"{os.fspath(path)}: vocabulary has {len(lm.vocab)} tokens, "
+                    f"the model {core.vocab_size}"
+                )
+            lm.level = meta.get("seqrnn.level", "char")
+        return lm

@@ -73,6 +73,11 @@ class RNN:
         x = v.floats(x, "input", self.dtype)
         v.ndim(x, "input", (2, 3), "(steps, batch, input_size) or (steps, input_size)")
         unbatched = x.ndim == 2
+        if x.shape[-1] != self.input_size:
+            layout = "(steps" if unbatched else "(batch, steps" if self.batch_first else "(steps, batch"
+            raise ValueError(
+                f"input: expected shape {layout}, {self.input_size}), got {list(x.shape)}"
+            )
         if unbatched:
             x = x[:, None, :]
         elif self.batch_first:
@@ -114,6 +119,7 @@ class RNN:
         """
         x, h0, unbatched = self._time_major(x, h0)
         d_out = v.floats(d_output, "d_output", self.dtype)
+        v.ndim(d_out, "d_output", (2,) if unbatched else (3,), "(like the output)")
         d_out = np.ascontiguousarray(
             d_out[:, None, :] if unbatched else d_out.transpose(1, 0, 2) if self.batch_first else d_out
         )

@@ -64,9 +64,25 @@ pub trait Float:
 
     /// Widens to `f64`.
     fn to_f64_lossless(self) -> f64;
+
+    /// Appends the little-endian bytes.
+    fn write_le(self, out: &mut Vec<u8>);
+
+    /// Reads from little-endian bytes (`size_of::<Self>()` of them; missing bytes read as 0).
+    fn read_le(bytes: &[u8]) -> Self;
 }
 
 impl Float for f32 {
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn read_le(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 4];
+        for (dst, src) in b.iter_mut().zip(bytes) {
+            *dst = *src;
+        }
+        f32::from_le_bytes(b)
+    }
     const DTYPE: Dtype = Dtype::F32;
     fn from_f64_lossy(x: f64) -> Self {
         x as f32
@@ -77,6 +93,16 @@ impl Float for f32 {
 }
 
 impl Float for f64 {
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn read_le(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 8];
+        for (dst, src) in b.iter_mut().zip(bytes) {
+            *dst = *src;
+        }
+        f64::from_le_bytes(b)
+    }
     const DTYPE: Dtype = Dtype::F64;
     fn from_f64_lossy(x: f64) -> Self {
         x

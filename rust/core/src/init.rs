@@ -44,6 +44,14 @@ pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
+/// Combines a seed with a counter into a new seed (splitmix64), for independent streams.
+pub fn mix(seed: u64, counter: u64) -> u64 {
+    let mut z = seed ^ counter.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Fills a weight in place: U(-bound, bound) for [`Init::Uniform`], N(0, std^2) for [`Init::Normal`].
 pub fn fill_weight<T: Float, S: DataMut<Elem = T>, D: Dimension>(
     a: &mut ArrayBase<S, D>,

@@ -45,9 +45,12 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod checkpoint;
+pub mod data;
 pub mod embedding;
 pub mod error;
 mod float;
+pub mod generate;
 pub mod init;
 pub mod linalg;
 pub mod linear;
@@ -56,13 +59,19 @@ pub mod loss;
 pub mod optim;
 mod params;
 pub mod rnn;
+pub mod train;
+pub mod vocab;
 
+pub use data::Sampling;
 pub use embedding::Embedding;
 pub use error::{Error, Result};
 pub use float::{Dtype, Float};
+pub use generate::{SamplingConfig, Stream};
 pub use init::Init;
 pub use linear::Linear;
 pub use lm::{LanguageModel, LmConfig, LmStep};
 pub use optim::{clip_grad_norm, clip_grad_value, Optimizer, OptimizerConfig};
 pub use params::Parameters;
 pub use rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnGrads, RnnInput, RnnLayer};
+pub use train::{RunStats, TrainConfig, Trainer};
+pub use vocab::{Level, Vocab};

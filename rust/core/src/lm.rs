@@ -2,6 +2,7 @@
 //!
 //! Time-major like the rest of the core: ids `(steps, batch)`, logits `(steps, batch, vocab)`.
 
+use crate::checkpoint;
 use crate::embedding::Embedding;
 use crate::init::Init;
 use crate::linalg::flatten;
@@ -11,6 +12,8 @@ use crate::{Float, Parameters, Result};
 use ndarray::{Array1, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
 
 /// Sizes and options of a [`LanguageModel`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -99,6 +102,21 @@ impl<T: Float> LanguageModel<T> {
         &self.config
     }
 
+    fn check_state(
+        &self,
+        ids: &ArrayView2<'_, usize>,
+        state: Option<&ArrayView3<'_, T>>,
+    ) -> Result<()> {
+        match state {
+            Some(s) => crate::error::check_shape(
+                "state",
+                &[self.config.num_layers, ids.ncols(), self.config.hidden_size],
+                s.shape(),
+            ),
+            None => Ok(()),
+        }
+    }
+
     fn rnn_input(&self, ids: ArrayView2<'_, usize>) -> Result<RnnInput<T>> {
         crate::embedding::check_ids("inputs", ids.iter().copied(), self.config.vocab_size)?;
         Ok(match &self.embedding {
@@ -114,6 +132,7 @@ impl<T: Float> LanguageModel<T> {
         ids: ArrayView2<'_, usize>,
         state: Option<ArrayView3<'_, T>>,
     ) -> Result<(Array3<T>, Array3<T>)> {
+        self.check_state(&ids, state.as_ref())?;
         let cache = self.rnn.forward(self.rnn_input(ids)?, state, None)?;
         let (steps, batch) = ids.dim();
         let logits = self.output.forward(flatten(cache.top_states())?)?; // (steps*B, V)
@@ -140,6 +159,7 @@ impl<T: Float> LanguageModel<T> {
         if let Some(m) = &mask {
             crate::error::check_shape("mask", &[steps, batch], m.shape())?;
         }
+        self.check_state(&inputs, state.as_ref())?;
         let cache = self.rnn.forward(self.rnn_input(inputs)?, state, None)?;
         let top = flatten(cache.top_states())?; // (steps*B, H)
         let logits = self.output.forward(top)?; // (steps*B, V)
@@ -172,6 +192,79 @@ impl<T: Float> LanguageModel<T> {
             grads,
             state: cache.h_n(),
         })
+    }
+}
+
+impl LmConfig {
+    /// Number of scalar parameters, `None` on overflow.
+    pub fn num_params(&self) -> Option<usize> {
+        let (v, h) = (self.vocab_size, self.hidden_size);
+        let input = self.embed_size.unwrap_or(v);
+        let embedding = match self.embed_size {
+            Some(e) => v.checked_mul(e)?,
+            None => 0,
+        };
+        let first = h
+            .checked_mul(input)?
+            .checked_add(h.checked_mul(h)?)?
+            .checked_add(2 * h)?;
+        let other = h
+            .checked_mul(h)?
+            .checked_mul(2)?
+            .checked_add(2 * h)?
+            .checked_mul(self.num_layers.saturating_sub(1))?;
+        embedding
+            .checked_add(first)?
+            .checked_add(other)?
+            .checked_add(v.checked_mul(h)?)?
+            .checked_add(v)
+    }
+}
+
+/// The checkpoint kind of a [`LanguageModel`].
+pub const CHECKPOINT_KIND: &str = "LanguageModel";
+
+impl<T: Float> LanguageModel<T> {
+    /// Safetensors bytes: every parameter, the configuration and `extra` metadata (a vocabulary, ...).
+    pub fn to_bytes(&self, mut extra: HashMap<String, String>) -> Result<Vec<u8>> {
+        extra.insert(checkpoint::KIND.into(), CHECKPOINT_KIND.into());
+        let config = serde_json::to_string(&self.config)
+            .map_err(|e| crate::Error::Checkpoint(e.to_string()))?;
+        extra.insert(checkpoint::CONFIG.into(), config);
+        checkpoint::to_bytes(&self.named(), extra)
+    }
+
+    /// Writes [`LanguageModel::to_bytes`] to `path` atomically.
+    pub fn save(&self, path: &Path, extra: HashMap<String, String>) -> Result<()> {
+        checkpoint::write_atomic(path, &self.to_bytes(extra)?)
+    }
+
+    /// Rebuilds a model from checkpoint bytes, validating kind, configuration, names, shapes and
+    /// dtypes before use. Returns the model and the file's metadata.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Self, HashMap<String, String>)> {
+        let meta = checkpoint::metadata(bytes)?;
+        let config: LmConfig = checkpoint::config(&meta, CHECKPOINT_KIND)?;
+        // The configuration must account for exactly the scalars present, so a forged header
+        // cannot make us allocate more than the file holds.
+        let expected = config
+            .num_params()
+            .ok_or_else(|| crate::Error::Checkpoint("configuration sizes overflow".into()))?;
+        let present = checkpoint::total_elements(bytes)?;
+        if expected != present {
+            return Err(crate::Error::Checkpoint(format!(
+                "configuration needs {expected} parameters, the file holds {present}"
+            )));
+        }
+        let tensors = checkpoint::tensors::<T>(bytes)?;
+        let mut model = LanguageModel::new(config, Init::Uniform, 0)?;
+        let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
+        model.load_state_dict(&views)?;
+        Ok((model, meta))
+    }
+
+    /// Reads a checkpoint written by [`LanguageModel::save`].
+    pub fn load(path: &Path) -> Result<(Self, HashMap<String, String>)> {
+        Self::from_bytes(&checkpoint::read(path)?)
     }
 }
 

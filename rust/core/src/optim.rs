@@ -291,12 +291,14 @@ impl<T: Float> Optimizer<T> {
                 "a different set",
             ));
         }
+        for ((name, p), (_, g)) in params.named().iter().zip(&grads) {
+            crate::error::check_shape(name, p.shape(), g.shape())?;
+        }
         self.ensure_state(params);
         self.steps += 1;
         let t = self.steps as i32;
         let cfg = self.config.clone();
         for (i, ((name, mut p), (_, g))) in params.named_mut().into_iter().zip(grads).enumerate() {
-            crate::error::check_shape(&name, p.shape(), g.shape())?;
             match cfg {
                 OptimizerConfig::Sgd {
                     lr,

@@ -289,7 +289,7 @@ impl<T: Float> Rnn<T> {
             check_shape("lengths", &[batch], &[lengths.len()])?;
             if let Some(&bad) = lengths.iter().find(|&&n| n == 0 || n > steps) {
                 return Err(Error::invalid(
-                    "valid length",
+                    "lengths",
                     format!("between 1 and the number of steps ({steps})"),
                     bad,
                 ));

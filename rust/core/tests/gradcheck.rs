@@ -2,7 +2,8 @@
 //! passes. The fourth-order stencil `(-L(+2h) + 8 L(+h) - 8 L(-h) + L(-2h)) / 12h` with `h = 1e-4`
 //! has truncation error ~h^4 and round-off ~1e-15/h ~ 1e-11, so a relative error below 1e-6 is
 //! demanded even of gradient elements as small as 1e-4 (the two-point formula with h = 1e-6 is
-//! limited to ~1e-9 absolute by round-off, i.e. ~1e-5 relative on such elements). Covered: `Rnn` (tanh/relu, 2-3 layers, with/without bias, dense/one-hot input, h0, lengths),
+//! limited to ~1e-9 absolute by round-off, i.e. ~1e-5 relative on such elements).
+//! Covered: `Rnn` (tanh/relu, 2-3 layers, with/without bias, dense/one-hot input, h0, lengths),
 //! `LanguageModel`, `loss::cross_entropy`, `Linear` and `Embedding`.
 //!
 //! Shapes (time-major, as in the crate): dense input `x` `(steps, batch, input)`, ids
@@ -39,19 +40,14 @@ impl Rng {
     }
 }
 
-fn rel_err(a: f64, n: f64) -> f64 {
-    (a - n).abs() / (a.abs() + n.abs()).max(1e-8)
-}
-
 /// Compares `analytic[j]` with the central difference of `loss_at(j, d)`, the loss with element
 /// `j` shifted by `d`. Returns the largest relative error.
 fn max_rel_err(what: &str, analytic: &[f64], loss_at: impl Fn(usize, f64) -> f64) -> f64 {
     let mut worst = 0.0f64;
     for (j, &a) in analytic.iter().enumerate() {
-        let n = (8.0 * (loss_at(j, H) - loss_at(j, -H))
-            - (loss_at(j, 2.0 * H) - loss_at(j, -2.0 * H)))
-            / (12.0 * H);
-        let e = rel_err(a, n);
+        let f = |d| loss_at(j, d);
+        let n = (8.0 * (f(H) - f(-H)) - (f(2.0 * H) - f(-2.0 * H))) / (12.0 * H);
+        let e = (a - n).abs() / (a.abs() + n.abs()).max(1e-8);
         assert!(
             e < TOL,
             "{what}[{j}]: analytic {a:e}, numeric {n:e}, relative error {e:e}"
@@ -105,40 +101,29 @@ fn check_array<D: Dimension>(
 /// states, checks `f(z)` against the next cached state, and returns `min |z|` (kink distance).
 fn check_forward(
     rnn: &Rnn<f64>,
-    input: &RnnInput<f64>,
-    cache: &RnnCache<f64>,
-    lengths: Option<&[usize]>,
+    x0: &Array3<f64>,
+    c: &RnnCache<f64>,
+    len: Option<&[usize]>,
 ) -> f64 {
-    let (steps, batch) = input.steps_batch();
+    let (steps, batch, _) = x0.dim();
     let act = rnn.config().nonlinearity;
     let mut min_abs = f64::INFINITY;
     for (l, layer) in rnn.layers.iter().enumerate() {
-        let states = cache.layer_states(l).unwrap(); // (steps + 1, batch, hidden)
+        let h = c.layer_states(l).unwrap(); // (steps + 1, batch, hidden)
+        let x = match l {
+            0 => x0.view(),
+            _ => c.layer_states(l - 1).unwrap().slice_move(s![1.., .., ..]),
+        }; // (steps, batch, layer input)
         for t in 0..steps {
-            for b in (0..batch).filter(|&b| lengths.is_none_or(|n| t < n[b])) {
-                let x: Array1<f64> = match (l, input) {
-                    (0, RnnInput::Dense(x)) => x.slice(s![t, b, ..]).to_owned(),
-                    (0, RnnInput::OneHot(ids)) => {
-                        Array1::from_shape_fn(layer.weight_ih.ncols(), |i| {
-                            f64::from(u8::from(i == ids[[t, b]]))
-                        })
-                    }
-                    _ => cache
-                        .layer_states(l - 1)
-                        .unwrap()
-                        .slice(s![t + 1, b, ..])
-                        .to_owned(),
-                };
-                let mut z =
-                    layer.weight_ih.dot(&x) + layer.weight_hh.dot(&states.slice(s![t, b, ..]));
+            for b in (0..batch).filter(|&b| len.is_none_or(|n| t < n[b])) {
+                let mut z = layer.weight_ih.dot(&x.slice(s![t, b, ..]));
+                z += &layer.weight_hh.dot(&h.slice(s![t, b, ..]));
                 if let (Some(bi), Some(bh)) = (&layer.bias_ih, &layer.bias_hh) {
                     z = z + bi + bh;
                 }
-                for (zi, hi) in z.iter().zip(states.slice(s![t + 1, b, ..])) {
-                    assert!(
-                        (act.apply(*zi) - hi).abs() < 1e-12,
-                        "forward mismatch at layer {l} step {t}"
-                    );
+                for (zi, hi) in z.iter().zip(h.slice(s![t + 1, b, ..])) {
+                    let err = (act.apply(*zi) - hi).abs();
+                    assert!(err < 1e-12, "forward at layer {l}, step {t}");
                     min_abs = min_abs.min(zi.abs());
                 }
             }
@@ -147,130 +132,100 @@ fn check_forward(
     min_abs
 }
 
-struct Case {
-    num_layers: usize,
+/// Checks every parameter, `h0` and (dense) input gradient of one RNN configuration.
+/// Sizes: input 4, hidden 5, steps 4, batch 3; `layers` layers.
+fn rnn_gradcheck(
+    layers: usize,
     nonlinearity: Nonlinearity,
     bias: bool,
     one_hot: bool,
-    lengths: Option<Vec<usize>>,
+    lengths: Option<&[usize]>,
     seed: u64,
-}
-
-/// Checks every parameter, `h0` and (dense) input gradient of one RNN configuration.
-/// Sizes: input 4, hidden 5, steps 4, batch 3.
-fn rnn_gradcheck(c: Case) -> f64 {
-    let (input_size, hidden, steps, batch, layers) = (4, 5, 4, 3, c.num_layers);
-    let config = RnnConfig {
-        input_size,
-        hidden_size: hidden,
-        num_layers: layers,
-        nonlinearity: c.nonlinearity,
-        bias: c.bias,
+) {
+    let (input_size, hidden, steps, batch) = (4, 5, 4, 3);
+    let mut config = RnnConfig::new(input_size, hidden);
+    (config.num_layers, config.nonlinearity, config.bias) = (layers, nonlinearity, bias);
+    let rnn = Rnn::<f64>::new(config, Init::Uniform, seed).unwrap();
+    let mut rng = Rng(seed);
+    let id = |t: usize, b: usize| (3 * t + 2 * b + seed as usize) % input_size;
+    let ids = Array2::from_shape_fn((steps, batch), |(t, b)| id(t, b));
+    // Dense input, or the one-hot vectors of `ids` (for the forward check only).
+    let hot = |(t, b, i): (usize, usize, usize)| f64::from(u8::from(i == id(t, b)));
+    let x0 = match one_hot {
+        true => Array3::from_shape_fn((steps, batch, input_size), hot),
+        false => rng.array((steps, batch, input_size)),
     };
-    let rnn = Rnn::<f64>::new(config, Init::Uniform, c.seed).unwrap();
-    let mut rng = Rng(c.seed);
-    let input = if c.one_hot {
-        RnnInput::OneHot(Array2::from_shape_fn((steps, batch), |(t, b)| {
-            (3 * t + 2 * b + c.seed as usize) % input_size
-        }))
-    } else {
-        RnnInput::Dense(rng.array((steps, batch, input_size)))
+    let input = match one_hot {
+        true => RnnInput::OneHot(ids),
+        false => RnnInput::Dense(x0.clone()),
     };
     let h0: Array3<f64> = rng.array((layers, batch, hidden));
     let r1: Array3<f64> = rng.array((steps, batch, hidden));
     let r2: Array3<f64> = rng.array((layers, batch, hidden));
-    let lengths = c.lengths.as_deref();
     let loss = |rnn: &Rnn<f64>, input: RnnInput<f64>, h0: &Array3<f64>| {
         let cache = rnn.forward(input, Some(h0.view()), lengths).unwrap();
         (cache.output() * &r1).sum() + (cache.h_n() * &r2).sum()
     };
 
-    let cache = rnn
-        .forward(input.clone(), Some(h0.view()), lengths)
-        .unwrap();
-    let margin = check_forward(&rnn, &input, &cache, lengths);
-    if c.nonlinearity == Nonlinearity::Relu {
+    let cache = rnn.forward(input.clone(), Some(h0.view()), lengths);
+    let cache = cache.unwrap();
+    let margin = check_forward(&rnn, &x0, &cache, lengths);
+    println!("  min |pre-activation|   {margin:.2e}");
+    if nonlinearity == Nonlinearity::Relu {
         assert!(
             margin > KINK_MARGIN,
             "a relu pre-activation is {margin:e} from the kink; pick another seed"
         );
     }
-    let grads = rnn
-        .backward(&cache, Some(r1.view()), Some(r2.view()))
-        .unwrap();
+    let grads = rnn.backward(&cache, Some(r1.view()), Some(r2.view()));
+    let grads = grads.unwrap();
     let mut worst = check_params(&rnn, &grads.params, |m| loss(m, input.clone(), &h0));
-    worst = worst.max(check_array("h0", &h0, &grads.h0, |h| {
-        loss(&rnn, input.clone(), h)
-    }));
+    let loss_h0 = |h: &Array3<f64>| loss(&rnn, input.clone(), h);
+    worst = worst.max(check_array("h0", &h0, &grads.h0, loss_h0));
     match &input {
         RnnInput::Dense(x) => {
             let dx = grads.input.as_ref().expect("dense input has a gradient");
-            worst = worst.max(check_array("input", x, dx, |x| {
-                loss(&rnn, RnnInput::Dense(x.clone()), &h0)
-            }));
+            let loss_x = |x: &Array3<f64>| loss(&rnn, RnnInput::Dense(x.clone()), &h0);
+            worst = worst.max(check_array("input", x, dx, loss_x));
         }
         RnnInput::OneHot(_) => assert!(grads.input.is_none()),
     }
     println!("max relative error {worst:.2e}");
-    worst
-}
-
-fn case(
-    num_layers: usize,
-    nonlinearity: Nonlinearity,
-    bias: bool,
-    one_hot: bool,
-    seed: u64,
-) -> Case {
-    Case {
-        num_layers,
-        nonlinearity,
-        bias,
-        one_hot,
-        lengths: None,
-        seed,
-    }
 }
 
 #[test]
 fn rnn_tanh_2_layers_dense() {
-    rnn_gradcheck(case(2, Nonlinearity::Tanh, true, false, 1));
+    rnn_gradcheck(2, Nonlinearity::Tanh, true, false, None, 1);
 }
 
 #[test]
 fn rnn_tanh_3_layers_dense_no_bias() {
-    rnn_gradcheck(case(3, Nonlinearity::Tanh, false, false, 2));
+    rnn_gradcheck(3, Nonlinearity::Tanh, false, false, None, 2);
 }
 
 #[test]
 fn rnn_tanh_2_layers_one_hot() {
-    rnn_gradcheck(case(2, Nonlinearity::Tanh, true, true, 3));
+    rnn_gradcheck(2, Nonlinearity::Tanh, true, true, None, 3);
 }
 
 #[test]
 fn rnn_relu_2_layers_dense() {
-    rnn_gradcheck(case(2, Nonlinearity::Relu, true, false, 4));
+    rnn_gradcheck(2, Nonlinearity::Relu, true, false, None, 4);
 }
 
 #[test]
 fn rnn_relu_3_layers_one_hot_no_bias() {
-    rnn_gradcheck(case(3, Nonlinearity::Relu, false, true, 5));
+    rnn_gradcheck(3, Nonlinearity::Relu, false, true, None, 5);
 }
 
 #[test]
 fn rnn_tanh_2_layers_dense_with_lengths() {
-    rnn_gradcheck(Case {
-        lengths: Some(vec![4, 2, 1]),
-        ..case(2, Nonlinearity::Tanh, true, false, 6)
-    });
+    rnn_gradcheck(2, Nonlinearity::Tanh, true, false, Some(&[4, 2, 1]), 6);
 }
 
 #[test]
 fn rnn_relu_3_layers_one_hot_with_lengths() {
-    rnn_gradcheck(Case {
-        lengths: Some(vec![1, 4, 3]),
-        ..case(3, Nonlinearity::Relu, true, true, 7)
-    });
+    rnn_gradcheck(3, Nonlinearity::Relu, true, true, Some(&[1, 4, 3]), 7);
 }
 
 /// Padding semantics: each sequence of a padded batch gives the same outputs and final state as
@@ -278,76 +233,50 @@ fn rnn_relu_3_layers_one_hot_with_lengths() {
 #[test]
 fn rnn_lengths_match_truncated_runs() {
     let (steps, batch, layers, hidden) = (5, 3, 2, 4);
-    let config = RnnConfig {
-        num_layers: layers,
-        ..RnnConfig::new(3, hidden)
-    };
+    let mut config = RnnConfig::new(3, hidden);
+    config.num_layers = layers;
     let rnn = Rnn::<f64>::new(config, Init::Uniform, 11).unwrap();
     let mut rng = Rng(11);
     let x: Array3<f64> = rng.array((steps, batch, 3));
     let h0: Array3<f64> = rng.array((layers, batch, hidden));
     let lengths = [5, 2, 3];
-    let cache = rnn
-        .forward(RnnInput::Dense(x.clone()), Some(h0.view()), Some(&lengths))
-        .unwrap();
+    let run = |x: Array3<f64>, h0, lengths| rnn.forward(RnnInput::Dense(x), Some(h0), lengths);
+    let cache = run(x.clone(), h0.view(), Some(&lengths)).unwrap();
     let (out, h_n) = (cache.output(), cache.h_n());
     for (b, &len) in lengths.iter().enumerate() {
         let xb = x.slice(s![..len, b..=b, ..]).to_owned();
-        let alone = rnn
-            .forward(RnnInput::Dense(xb), Some(h0.slice(s![.., b..=b, ..])), None)
-            .unwrap();
+        let alone = run(xb, h0.slice(s![.., b..=b, ..]), None).unwrap();
+        let (alone_out, alone_h_n) = (alone.output(), alone.h_n());
         assert_eq!(
-            alone.output().index_axis(Axis(1), 0),
+            alone_out.index_axis(Axis(1), 0),
             out.slice(s![..len, b, ..])
         );
-        assert_eq!(
-            alone.h_n().index_axis(Axis(1), 0),
-            h_n.index_axis(Axis(1), b)
-        );
+        assert_eq!(alone_h_n.index_axis(Axis(1), 0), h_n.index_axis(Axis(1), b));
         assert!(out.slice(s![len.., b, ..]).iter().all(|&v| v == 0.0));
     }
 }
 
 /// `LanguageModel` (vocab 5, hidden 4, 2 layers, steps 4, batch 3) with a 0/1 mask and an initial
 /// state; every parameter through `loss_and_grads`.
-fn lm_gradcheck(embed_size: Option<usize>, seed: u64) -> f64 {
+fn lm_gradcheck(embed_size: Option<usize>, seed: u64) {
     let (vocab, hidden, layers, steps, batch) = (5, 4, 2, 4, 3);
-    let config = LmConfig {
-        num_layers: layers,
-        embed_size,
-        ..LmConfig::new(vocab, hidden)
-    };
+    let mut config = LmConfig::new(vocab, hidden);
+    (config.num_layers, config.embed_size) = (layers, embed_size);
     let lm = LanguageModel::<f64>::new(config, Init::Uniform, seed).unwrap();
     let mut rng = Rng(seed);
     let inputs = Array2::from_shape_fn((steps, batch), |(t, b)| (2 * t + b) % vocab);
     let targets = Array2::from_shape_fn((steps, batch), |(t, b)| (t + 3 * b + 1) % vocab);
-    let mask = Array2::from_shape_fn(
-        (steps, batch),
-        |(t, b)| if (t + b) % 3 == 2 { 0.0 } else { 1.0 },
-    );
+    let mask = Array2::from_shape_fn((steps, batch), |(t, b)| f64::from((t + b) % 3 != 2));
     let state: Array3<f64> = rng.array((layers, batch, hidden));
-    let loss = |m: &LanguageModel<f64>| {
-        m.loss_and_grads(
-            inputs.view(),
-            targets.view(),
-            Some(mask.view()),
-            Some(state.view()),
-        )
-        .unwrap()
-        .loss
+    let run = |m: &LanguageModel<f64>| {
+        let (x, y) = (inputs.view(), targets.view());
+        let step = m.loss_and_grads(x, y, Some(mask.view()), Some(state.view()));
+        step.unwrap()
     };
-    let step = lm
-        .loss_and_grads(
-            inputs.view(),
-            targets.view(),
-            Some(mask.view()),
-            Some(state.view()),
-        )
-        .unwrap();
+    let step = run(&lm);
     assert_eq!(step.grads.embedding.is_some(), embed_size.is_some());
-    let worst = check_params(&lm, &step.grads, loss);
+    let worst = check_params(&lm, &step.grads, |m| run(m).loss);
     println!("max relative error {worst:.2e}");
-    worst
 }
 
 #[test]
@@ -365,23 +294,16 @@ fn cross_entropy_check(mask: Option<Array1<f64>>) {
     let mut rng = Rng(31);
     let logits: Array2<f64> = rng.array((6, 5)) * 3.0;
     let targets = Array1::from_vec(vec![0, 4, 2, 2, 1, 3]);
-    let loss = |z: &Array2<f64>| {
-        cross_entropy(z.view(), targets.view(), mask.as_ref().map(|m| m.view()))
-            .unwrap()
-            .0
+    let ce = |z: &Array2<f64>| {
+        cross_entropy(z.view(), targets.view(), mask.as_ref().map(|m| m.view())).unwrap()
     };
-    let (value, grad) = cross_entropy(
-        logits.view(),
-        targets.view(),
-        mask.as_ref().map(|m| m.view()),
-    )
-    .unwrap();
+    let (value, grad) = ce(&logits);
     // The value itself, from the definition: weighted mean of -log softmax(z)[y].
     let w = mask.clone().unwrap_or_else(|| Array1::ones(6));
     let nll = |i: usize| logits.row(i).mapv(f64::exp).sum().ln() - logits[[i, targets[i]]];
     let expected = (0..6).map(|i| w[i] * nll(i)).sum::<f64>() / w.sum();
     assert!((value - expected).abs() < 1e-12, "{value} vs {expected}");
-    check_array("logits", &logits, &grad, loss);
+    check_array("logits", &logits, &grad, |z| ce(z).0);
 }
 
 #[test]
@@ -436,7 +358,6 @@ fn embedding_backward() {
     let r: Array3<f64> = rng.array((4, 3, 3));
     let grads = emb.backward(ids.view(), r.view()).unwrap();
     assert!(grads.weight.row(4).iter().all(|&g| g == 0.0));
-    check_params(&emb, &grads, |m| {
-        (m.forward(ids.view()).unwrap() * &r).sum()
-    });
+    let loss = |m: &Embedding<f64>| (m.forward(ids.view()).unwrap() * &r).sum();
+    check_params(&emb, &grads, loss);
 }

@@ -160,18 +160,22 @@ pub fn size(what: &str, value: i64) -> PyResult<usize> {
 /// Optional valid lengths `(batch,)`; the core checks them against the number of steps.
 pub fn lengths(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<usize>>> {
     let Some(obj) = obj else { return Ok(None) };
-    let a = obj.cast::<numpy::PyArray1<i64>>().map_err(|_| {
+    let a = obj.cast::<PyArrayDyn<i64>>().map_err(|_| {
         PyTypeError::new_err(format!(
-            "lengths: expected a 1-dimensional int64 array, got {}",
+            "lengths: expected an int64 array, got {}",
             type_name(obj)
         ))
     })?;
-    let values = a.readonly().as_array().to_vec();
-    values
-        .into_iter()
-        .map(|v| {
+    let a = a.readonly();
+    let view = a.as_array();
+    if view.ndim() != 1 {
+        let msg = format!("lengths: expected shape (batch,), got {:?}", view.shape());
+        return Err(PyValueError::new_err(msg));
+    }
+    view.iter()
+        .map(|&v| {
             usize::try_from(v).map_err(|_| {
-                PyValueError::new_err(format!("valid length must be at least 1, got {v}"))
+                PyValueError::new_err(format!("lengths: valid length must be at least 1, got {v}"))
             })
         })
         .collect::<PyResult<Vec<_>>>()

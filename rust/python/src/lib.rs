@@ -5,6 +5,9 @@ mod convert;
 mod errors;
 mod lm;
 mod rnn;
+mod stream;
+mod train;
+mod vocab;
 
 use pyo3::prelude::*;
 
@@ -39,5 +42,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<rnn::PyRnn>()?;
     m.add_class::<lm::PyLanguageModel>()?;
+    m.add_class::<stream::PyStream>()?;
+    m.add_class::<train::PyTrainer>()?;
+    m.add_function(wrap_pyfunction!(train::batches, m)?)?;
+    m.add_class::<vocab::PyVocab>()?;
+    m.add_function(wrap_pyfunction!(vocab::tokenize, m)?)?;
+    m.add_function(wrap_pyfunction!(vocab::preprocess_d2l, m)?)?;
     Ok(())
 }

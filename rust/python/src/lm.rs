@@ -4,10 +4,14 @@ use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
 use crate::{dispatch, Model};
 use ndarray::Array3;
+use ndarray::Ix1;
 use numpy::Element;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use seqrnn::{Dtype, Float, Init, LanguageModel, LmConfig, Nonlinearity};
+use seqrnn::{Dtype, Float, Init, LanguageModel, LmConfig, Nonlinearity, SamplingConfig};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
 /// Embedding (or one-hot) -> RNN -> linear logits.
 #[pyclass(name = "LanguageModel", module = "seqrnn._core")]
@@ -138,8 +142,91 @@ impl PyLanguageModel {
         dispatch!(&mut self.inner, lm => convert::load_state_dict(lm, state_dict))
     }
 
+    /// d2l's `predict`: the prefix followed by `num_tokens` chosen tokens.
+    #[pyo3(signature = (prefix, num_tokens, temperature=0.0, top_k=None, seed=0))]
+    fn generate(
+        &self,
+        py: Python<'_>,
+        prefix: &Bound<'_, PyAny>,
+        num_tokens: i64,
+        temperature: f64,
+        top_k: Option<i64>,
+        seed: u64,
+    ) -> PyResult<Vec<usize>> {
+        let prefix = convert::ids::<Ix1>(prefix, "prefix", self.vocab_size())?.to_vec();
+        let num_tokens = usize::try_from(num_tokens).map_err(|_| {
+            PyValueError::new_err(format!("num_tokens must be >= 0, got {num_tokens}"))
+        })?;
+        let top_k = top_k
+            .map(|k| {
+                usize::try_from(k).map_err(|_| {
+                    PyValueError::new_err(format!("top_k must be at least 1, got {k}"))
+                })
+            })
+            .transpose()?;
+        let cfg = SamplingConfig { temperature, top_k };
+        dispatch!(&self.inner, lm => py.detach(|| lm.generate(&prefix, num_tokens, cfg, seed)).py())
+    }
+
+    /// `exp(mean cross-entropy)` of each token of `corpus` given the ones before it.
+    #[pyo3(signature = (corpus, batch_size=32, num_steps=64))]
+    fn perplexity(
+        &self,
+        py: Python<'_>,
+        corpus: &Bound<'_, PyAny>,
+        batch_size: i64,
+        num_steps: i64,
+    ) -> PyResult<f64> {
+        let corpus = convert::ids::<Ix1>(corpus, "corpus", self.vocab_size())?.to_vec();
+        let (b, s) = (
+            size("batch_size", batch_size)?,
+            size("num_steps", num_steps)?,
+        );
+        dispatch!(&self.inner, lm => py.detach(|| lm.perplexity(&corpus, b, s)).py())
+    }
+
+    /// Writes one safetensors file atomically with `metadata` (str -> str) added.
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        metadata: HashMap<String, String>,
+    ) -> PyResult<()> {
+        dispatch!(&self.inner, lm => py.detach(|| lm.save(&path, metadata)).py())
+    }
+
+    /// Reads a checkpoint: `(model, metadata)`; the dtype is the file's.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<(Self, HashMap<String, String>)> {
+        py.detach(|| -> seqrnn::Result<(Self, HashMap<String, String>)> {
+            let bytes = seqrnn::checkpoint::read(&path)?;
+            let meta = seqrnn::checkpoint::metadata(&bytes)?;
+            Ok(match seqrnn::checkpoint::dtype(&meta)? {
+                Dtype::F32 => {
+                    let (m, meta) = LanguageModel::from_bytes(&bytes)?;
+                    (
+                        PyLanguageModel {
+                            inner: Model::F32(m),
+                        },
+                        meta,
+                    )
+                }
+                Dtype::F64 => {
+                    let (m, meta) = LanguageModel::from_bytes(&bytes)?;
+                    (
+                        PyLanguageModel {
+                            inner: Model::F64(m),
+                        },
+                        meta,
+                    )
+                }
+            })
+        })
+        .py()
+    }
+
     #[getter]
-    fn vocab_size(&self) -> usize {
+    pub(crate) fn vocab_size(&self) -> usize {
         dispatch!(&self.inner, lm => lm.config().vocab_size)
     }
 

@@ -1,0 +1,101 @@
+"""Data files and corpora: where the text lives and how d2l turns it into ids.
+
+Data files are found in this order: an explicit ``path`` (a file, or a folder holding the file),
+the folder named by the environment variable ``SEQRNN_DATA``, then ``../shared/data`` relative to
+the current folder and to the repository root (for a development install).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from .vocab import Vocab, tokenize
+
+DATA_ENV = "SEQRNN_DATA"
+TIME_MACHINE = "timemachine.txt"
+
+
+def _fallback_folders() -> list[Path]:
+    """``../shared/data`` next to the current folder and next to the repository root."""
+    folders = [Path.cwd() / ".." / "shared" / "data"]
+    package = Path(__file__).resolve().parent  # <repo>/python/seqrnn in a development install
+    if package.parent.name == "python":
+        folders.append(package.parent.parent.parent / "shared" / "data")
+    return folders
+
+
+def find_data_file(name: str, path: str | os.PathLike[str] | None = None) -> Path:
+    """The path of data file ``name`` (e.g. ``"timemachine.txt"``).
+
+    ``path`` wins when given: a file is returned as is, a folder must hold ``name``. Otherwise
+    the folder in ``$SEQRNN_DATA`` is tried, then ``../shared/data`` relative to the current
+    folder and to the repository root. ``FileNotFoundError`` (an ``OSError``) lists every place
+    looked at.
+
+    Example:
+        >>> find_data_file("timemachine.txt").name  # doctest: +SKIP
+        'timemachine.txt'
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if path is not None:
+        p = Path(path)
+        candidate = p / name if p.is_dir() else p
+        if candidate.is_file():
+            return candidate
+        raise FileNotFoundError(f"{name}: not found at {candidate} (the path given)")
+    folders = []
+    env = os.environ.get(DATA_ENV)
+    if env:
+        folders.append(Path(env))
+    folders += _fallback_folders()
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder / name
+    looked = ", ".join(str((f / name).resolve()) for f in folders)
+    hint = f"${DATA_ENV}={env!r}" if env else f"${DATA_ENV} is not set"
+    raise FileNotFoundError(
+        f"{name}: not found; looked in {looked} ({hint}). Pass path=..., or set {DATA_ENV} "
+        "to the folder that holds it."
+    )
+
+
+def load_time_machine(path: str | os.PathLike[str] | None = None) -> str:
+    """H. G. Wells' *The Time Machine* after d2l 1.0's preprocessing
+    (``re.sub('[^A-Za-z]+', ' ', text).lower()``): lowercase letters and single spaces.
+
+    ``path`` is the file or its folder; see :func:`find_data_file`. d2l's copy gives
+    173,428 characters.
+    """
+    text = find_data_file(TIME_MACHINE, path).read_text(encoding="utf-8")
+    return _core.preprocess_d2l(text)
+
+
+def load_corpus_time_machine(
+    path: str | os.PathLike[str] | None = None, max_tokens: int = -1, level: str = "char"
+) -> tuple[npt.NDArray[np.int64], Vocab]:
+    """Token ids of *The Time Machine* and their vocabulary, like d2l's
+    ``load_corpus_time_machine``: the vocabulary is built from the whole book, then the corpus
+    is cut to its first ``max_tokens`` ids when ``max_tokens > 0``.
+
+    Shapes: corpus ``(n_tokens,)`` int64. Characters give 173,428 ids over 28 tokens
+    (27 characters and ``<unk>``); words give 32,775 ids over 4,580 tokens.
+
+    Example:
+        >>> corpus, vocab = load_corpus_time_machine()  # doctest: +SKIP
+        >>> corpus.shape, len(vocab)  # doctest: +SKIP
+        ((173428,), 28)
+    """
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, (int, np.integer)):
+        raise TypeError(f"max_tokens must be an int, got {type(max_tokens).__name__}")
+    tokens = tokenize(load_time_machine(path), level)
+    vocab = Vocab(tokens)
+    corpus = vocab.encode(tokens)  # (n_tokens,)
+    if max_tokens > 0:
+        corpus = corpus[:max_tokens].copy()
+    return corpus, vocab

@@ -1,0 +1,171 @@
+//! Checkpoints: one safetensors file, tensors under their state-dict names, configuration as
+//! JSON in the file's metadata. Writes are atomic; reads validate before anything is used and
+//! never execute code.
+
+use crate::{Dtype, Error, Float, Result};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use safetensors::tensor::{SafeTensors, TensorView};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+/// Metadata key naming the kind of model stored (`"LanguageModel"`, `"Seq2Seq"`, ...).
+pub const KIND: &str = "seqrnn.kind";
+/// Metadata key holding the model configuration as JSON.
+pub const CONFIG: &str = "seqrnn.config";
+/// Metadata key holding the element type (`"float32"` or `"float64"`).
+pub const DTYPE: &str = "seqrnn.dtype";
+
+fn st_dtype(d: Dtype) -> safetensors::Dtype {
+    match d {
+        Dtype::F32 => safetensors::Dtype::F32,
+        Dtype::F64 => safetensors::Dtype::F64,
+    }
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::Checkpoint(msg.into())
+}
+
+/// Serializes named tensors and string metadata to safetensors bytes.
+pub fn to_bytes<T: Float>(
+    tensors: &[(String, ArrayViewD<'_, T>)],
+    mut metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    metadata.insert(DTYPE.to_string(), T::DTYPE.name().to_string());
+    let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, a)| {
+            let mut bytes = Vec::with_capacity(a.len() * std::mem::size_of::<T>());
+            a.iter().for_each(|&x| x.write_le(&mut bytes)); // logical (C) order
+            (name.clone(), a.shape().to_vec(), bytes)
+        })
+        .collect();
+    let views = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(st_dtype(T::DTYPE), shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| bad(e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(views, Some(metadata)).map_err(|e| bad(e.to_string()))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk,
+/// then renamed over the target. A crash leaves either the old file or the new one, whole.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |source: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "checkpoint".into());
+    let tmp = dir.join(format!(
+        ".{name}.{}.{:x}.tmp",
+        std::process::id(),
+        crate::init::mix(bytes.len() as u64, nanos())
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create_new(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all(); // persist the rename where the platform allows it
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+fn nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Reads a whole file.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The string metadata of safetensors bytes (validates the header).
+pub fn metadata(bytes: &[u8]) -> Result<HashMap<String, String>> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
+}
+
+/// The element type recorded in a checkpoint.
+pub fn dtype(meta: &HashMap<String, String>) -> Result<Dtype> {
+    let name = meta
+        .get(DTYPE)
+        .ok_or_else(|| bad(format!("metadata has no {DTYPE:?} entry")))?;
+    Dtype::parse(name).map_err(|_| bad(format!("unknown dtype {name:?}")))
+}
+
+/// Checks the kind and parses the JSON configuration of a checkpoint.
+pub fn config<C: serde::de::DeserializeOwned>(
+    meta: &HashMap<String, String>,
+    kind: &str,
+) -> Result<C> {
+    match meta.get(KIND) {
+        Some(k) if k == kind => {}
+        Some(k) => return Err(bad(format!("file holds a {k}, not a {kind}"))),
+        None => {
+            return Err(bad(format!(
+                "metadata has no {KIND:?} entry: not a seqrnn checkpoint"
+            )))
+        }
+    }
+    let json = meta
+        .get(CONFIG)
+        .ok_or_else(|| bad(format!("metadata has no {CONFIG:?} entry")))?;
+    serde_json::from_str(json).map_err(|e| bad(format!("bad configuration: {e}")))
+}
+
+/// Every tensor of safetensors bytes, checked to be of element type `T`, in file order.
+pub fn tensors<T: Float>(bytes: &[u8]) -> Result<Vec<(String, ArrayD<T>)>> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::with_capacity(st.len());
+    for (name, view) in st.tensors() {
+        if view.dtype() != st_dtype(T::DTYPE) {
+            return Err(Error::DtypeMismatch {
+                what: name,
+                expected: T::DTYPE.name().into(),
+                got: format!("{:?}", view.dtype()),
+            });
+        }
+        let data = view.data();
+        let size = std::mem::size_of::<T>();
+        let values: Vec<T> = data.chunks_exact(size).map(T::read_le).collect();
+        let a = ArrayD::from_shape_vec(IxDyn(view.shape()), values)
+            .map_err(|e| bad(format!("{name}: {e}")))?;
+        out.push((name, a));
+    }
+    Ok(out)
+}
+
+/// Number of scalars in all tensors of safetensors bytes (bounded by the file size).
+pub fn total_elements(bytes: &[u8]) -> Result<usize> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+    Ok(st
+        .tensors()
+        .iter()
+        .map(|(_, v)| v.shape().iter().product::<usize>())
+        .sum())
+}

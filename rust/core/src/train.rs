@@ -1,0 +1,160 @@
+//! The language-model training loop: minibatches, truncated BPTT, clipping, optimizer steps.
+//!
+//! A [`Trainer`] owns the optimizer, the sampling stream and the carried hidden state, but not
+//! the model, so a caller can run a few minibatches, look at the model, save it, and go on.
+
+use crate::data::{epoch_batches, gather, Sampling};
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
+use crate::{Error, Float, LanguageModel, Parameters, Result};
+use ndarray::Array3;
+
+/// What a [`Trainer`] does on each minibatch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Rows per minibatch.
+    pub batch_size: usize,
+    /// Time steps per minibatch (the truncation length of BPTT).
+    pub num_steps: usize,
+    /// How minibatches are drawn.
+    pub sampling: Sampling,
+    /// Global-norm clipping threshold (`None`: no clipping).
+    pub clip: Option<f64>,
+    /// Optimizer and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// Seed of the sampling stream.
+    pub seed: u64,
+}
+
+/// Totals over the minibatches of one [`Trainer::run`] call.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunStats {
+    /// Minibatches trained on.
+    pub batches: usize,
+    /// Target tokens predicted.
+    pub tokens: usize,
+    /// Sum over minibatches of mean loss x tokens (divide by `tokens` for the mean).
+    pub loss_sum: f64,
+    /// Whether the epoch ended with this call.
+    pub epoch_done: bool,
+}
+
+/// Training state across minibatches and epochs.
+#[derive(Clone, Debug)]
+pub struct Trainer<T> {
+    config: TrainConfig,
+    optimizer: Optimizer<T>,
+    plan: Vec<Vec<usize>>, // start offsets of every row of every minibatch of this epoch
+    next: usize,           // index of the next minibatch in `plan`
+    state: Option<Array3<T>>, // (num_layers, batch, hidden), carried for sequential sampling
+    epochs: u64,
+}
+
+impl<T: Float> Trainer<T> {
+    /// A trainer at the start of its first epoch.
+    pub fn new(config: TrainConfig) -> Result<Self> {
+        crate::error::check_positive("batch_size", config.batch_size)?;
+        crate::error::check_positive("num_steps", config.num_steps)?;
+        if let Some(c) = config.clip {
+            crate::error::check_positive_finite("clip", c)?;
+        }
+        let optimizer = Optimizer::new(config.optimizer.clone())?;
+        Ok(Trainer {
+            config,
+            optimizer,
+            plan: Vec::new(),
+            next: 0,
+            state: None,
+            epochs: 0,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The optimizer (for its state and step count).
+    pub fn optimizer(&self) -> &Optimizer<T> {
+        &self.optimizer
+    }
+
+    /// Mutable optimizer access (learning-rate schedules, restoring state).
+    pub fn optimizer_mut(&mut self) -> &mut Optimizer<T> {
+        &mut self.optimizer
+    }
+
+    /// Completed epochs.
+    pub fn epochs(&self) -> u64 {
+        self.epochs
+    }
+
+    /// Minibatches in the current epoch, and how many of them are done.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.next, self.plan.len())
+    }
+
+    /// Trains on up to `max_batches` minibatches of `corpus`, stopping at the end of the epoch.
+    ///
+    /// A non-finite loss or gradient returns [`Error::NonFinite`] before the update, so the
+    /// model keeps its last finite parameters.
+    pub fn run(
+        &mut self,
+        model: &mut LanguageModel<T>,
+        corpus: &[usize],
+        max_batches: usize,
+    ) -> Result<RunStats> {
+        let c = &self.config;
+        if self.next >= self.plan.len() {
+            // Each epoch's order depends only on (seed, epoch), so a resumed run replays it.
+            let mut rng = crate::init::rng(crate::init::mix(c.seed, self.epochs));
+            self.plan = epoch_batches(
+                corpus.len(),
+                c.batch_size,
+                c.num_steps,
+                c.sampling,
+                &mut rng,
+            )?;
+            self.next = 0;
+            self.state = None;
+        }
+        let mut stats = RunStats::default();
+        while stats.batches < max_batches && self.next < self.plan.len() {
+            let starts = &self.plan[self.next];
+            let (x, y) = gather(corpus, starts, c.num_steps)?; // (steps, rows) each
+            let carried = self
+                .state
+                .as_ref()
+                .filter(|s| c.sampling.carries_state() && s.dim().1 == starts.len());
+            let mut step =
+                model.loss_and_grads(x.view(), y.view(), None, carried.map(|s| s.view()))?;
+            let step_no = self.optimizer.steps() + 1;
+            if !step.loss.is_finite() {
+                return Err(Error::NonFinite {
+                    what: "loss".into(),
+                    step: step_no,
+                });
+            }
+            if !step.grads.all_finite() {
+                return Err(Error::NonFinite {
+                    what: "gradient".into(),
+                    step: step_no,
+                });
+            }
+            if let Some(max_norm) = c.clip {
+                clip_grad_norm(&mut step.grads, max_norm)?;
+            }
+            self.optimizer.step(model, &step.grads)?;
+            self.state = c.sampling.carries_state().then_some(step.state);
+            let tokens = x.len();
+            stats.batches += 1;
+            stats.tokens += tokens;
+            stats.loss_sum += step.loss.to_f64_lossless() * tokens as f64;
+            self.next += 1;
+        }
+        if self.next >= self.plan.len() {
+            stats.epoch_done = true;
+            self.epochs += 1;
+        }
+        Ok(stats)
+    }
+}

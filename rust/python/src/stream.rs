@@ -1,0 +1,92 @@
+//! `seqrnn._core.Stream`: token-by-token generation with a state kept between calls.
+
+use crate::convert;
+use crate::errors::IntoPyResult;
+use crate::lm::PyLanguageModel;
+use crate::Model;
+use ndarray::{Ix1, Ix3};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use seqrnn::{SamplingConfig, Stream};
+
+/// One stream over a language model (batch 1).
+#[pyclass(name = "Stream", module = "seqrnn._core")]
+pub struct PyStream {
+    model: Py<PyLanguageModel>,
+    inner: Model<Stream<f32>, Stream<f64>>,
+}
+
+fn mismatch() -> PyErr {
+    PyTypeError::new_err("stream and model dtypes differ")
+}
+
+#[pymethods]
+impl PyStream {
+    #[new]
+    #[pyo3(signature = (model, seed=0))]
+    fn new(model: Bound<'_, PyLanguageModel>, seed: u64) -> PyResult<Self> {
+        let inner = match &model.borrow().inner {
+            Model::F32(m) => Model::F32(Stream::new(m, seed)),
+            Model::F64(m) => Model::F64(Stream::new(m, seed)),
+        };
+        Ok(PyStream {
+            model: model.unbind(),
+            inner,
+        })
+    }
+
+    /// Feeds tokens in order; returns the logits `(vocab,)` of the next token.
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        tokens: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let model = self.model.borrow(py);
+        let tokens = convert::ids::<Ix1>(tokens, "tokens", model.vocab_size())?.to_vec();
+        match (&mut self.inner, &model.inner) {
+            (Model::F32(s), Model::F32(m)) => {
+                Ok(convert::to_numpy(py, s.feed(m, &tokens).py()?.to_owned()))
+            }
+            (Model::F64(s), Model::F64(m)) => {
+                Ok(convert::to_numpy(py, s.feed(m, &tokens).py()?.to_owned()))
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Samples the next token from the current logits, feeds it, returns it.
+    #[pyo3(signature = (temperature=0.0, top_k=None))]
+    fn next(&mut self, py: Python<'_>, temperature: f64, top_k: Option<i64>) -> PyResult<usize> {
+        let top_k = top_k
+            .map(|k| {
+                usize::try_from(k).map_err(|_| {
+                    PyValueError::new_err(format!("top_k must be at least 1, got {k}"))
+                })
+            })
+            .transpose()?;
+        let cfg = SamplingConfig { temperature, top_k };
+        let model = self.model.borrow(py);
+        match (&mut self.inner, &model.inner) {
+            (Model::F32(s), Model::F32(m)) => s.next(m, cfg).py(),
+            (Model::F64(s), Model::F64(m)) => s.next(m, cfg).py(),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Back to the zero state.
+    fn reset(&mut self) {
+        crate::dispatch!(&mut self.inner, s => s.reset())
+    }
+
+    /// The hidden state `(num_layers, 1, hidden)` (a copy).
+    #[getter]
+    fn get_state<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        crate::dispatch!(&self.inner, s => convert::to_numpy(py, s.state().clone()))
+    }
+
+    /// Replaces the hidden state.
+    #[setter]
+    fn set_state(&mut self, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::dispatch!(&mut self.inner, s => s.set_state(convert::floats_nd::<_, Ix3>(state, "state")?).py())
+    }
+}

@@ -1,0 +1,157 @@
+//! `seqrnn._core.Trainer` and `seqrnn._core.batches`: training runs and minibatch plans.
+
+use crate::convert::{self, size};
+use crate::errors::IntoPyResult;
+use crate::lm::PyLanguageModel;
+use crate::Model;
+use ndarray::{Array3, Ix1};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use seqrnn::data::{epoch_batches, gather};
+use seqrnn::{Dtype, OptimizerConfig, RunStats, Sampling, TrainConfig, Trainer};
+
+/// Optimizer, sampling stream and carried state of a `fit` run (the model is passed to `run`).
+#[pyclass(name = "Trainer", module = "seqrnn._core")]
+pub struct PyTrainer {
+    inner: Model<Trainer<f32>, Trainer<f64>>,
+    corpus: Vec<usize>,
+}
+
+#[pymethods]
+impl PyTrainer {
+    #[new]
+    #[pyo3(signature = (model, corpus, batch_size, num_steps, lr, optimizer="sgd", clip=None, sampling="sequential", seed=0, momentum=0.0, weight_decay=0.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        model: &PyLanguageModel,
+        corpus: &Bound<'_, PyAny>,
+        batch_size: i64,
+        num_steps: i64,
+        lr: f64,
+        optimizer: &str,
+        clip: Option<f64>,
+        sampling: &str,
+        seed: u64,
+        momentum: f64,
+        weight_decay: f64,
+    ) -> PyResult<Self> {
+        let corpus = convert::ids::<Ix1>(corpus, "corpus", model.vocab_size())?.to_vec();
+        let mut opt = OptimizerConfig::by_name(optimizer, lr).py()?;
+        match &mut opt {
+            OptimizerConfig::Sgd {
+                momentum: m,
+                weight_decay: w,
+                ..
+            } => (*m, *w) = (momentum, weight_decay),
+            OptimizerConfig::Adam {
+                weight_decay: w, ..
+            }
+            | OptimizerConfig::Adagrad {
+                weight_decay: w, ..
+            } => *w = weight_decay,
+        }
+        let config = TrainConfig {
+            batch_size: size("batch_size", batch_size)?,
+            num_steps: size("num_steps", num_steps)?,
+            sampling: Sampling::parse(sampling).py()?,
+            clip,
+            optimizer: opt,
+            seed,
+        };
+        let inner = match model.inner.dtype() {
+            Dtype::F32 => Model::F32(Trainer::new(config).py()?),
+            Dtype::F64 => Model::F64(Trainer::new(config).py()?),
+        };
+        Ok(PyTrainer { inner, corpus })
+    }
+
+    /// Trains `model` on up to `max_batches` minibatches (stopping at the epoch's end) with the
+    /// GIL released. Returns `(batches, tokens, loss_sum, epoch_done)`.
+    fn run(
+        &mut self,
+        py: Python<'_>,
+        mut model: PyRefMut<'_, PyLanguageModel>,
+        max_batches: i64,
+    ) -> PyResult<(usize, usize, f64, bool)> {
+        let max_batches = size("max_batches", max_batches)?;
+        let corpus = &self.corpus;
+        let stats: RunStats = match (&mut self.inner, &mut model.inner) {
+            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, corpus, max_batches)).py()?,
+            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, corpus, max_batches)).py()?,
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "model: dtype differs from the one this trainer was made for",
+                ))
+            }
+        };
+        Ok((
+            stats.batches,
+            stats.tokens,
+            stats.loss_sum,
+            stats.epoch_done,
+        ))
+    }
+
+    /// Changes the learning rate (schedules); optimizer state is kept.
+    fn set_lr(&mut self, lr: f64) -> PyResult<()> {
+        crate::dispatch!(&mut self.inner, t => t.optimizer_mut().set_lr(lr)).py()
+    }
+
+    /// Completed epochs.
+    #[getter]
+    fn epochs(&self) -> u64 {
+        crate::dispatch!(&self.inner, t => t.epochs())
+    }
+
+    /// Optimizer steps taken.
+    #[getter]
+    fn steps(&self) -> u64 {
+        crate::dispatch!(&self.inner, t => t.optimizer().steps())
+    }
+
+    /// `(done, total)` minibatches of the current epoch.
+    #[getter]
+    fn progress(&self) -> (usize, usize) {
+        crate::dispatch!(&self.inner, t => t.progress())
+    }
+}
+
+/// Inputs and targets of every minibatch of one epoch, batch-first:
+/// `(X (num_batches, batch, steps), Y (num_batches, batch, steps))`; with windows sampling the
+/// last, smaller batch is left out.
+#[pyfunction]
+#[pyo3(signature = (corpus, batch_size, num_steps, sampling="random", seed=0))]
+pub fn batches<'py>(
+    py: Python<'py>,
+    corpus: &Bound<'py, PyAny>,
+    batch_size: i64,
+    num_steps: i64,
+    sampling: &str,
+    seed: u64,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let corpus = convert::ids::<Ix1>(corpus, "corpus", usize::MAX)?.to_vec();
+    let (batch_size, num_steps) = (
+        size("batch_size", batch_size)?,
+        size("num_steps", num_steps)?,
+    );
+    let sampling = Sampling::parse(sampling).py()?;
+    let plan = epoch_batches(
+        corpus.len(),
+        batch_size,
+        num_steps,
+        sampling,
+        &mut seqrnn::init::rng(seed),
+    )
+    .py()?;
+    let full: Vec<_> = plan.into_iter().filter(|b| b.len() == batch_size).collect();
+    let mut xs = Array3::<i64>::zeros((full.len(), batch_size, num_steps)); // (n, B, steps)
+    let mut ys = Array3::<i64>::zeros((full.len(), batch_size, num_steps)); // (n, B, steps)
+    for (i, starts) in full.iter().enumerate() {
+        let (x, y) = gather(&corpus, starts, num_steps).py()?; // (steps, B)
+        xs.index_axis_mut(ndarray::Axis(0), i)
+            .assign(&x.t().mapv(|v| v as i64));
+        ys.index_axis_mut(ndarray::Axis(0), i)
+            .assign(&y.t().mapv(|v| v as i64));
+    }
+    Ok((convert::to_numpy(py, xs), convert::to_numpy(py, ys)))
+}
