@@ -8,6 +8,7 @@ the current folder and to the repository root (for a development install).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,42 @@ def load_corpus_time_machine(
     if max_tokens > 0:
         corpus = corpus[:max_tokens].copy()
     return corpus, vocab
+
+
+# ----- minibatch iterators over a token-id corpus ----------------------------------------------
+
+
+def _iterate(
+    corpus: npt.ArrayLike, batch_size: int, num_steps: int, sampling: str, seed: int | None
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    from . import _validate as v
+
+    ids = v.ids(corpus, "corpus")
+    v.ndim(ids, "corpus", (1,), "(a flat sequence of token ids)")
+    xs, ys = _core.batches(
+        ids,
+        v.positive_int(batch_size, "batch_size"),
+        v.positive_int(num_steps, "num_steps"),
+        sampling,
+        v.seed_or_random(seed),
+    )
+    yield from zip(xs, ys)
+
+
+def seq_data_iter_random(
+    corpus: npt.ArrayLike, batch_size: int, num_steps: int, seed: int | None = None
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """d2l's random sampling: ``(X, Y)`` minibatches ``(batch_size, num_steps)``.
+
+    A random offset, then non-overlapping subsequences in random order; ``Y`` is ``X``
+    shifted by one token. Consecutive minibatches are unrelated.
+    """
+    return _iterate(corpus, batch_size, num_steps, "random", seed)
+
+
+def seq_data_iter_sequential(
+    corpus: npt.ArrayLike, batch_size: int, num_steps: int, seed: int | None = None
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """d2l's sequential partitioning: row ``b`` of minibatch ``i + 1`` continues row ``b`` of
+    minibatch ``i``, so a hidden state can be carried across them. Shapes as above."""
+    return _iterate(corpus, batch_size, num_steps, "sequential", seed)
