@@ -48,7 +48,7 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
         file: PathBuf::new(),
         hidden: 256,
         layers: 1,
-        epochs: 8,
+        epochs: 40,
         batch: 32,
         steps: 35,
         lr: 0.005,
