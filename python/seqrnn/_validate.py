@@ -38,6 +38,8 @@ def seed_or_random(seed: int | None) -> int:
 def ids(x: Any, what: str) -> npt.NDArray[np.int64]:
     """Token ids as a C-contiguous int64 array; ``TypeError`` for anything but integers."""
     a = np.asarray(x)
+    if a.size == 0 and a.dtype.kind == "f":  # [] is float64 to numpy; an empty list holds no floats
+        return np.zeros(a.shape, dtype=np.int64)
     if a.dtype == np.bool_ or a.dtype.kind not in "iu":
         raise TypeError(f"{what}: expected integer token ids, got dtype {a.dtype}")
     if a.dtype.kind == "u" and a.size and int(a.max()) > _INT64_MAX:
