@@ -22,6 +22,9 @@ const USAGE: &str = "usage: char_lm <text file> [--hidden N] [--layers N] [--epo
 [--batch N] [--steps N] [--lr X] [--optimizer sgd|adam|adagrad] [--preprocess d2l|none] \
 [--prefix TEXT] [--tokens N] [--temperature T] [--save FILE] [--seed N]";
 
+/// A bound on `--tokens`: `generate` reserves its whole output up front.
+const MAX_TOKENS: usize = 1_000_000;
+
 /// Every option, with the defaults of a one-minute demo on timemachine.txt.
 #[derive(Debug)]
 struct Args {
@@ -96,7 +99,9 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.preprocess = match value.as_str() {
                     "d2l" => true,
                     "none" => false,
-                    other => return Err(format!("--preprocess must be d2l or none, got {other:?}")),
+                    other => {
+                        return Err(format!("--preprocess must be d2l or none, got {other:?}"))
+                    }
                 }
             }
             other => return Err(format!("unknown option --{other} ({USAGE})")),
@@ -136,15 +141,30 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
         top_k: None,
     };
     sampled.validate().map_err(err)?;
+    if a.tokens > MAX_TOKENS {
+        return Err(format!(
+            "--tokens must be at most {MAX_TOKENS}, got {}",
+            a.tokens
+        ));
+    }
     if let Some(path) = &a.save {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
         if dir.is_some_and(|d| !d.is_dir()) {
-            return Err(format!("--save: no folder {}", dir.unwrap_or(path).display()));
+            return Err(format!(
+                "--save: no folder {}",
+                dir.unwrap_or(path).display()
+            ));
         }
     }
     let raw = std::fs::read_to_string(&a.file)
         .map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
-    let clean = |s: &str| if a.preprocess { preprocess_d2l(s) } else { s.to_string() };
+    let clean = |s: &str| {
+        if a.preprocess {
+            preprocess_d2l(s)
+        } else {
+            s.to_string()
+        }
+    };
     let tokens = tokenize(&clean(&raw), Level::Char);
     let vocab = Vocab::new(&tokens, 0, &[]);
     let corpus = vocab.encode(&tokens); // (tokens,)
@@ -186,7 +206,9 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
     let start = Instant::now();
     for epoch in 1..=a.epochs {
         let t0 = Instant::now();
-        let stats = trainer.run(&mut model, train, usize::MAX).map_err(err)?;
+        let stats = trainer
+            .run(&mut model, train, usize::MAX)
+            .map_err(|e| format!("training on the first 90%: {e}"))?;
         let seconds = t0.elapsed().as_secs_f64();
         let train_ppl = (stats.loss_sum / stats.tokens.max(1) as f64).exp();
         let valid_ppl = model.perplexity(valid, a.batch, a.steps).map_err(err)?;

@@ -220,7 +220,15 @@ impl<T: Float> LanguageModel<T> {
         let mut state = self.zero_state(1);
         let mut ws = self.workspace(1);
         let mut scratch = Vec::with_capacity(self.config().vocab_size);
-        let mut out = Vec::with_capacity(prefix.len() + num_tokens);
+        let total = prefix.len().checked_add(num_tokens);
+        let mut out: Vec<usize> = Vec::new();
+        total
+            .and_then(|n| out.try_reserve_exact(n).ok())
+            .ok_or_else(|| Error::OutOfMemory {
+                what: "generated tokens".into(),
+                bytes: (prefix.len() as u128 + num_tokens as u128)
+                    * std::mem::size_of::<usize>() as u128,
+            })?;
         out.extend_from_slice(prefix);
         let (last, warmup) = prefix
             .split_last()
