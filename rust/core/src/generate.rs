@@ -3,8 +3,9 @@
 
 use crate::error::{check_non_negative_finite, check_shape};
 use crate::linalg::gemm;
+use crate::rnn::StepInput;
 use crate::{Error, Float, LanguageModel, Result};
-use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::RngExt;
 
@@ -141,50 +142,11 @@ impl<T: Float> LanguageModel<T> {
                 row.assign(&e.weight.row(id));
             }
         }
-        let act = c.nonlinearity;
-        for (l, layer) in self.rnn.layers.iter().enumerate() {
-            match (l, &self.embedding) {
-                (0, None) => {
-                    for (mut row, &id) in ws.pre.rows_mut().into_iter().zip(ids) {
-                        row.assign(&layer.weight_ih.column(id));
-                    }
-                }
-                (0, Some(_)) => gemm(
-                    T::one(),
-                    &ws.input.view(),
-                    &layer.weight_ih.t(),
-                    T::zero(),
-                    &mut ws.pre.view_mut(),
-                ),
-                _ => gemm(
-                    T::one(),
-                    &state.index_axis(Axis(0), l - 1),
-                    &layer.weight_ih.t(),
-                    T::zero(),
-                    &mut ws.pre.view_mut(),
-                ),
-            }
-            let mut h = state.index_axis_mut(Axis(0), l); // (B, H)
-            gemm(
-                T::one(),
-                &h.view(),
-                &layer.weight_hh.t(),
-                T::one(),
-                &mut ws.pre.view_mut(),
-            );
-            match (&layer.bias_ih, &layer.bias_hh) {
-                (Some(bi), Some(bh)) => {
-                    for mut row in ws.pre.rows_mut() {
-                        Zip::from(&mut row)
-                            .and(bi)
-                            .and(bh)
-                            .for_each(|p, &a, &b| *p = act.apply(*p + a + b));
-                    }
-                }
-                _ => ws.pre.mapv_inplace(|p| act.apply(p)),
-            }
-            h.assign(&ws.pre);
-        }
+        let input = match &self.embedding {
+            Some(_) => StepInput::Dense(ws.input.view()),
+            None => StepInput::OneHot(ids),
+        };
+        self.rnn.step(input, state, &mut ws.pre)?;
         let top = state.slice(s![c.num_layers - 1, .., ..]); // (B, H)
         gemm(
             T::one(),

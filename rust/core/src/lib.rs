@@ -72,6 +72,6 @@ pub use linear::Linear;
 pub use lm::{LanguageModel, LmConfig, LmStep};
 pub use optim::{clip_grad_norm, clip_grad_value, Optimizer, OptimizerConfig};
 pub use params::Parameters;
-pub use rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnGrads, RnnInput, RnnLayer};
+pub use rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnGrads, RnnInput, RnnLayer, StepInput};
 pub use train::{RunStats, TrainConfig, Trainer};
 pub use vocab::{Level, Vocab};
