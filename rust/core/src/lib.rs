@@ -47,6 +47,7 @@
 pub mod alloc;
 pub mod checkpoint;
 pub mod data;
+pub mod decode;
 pub mod embedding;
 pub mod error;
 mod float;
@@ -59,10 +60,12 @@ pub mod loss;
 pub mod optim;
 mod params;
 pub mod rnn;
+pub mod seq2seq;
 pub mod train;
 pub mod vocab;
 
 pub use data::Sampling;
+pub use decode::{DecodeConfig, Hypothesis};
 pub use embedding::Embedding;
 pub use error::{Error, Result};
 pub use float::{Dtype, Float};
@@ -73,5 +76,6 @@ pub use lm::{LanguageModel, LmConfig, LmStep};
 pub use optim::{clip_grad_norm, clip_grad_value, Optimizer, OptimizerConfig};
 pub use params::Parameters;
 pub use rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnGrads, RnnInput, RnnLayer, StepInput};
-pub use train::{RunStats, TrainConfig, Trainer};
+pub use seq2seq::{Context, Seq2Seq, Seq2SeqConfig};
+pub use train::{PairSet, RunStats, Seq2SeqTrainer, TrainConfig, Trainer};
 pub use vocab::{Level, Vocab};

@@ -158,3 +158,179 @@ impl<T: Float> Trainer<T> {
         Ok(stats)
     }
 }
+
+/// Sentence pairs for [`Seq2SeqTrainer`], one row per pair (batch-major), padded to fixed lengths.
+#[derive(Clone, Debug)]
+pub struct PairSet {
+    /// `(pairs, src_steps)` source ids.
+    pub src: ndarray::Array2<usize>,
+    /// `(pairs,)` valid source lengths.
+    pub src_len: Vec<usize>,
+    /// `(pairs, tgt_steps)` decoder inputs (`<bos>` first).
+    pub tgt_in: ndarray::Array2<usize>,
+    /// `(pairs, tgt_steps)` decoder targets (`<eos>` last).
+    pub tgt_out: ndarray::Array2<usize>,
+    /// `(pairs,)` valid target lengths.
+    pub tgt_len: Vec<usize>,
+}
+
+impl PairSet {
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.src_len.len()
+    }
+
+    /// True when there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.src_len.is_empty()
+    }
+
+    /// Fails unless all parts agree in their number of pairs and lengths.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.src.nrows();
+        crate::error::check_positive("number of sentence pairs", n)?;
+        crate::error::check_shape("src_valid_len", &[n], &[self.src_len.len()])?;
+        crate::error::check_shape("tgt_in", &[n, self.tgt_in.ncols()], self.tgt_in.shape())?;
+        crate::error::check_shape("tgt_out", self.tgt_in.shape(), self.tgt_out.shape())?;
+        crate::error::check_shape("tgt_valid_len", &[n], &[self.tgt_len.len()])
+    }
+
+    /// The minibatch of `rows`, time-major, as owned arrays.
+    pub fn gather(
+        &self,
+        rows: &[usize],
+    ) -> (
+        Array2Usize,
+        Vec<usize>,
+        Array2Usize,
+        Array2Usize,
+        Vec<usize>,
+    ) {
+        let pick = |a: &ndarray::Array2<usize>| {
+            a.select(ndarray::Axis(0), rows)
+                .reversed_axes()
+                .as_standard_layout()
+                .into_owned()
+        };
+        (
+            pick(&self.src),
+            rows.iter().map(|&r| self.src_len[r]).collect(),
+            pick(&self.tgt_in),
+            pick(&self.tgt_out),
+            rows.iter().map(|&r| self.tgt_len[r]).collect(),
+        )
+    }
+}
+
+type Array2Usize = ndarray::Array2<usize>;
+
+/// Training state of a [`crate::Seq2Seq`]: optimizer and shuffled minibatches of sentence pairs.
+#[derive(Clone, Debug)]
+pub struct Seq2SeqTrainer<T> {
+    batch_size: usize,
+    clip: Option<f64>,
+    seed: u64,
+    optimizer: Optimizer<T>,
+    order: Vec<usize>, // this epoch's shuffled pair indices
+    next: usize,       // first pair of the next minibatch in `order`
+    epochs: u64,
+}
+
+impl<T: Float> Seq2SeqTrainer<T> {
+    /// A trainer at the start of its first epoch.
+    pub fn new(
+        batch_size: usize,
+        clip: Option<f64>,
+        optimizer: OptimizerConfig,
+        seed: u64,
+    ) -> Result<Self> {
+        crate::error::check_positive("batch_size", batch_size)?;
+        if let Some(c) = clip {
+            crate::error::check_positive_finite("clip", c)?;
+        }
+        let optimizer = Optimizer::new(optimizer)?;
+        Ok(Seq2SeqTrainer {
+            batch_size,
+            clip,
+            seed,
+            optimizer,
+            order: Vec::new(),
+            next: 0,
+            epochs: 0,
+        })
+    }
+
+    /// Mutable optimizer access (learning-rate schedules, restoring state).
+    pub fn optimizer_mut(&mut self) -> &mut Optimizer<T> {
+        &mut self.optimizer
+    }
+
+    /// The optimizer.
+    pub fn optimizer(&self) -> &Optimizer<T> {
+        &self.optimizer
+    }
+
+    /// Completed epochs.
+    pub fn epochs(&self) -> u64 {
+        self.epochs
+    }
+
+    /// Trains on up to `max_batches` minibatches of `data`, stopping at the end of the epoch
+    /// (the last minibatch may be smaller). Same contract as [`Trainer::run`].
+    pub fn run(
+        &mut self,
+        model: &mut crate::Seq2Seq<T>,
+        data: &PairSet,
+        max_batches: usize,
+    ) -> Result<RunStats> {
+        use rand::seq::SliceRandom;
+        data.validate()?;
+        if self.next >= self.order.len() {
+            self.order = (0..data.len()).collect();
+            self.order.shuffle(&mut crate::init::rng(crate::init::mix(
+                self.seed,
+                self.epochs,
+            )));
+            self.next = 0;
+        }
+        let mut stats = RunStats::default();
+        while stats.batches < max_batches && self.next < self.order.len() {
+            let end = (self.next + self.batch_size).min(self.order.len());
+            let (src, src_len, tgt_in, tgt_out, tgt_len) = data.gather(&self.order[self.next..end]);
+            let batch = crate::seq2seq::Batch {
+                src: src.view(),
+                src_len: &src_len,
+                tgt_in: tgt_in.view(),
+                tgt_out: tgt_out.view(),
+                tgt_len: &tgt_len,
+            };
+            let mut step = model.loss_and_grads(&batch)?;
+            let step_no = self.optimizer.steps() + 1;
+            if !step.loss.is_finite() {
+                return Err(Error::NonFinite {
+                    what: "loss".into(),
+                    step: step_no,
+                });
+            }
+            if !step.grads.all_finite() {
+                return Err(Error::NonFinite {
+                    what: "gradient".into(),
+                    step: step_no,
+                });
+            }
+            if let Some(max_norm) = self.clip {
+                clip_grad_norm(&mut step.grads, max_norm)?;
+            }
+            self.optimizer.step(model, &step.grads)?;
+            stats.batches += 1;
+            stats.tokens += step.tokens;
+            stats.loss_sum += step.loss.to_f64_lossless() * step.tokens as f64;
+            self.next = end;
+        }
+        if self.next >= self.order.len() {
+            stats.epoch_done = true;
+            self.epochs += 1;
+        }
+        Ok(stats)
+    }
+}

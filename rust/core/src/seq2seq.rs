@@ -1,0 +1,428 @@
+//! Encoder-decoder translation with tanh RNNs (d2l's seq2seq chapter).
+//!
+//! Encoder: embedding + multi-layer RNN over the source, each sequence stopped at its own valid
+//! length. Decoder: embedding + multi-layer RNN whose initial state is the encoder's final state;
+//! with [`Context::Concat`] the encoder's top-layer final state `c` is appended to every decoder
+//! input (`[embedding, c]`, d2l's order). A [`Linear`] layer gives target-vocabulary logits.
+//! Training uses teacher forcing; the loss is the mean cross-entropy over target positions
+//! before each valid length.
+//!
+//! Shapes are time-major: source ids `(src_steps, batch)`, target ids `(tgt_steps, batch)`,
+//! valid lengths `(batch,)`, states `(num_layers, batch, hidden)`.
+
+use crate::checkpoint;
+use crate::embedding::Embedding;
+use crate::init::Init;
+use crate::linalg::{flatten, gemm};
+use crate::linear::Linear;
+use crate::lm::prefixed;
+use crate::rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnInput, StepInput};
+use crate::{Error, Float, Parameters, Result};
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How the encoder's summary reaches the decoder besides its initial state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Context {
+    /// Append the encoder's top-layer final state to every decoder input (d2l).
+    Concat,
+    /// Only the initial state (the classic write-ups).
+    None,
+}
+
+impl Context {
+    /// Parses `"concat"` or `"none"`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "concat" => Ok(Context::Concat),
+            "none" => Ok(Context::None),
+            other => Err(Error::invalid(
+                "context",
+                "\"concat\" or \"none\"",
+                format!("{other:?}"),
+            )),
+        }
+    }
+}
+
+/// Sizes and options of a [`Seq2Seq`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Seq2SeqConfig {
+    /// Source vocabulary size.
+    pub src_vocab_size: usize,
+    /// Target vocabulary size.
+    pub tgt_vocab_size: usize,
+    /// Embedding width of both sides.
+    pub embed_size: usize,
+    /// RNN units per layer (both sides).
+    pub hidden_size: usize,
+    /// Stacked layers (both sides).
+    pub num_layers: usize,
+    /// How the context enters the decoder.
+    pub context: Context,
+}
+
+impl Seq2SeqConfig {
+    fn rnn(&self, input_size: usize) -> RnnConfig {
+        RnnConfig {
+            input_size,
+            hidden_size: self.hidden_size,
+            num_layers: self.num_layers,
+            nonlinearity: Nonlinearity::Tanh,
+            bias: true,
+        }
+    }
+
+    fn decoder_input(&self) -> usize {
+        match self.context {
+            Context::Concat => self.embed_size + self.hidden_size,
+            Context::None => self.embed_size,
+        }
+    }
+
+    /// Number of scalar parameters, `None` on overflow.
+    pub fn num_params(&self) -> Option<usize> {
+        let (e, h, l) = (self.embed_size, self.hidden_size, self.num_layers);
+        let rnn = |input: usize| -> Option<usize> {
+            let first = h
+                .checked_mul(input)?
+                .checked_add(h.checked_mul(h)?)?
+                .checked_add(2 * h)?;
+            let other = h
+                .checked_mul(h)?
+                .checked_mul(2)?
+                .checked_add(2 * h)?
+                .checked_mul(l.saturating_sub(1))?;
+            first.checked_add(other)
+        };
+        let emb = self
+            .src_vocab_size
+            .checked_mul(e)?
+            .checked_add(self.tgt_vocab_size.checked_mul(e)?)?;
+        let out = self
+            .tgt_vocab_size
+            .checked_mul(h)?
+            .checked_add(self.tgt_vocab_size)?;
+        emb.checked_add(rnn(e)?)?
+            .checked_add(rnn(self.decoder_input())?)?
+            .checked_add(out)
+    }
+}
+
+/// A teacher-forced minibatch. Ids are time-major; lengths count each sequence's valid tokens.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// `(src_steps, batch)`.
+    pub src: ArrayView2<'a, usize>,
+    /// `(batch,)`, each in `1..=src_steps`.
+    pub src_len: &'a [usize],
+    /// `(tgt_steps, batch)`: `<bos>` then the target.
+    pub tgt_in: ArrayView2<'a, usize>,
+    /// `(tgt_steps, batch)`: the target then `<eos>`.
+    pub tgt_out: ArrayView2<'a, usize>,
+    /// `(batch,)`, each in `1..=tgt_steps`.
+    pub tgt_len: &'a [usize],
+}
+
+/// An RNN encoder-decoder. Its gradients are a `Seq2Seq` too.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seq2Seq<T> {
+    config: Seq2SeqConfig,
+    /// `encoder.embedding.weight` `(src_vocab, embed)`.
+    pub encoder_embedding: Embedding<T>,
+    /// `encoder.rnn.*`.
+    pub encoder: Rnn<T>,
+    /// `decoder.embedding.weight` `(tgt_vocab, embed)`.
+    pub decoder_embedding: Embedding<T>,
+    /// `decoder.rnn.*`; `weight_ih_l0` is `(hidden, embed + hidden)` with [`Context::Concat`].
+    pub decoder: Rnn<T>,
+    /// `decoder.output.weight` `(tgt_vocab, hidden)`, `decoder.output.bias`.
+    pub output: Linear<T>,
+}
+
+/// The result of [`Seq2Seq::loss_and_grads`].
+#[derive(Clone, Debug)]
+pub struct Seq2SeqStep<T> {
+    /// Mean cross-entropy over valid target tokens.
+    pub loss: T,
+    /// Gradient of every parameter.
+    pub grads: Seq2Seq<T>,
+    /// Number of valid target tokens.
+    pub tokens: usize,
+}
+
+/// Buffers for [`Seq2Seq::decoder_step`].
+#[derive(Clone, Debug)]
+pub struct DecoderWorkspace<T> {
+    input: Array2<T>,  // (B, E [+ H])
+    pre: Array2<T>,    // (B, H)
+    logits: Array2<T>, // (B, V)
+}
+
+/// The checkpoint kind of a [`Seq2Seq`].
+pub const CHECKPOINT_KIND: &str = "Seq2Seq";
+
+impl<T: Float> Seq2Seq<T> {
+    /// A new model; every part is drawn from `init` with a seed derived from `seed`.
+    pub fn new(config: Seq2SeqConfig, init: Init, seed: u64) -> Result<Self> {
+        let mut seeds = crate::init::rng(seed);
+        let mut next = || -> u64 { seeds.random() };
+        Ok(Seq2Seq {
+            encoder_embedding: Embedding::new(
+                config.src_vocab_size,
+                config.embed_size,
+                init,
+                next(),
+            )?,
+            encoder: Rnn::new(config.rnn(config.embed_size), init, next())?,
+            decoder_embedding: Embedding::new(
+                config.tgt_vocab_size,
+                config.embed_size,
+                init,
+                next(),
+            )?,
+            decoder: Rnn::new(config.rnn(config.decoder_input()), init, next())?,
+            output: Linear::new(
+                config.hidden_size,
+                config.tgt_vocab_size,
+                true,
+                init,
+                next(),
+            )?,
+            config,
+        })
+    }
+
+    /// The sizes and options.
+    pub fn config(&self) -> &Seq2SeqConfig {
+        &self.config
+    }
+
+    /// Runs the encoder; returns its cache (final states at each source's valid length).
+    pub fn encode(&self, src: ArrayView2<'_, usize>, src_len: &[usize]) -> Result<RnnCache<T>> {
+        let x = self.encoder_embedding.forward(src)?; // (Ts, B, E)
+        self.encoder
+            .forward(RnnInput::Dense(x), None, Some(src_len))
+    }
+
+    fn decoder_inputs(
+        &self,
+        tgt_in: ArrayView2<'_, usize>,
+        context: ArrayView2<'_, T>,
+    ) -> Result<Array3<T>> {
+        let emb = self.decoder_embedding.forward(tgt_in)?; // (Tt, B, E)
+        if self.config.context == Context::None {
+            return Ok(emb);
+        }
+        let (steps, batch) = tgt_in.dim();
+        let (e, h) = (self.config.embed_size, self.config.hidden_size);
+        let mut x = crate::alloc::zeros3("decoder inputs", steps, batch, e + h)?; // (Tt, B, E + H)
+        x.slice_mut(s![.., .., ..e]).assign(&emb);
+        x.slice_mut(s![.., .., e..]).assign(
+            &context
+                .broadcast((steps, batch, h))
+                .ok_or_else(|| Error::shape("context", &[batch, h], context.shape()))?,
+        );
+        Ok(x)
+    }
+
+    fn check_batch(&self, b: &Batch<'_>) -> Result<()> {
+        let (tt, batch) = b.tgt_in.dim();
+        crate::error::check_shape("src", &[b.src.nrows(), batch], b.src.shape())?;
+        crate::error::check_shape("tgt_out", &[tt, batch], b.tgt_out.shape())?;
+        crate::error::check_shape("tgt_valid_len", &[batch], &[b.tgt_len.len()])?;
+        crate::embedding::check_ids(
+            "tgt_out",
+            b.tgt_out.iter().copied(),
+            self.config.tgt_vocab_size,
+        )?;
+        if let Some(&bad) = b.tgt_len.iter().find(|&&n| n == 0 || n > tt) {
+            return Err(Error::invalid(
+                "tgt_valid_len",
+                format!("between 1 and the target length ({tt})"),
+                bad,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Mean teacher-forced cross-entropy over valid target tokens and the exact gradient of every
+    /// parameter, through decoder, initial state, context and encoder.
+    pub fn loss_and_grads(&self, b: &Batch<'_>) -> Result<Seq2SeqStep<T>> {
+        self.check_batch(b)?;
+        let (tt, batch) = b.tgt_in.dim();
+        let (e, h, l) = (
+            self.config.embed_size,
+            self.config.hidden_size,
+            self.config.num_layers,
+        );
+        let enc = self.encode(b.src, b.src_len)?;
+        let h_enc = enc.h_n(); // (L, B, H)
+        let context = h_enc.index_axis(Axis(0), l - 1); // (B, H)
+        let dec_x = self.decoder_inputs(b.tgt_in, context)?; // (Tt, B, E [+ H])
+        let dec = self
+            .decoder
+            .forward(RnnInput::Dense(dec_x), Some(h_enc.view()), None)?;
+        let top = flatten(dec.top_states())?; // (Tt*B, H)
+        let logits = self.output.forward(top)?; // (Tt*B, V)
+        let targets: Array1<usize> = b.tgt_out.iter().copied().collect(); // (Tt*B,)
+        let mask = Array1::from_shape_fn(tt * batch, |i| {
+            if i / batch < b.tgt_len[i % batch] {
+                T::one()
+            } else {
+                T::zero()
+            }
+        });
+        let (loss, d_logits) =
+            crate::loss::cross_entropy(logits.view(), targets.view(), Some(mask.view()))?;
+        let (g_output, d_top) = self.output.backward(top, d_logits.view())?; // (Tt*B, H)
+        let d_top = d_top
+            .into_shape_with_order((tt, batch, h))
+            .map_err(|_| Error::shape("d_top", &[tt, batch, h], &[]))?;
+        let g_dec = self.decoder.backward(&dec, Some(d_top.view()), None)?;
+        let d_x = g_dec
+            .input
+            .ok_or_else(|| Error::invalid("decoder input gradient", "present", "absent"))?;
+        let g_dec_emb = self
+            .decoder_embedding
+            .backward(b.tgt_in, d_x.slice(s![.., .., ..e]))?;
+        let mut d_h_enc = g_dec.h0; // (L, B, H)
+        if self.config.context == Context::Concat {
+            let d_context = d_x.slice(s![.., .., e..]).sum_axis(Axis(0)); // (B, H)
+            let mut top_state = d_h_enc.index_axis_mut(Axis(0), l - 1);
+            top_state += &d_context;
+        }
+        let g_enc = self.encoder.backward(&enc, None, Some(d_h_enc.view()))?;
+        let d_src = g_enc
+            .input
+            .ok_or_else(|| Error::invalid("encoder input gradient", "present", "absent"))?;
+        let g_enc_emb = self.encoder_embedding.backward(b.src, d_src.view())?;
+        let grads = Seq2Seq {
+            config: self.config.clone(),
+            encoder_embedding: g_enc_emb,
+            encoder: g_enc.params,
+            decoder_embedding: g_dec_emb,
+            decoder: g_dec.params,
+            output: g_output,
+        };
+        let tokens = b.tgt_len.iter().sum();
+        Ok(Seq2SeqStep {
+            loss,
+            grads,
+            tokens,
+        })
+    }
+
+    /// Buffers for decoding `batch` sequences one step at a time.
+    pub fn decoder_workspace(&self, batch: usize) -> DecoderWorkspace<T> {
+        DecoderWorkspace {
+            input: Array2::zeros((batch, self.config.decoder_input())),
+            pre: Array2::zeros((batch, self.config.hidden_size)),
+            logits: Array2::zeros((batch, self.config.tgt_vocab_size)),
+        }
+    }
+
+    /// One decoder step: feeds `ids` `(batch,)` with `context` `(batch, hidden)`, advances
+    /// `state` `(num_layers, batch, hidden)`, returns the logits `(batch, tgt_vocab)`.
+    pub fn decoder_step<'w>(
+        &self,
+        ids: &[usize],
+        context: ArrayView2<'_, T>,
+        state: &mut Array3<T>,
+        ws: &'w mut DecoderWorkspace<T>,
+    ) -> Result<ArrayView2<'w, T>> {
+        let (e, h) = (self.config.embed_size, self.config.hidden_size);
+        crate::error::check_shape("decoder step ids", &[ws.input.nrows()], &[ids.len()])?;
+        crate::embedding::check_ids(
+            "decoder step ids",
+            ids.iter().copied(),
+            self.config.tgt_vocab_size,
+        )?;
+        for (mut row, &id) in ws.input.rows_mut().into_iter().zip(ids) {
+            row.slice_mut(s![..e])
+                .assign(&self.decoder_embedding.weight.row(id));
+        }
+        if self.config.context == Context::Concat {
+            crate::error::check_shape("context", &[ids.len(), h], context.shape())?;
+            ws.input.slice_mut(s![.., e..]).assign(&context);
+        }
+        self.decoder
+            .step(StepInput::Dense(ws.input.view()), state, &mut ws.pre)?;
+        let top = state.index_axis(Axis(0), self.config.num_layers - 1); // (B, H)
+        gemm(
+            T::one(),
+            &top,
+            &self.output.weight.t(),
+            T::zero(),
+            &mut ws.logits.view_mut(),
+        );
+        if let Some(bias) = &self.output.bias {
+            ws.logits += bias;
+        }
+        Ok(ws.logits.view())
+    }
+
+    /// Safetensors bytes with the configuration and `extra` metadata (vocabularies, ...).
+    pub fn to_bytes(&self, mut extra: HashMap<String, String>) -> Result<Vec<u8>> {
+        extra.insert(checkpoint::KIND.into(), CHECKPOINT_KIND.into());
+        let config =
+            serde_json::to_string(&self.config).map_err(|e| Error::Checkpoint(e.to_string()))?;
+        extra.insert(checkpoint::CONFIG.into(), config);
+        checkpoint::to_bytes(&self.named(), extra)
+    }
+
+    /// Writes [`Seq2Seq::to_bytes`] to `path` atomically.
+    pub fn save(&self, path: &Path, extra: HashMap<String, String>) -> Result<()> {
+        checkpoint::write_atomic(path, &self.to_bytes(extra)?)
+    }
+
+    /// Rebuilds a model from checkpoint bytes after validating everything.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Self, HashMap<String, String>)> {
+        let meta = checkpoint::metadata(bytes)?;
+        let config: Seq2SeqConfig = checkpoint::config(&meta, CHECKPOINT_KIND)?;
+        let expected = config
+            .num_params()
+            .ok_or_else(|| Error::Checkpoint("configuration sizes overflow".into()))?;
+        let present = checkpoint::total_elements(bytes)?;
+        if expected != present {
+            return Err(Error::Checkpoint(format!(
+                "configuration needs {expected} parameters, the file holds {present}"
+            )));
+        }
+        let tensors = checkpoint::tensors::<T>(bytes)?;
+        let mut model = Seq2Seq::new(config, Init::Uniform, 0)?;
+        let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
+        model.load_state_dict(&views)?;
+        Ok((model, meta))
+    }
+}
+
+impl<T: Float> Parameters<T> for Seq2Seq<T> {
+    fn named(&self) -> Vec<(String, ArrayViewD<'_, T>)> {
+        let mut out = prefixed("encoder.embedding", self.encoder_embedding.named());
+        out.extend(prefixed("encoder.rnn", self.encoder.named()));
+        out.extend(prefixed(
+            "decoder.embedding",
+            self.decoder_embedding.named(),
+        ));
+        out.extend(prefixed("decoder.rnn", self.decoder.named()));
+        out.extend(prefixed("decoder.output", self.output.named()));
+        out
+    }
+
+    fn named_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, T>)> {
+        let mut out = prefixed("encoder.embedding", self.encoder_embedding.named_mut());
+        out.extend(prefixed("encoder.rnn", self.encoder.named_mut()));
+        out.extend(prefixed(
+            "decoder.embedding",
+            self.decoder_embedding.named_mut(),
+        ));
+        out.extend(prefixed("decoder.rnn", self.decoder.named_mut()));
+        out.extend(prefixed("decoder.output", self.output.named_mut()));
+        out
+    }
+}
