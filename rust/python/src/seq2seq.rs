@@ -1,0 +1,328 @@
+//! `seqrnn._core.Seq2Seq` and `seqrnn._core.Seq2SeqTrainer`: batch-first numpy, time-major core.
+
+use crate::convert::{self, size};
+use crate::errors::IntoPyResult;
+use crate::{dispatch, Model};
+use ndarray::{Array2, Ix2};
+use numpy::Element;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use seqrnn::seq2seq::Batch;
+use seqrnn::{
+    Context, DecodeConfig, Dtype, Float, Init, OptimizerConfig, PairSet, Seq2Seq, Seq2SeqConfig,
+    Seq2SeqTrainer,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// RNN encoder-decoder.
+#[pyclass(name = "Seq2Seq", module = "seqrnn._core")]
+pub struct PySeq2Seq {
+    pub(crate) inner: Model<Seq2Seq<f32>, Seq2Seq<f64>>,
+}
+
+/// Batch-first `(batch, steps)` ids and lengths, as the core's owned pair set.
+fn pair_set(
+    cfg: &Seq2SeqConfig,
+    src: &Bound<'_, PyAny>,
+    src_len: &Bound<'_, PyAny>,
+    tgt_in: &Bound<'_, PyAny>,
+    tgt_out: &Bound<'_, PyAny>,
+    tgt_len: &Bound<'_, PyAny>,
+) -> PyResult<PairSet> {
+    let lens = |o: &Bound<'_, PyAny>, what: &str| -> PyResult<Vec<usize>> {
+        convert::lengths(Some(o))
+            .map(|l| l.unwrap_or_default())
+            .map_err(|e| {
+                let msg = e.to_string().replacen("lengths", what, 1);
+                if e.is_instance_of::<PyTypeError>(o.py()) {
+                    PyTypeError::new_err(msg)
+                } else {
+                    PyValueError::new_err(msg)
+                }
+            })
+    };
+    let set = PairSet {
+        src: convert::ids::<Ix2>(src, "src", cfg.src_vocab_size)?,
+        src_len: lens(src_len, "src_valid_len")?,
+        tgt_in: convert::ids::<Ix2>(tgt_in, "tgt_in", cfg.tgt_vocab_size)?,
+        tgt_out: convert::ids::<Ix2>(tgt_out, "tgt_out", cfg.tgt_vocab_size)?,
+        tgt_len: lens(tgt_len, "tgt_valid_len")?,
+    };
+    set.validate().py()?;
+    Ok(set)
+}
+
+fn loss_and_grads<'py, T: Float + Element>(
+    py: Python<'py>,
+    m: &Seq2Seq<T>,
+    set: &PairSet,
+) -> PyResult<(f64, Bound<'py, PyDict>, usize)> {
+    let rows: Vec<usize> = (0..set.len()).collect();
+    let (src, src_len, tgt_in, tgt_out, tgt_len) = set.gather(&rows);
+    let batch = Batch {
+        src: src.view(),
+        src_len: &src_len,
+        tgt_in: tgt_in.view(),
+        tgt_out: tgt_out.view(),
+        tgt_len: &tgt_len,
+    };
+    let step = py.detach(|| m.loss_and_grads(&batch)).py()?;
+    Ok((
+        step.loss.to_f64_lossless(),
+        convert::state_dict(py, &step.grads)?,
+        step.tokens,
+    ))
+}
+
+#[pymethods]
+impl PySeq2Seq {
+    #[new]
+    #[pyo3(signature = (src_vocab_size, tgt_vocab_size, embed_size=256, hidden_size=256, num_layers=2, context="concat", seed=0, dtype="float32", init="uniform"))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        src_vocab_size: i64,
+        tgt_vocab_size: i64,
+        embed_size: i64,
+        hidden_size: i64,
+        num_layers: i64,
+        context: &str,
+        seed: u64,
+        dtype: &str,
+        init: &str,
+    ) -> PyResult<Self> {
+        let config = Seq2SeqConfig {
+            src_vocab_size: size("src_vocab_size", src_vocab_size)?,
+            tgt_vocab_size: size("tgt_vocab_size", tgt_vocab_size)?,
+            embed_size: size("embed_size", embed_size)?,
+            hidden_size: size("hidden_size", hidden_size)?,
+            num_layers: size("num_layers", num_layers)?,
+            context: Context::parse(context).py()?,
+        };
+        let init = Init::parse(init).py()?;
+        let inner = match Dtype::parse(dtype).py()? {
+            Dtype::F32 => Model::F32(Seq2Seq::new(config, init, seed).py()?),
+            Dtype::F64 => Model::F64(Seq2Seq::new(config, init, seed).py()?),
+        };
+        Ok(PySeq2Seq { inner })
+    }
+
+    /// Teacher-forced mean cross-entropy over valid target tokens and every gradient.
+    /// Shapes: `src` (batch, src_steps), `tgt_in`/`tgt_out` (batch, tgt_steps), lengths (batch,)
+    /// -> (loss, {name: gradient}, number of valid target tokens).
+    fn loss_and_grads<'py>(
+        &self,
+        py: Python<'py>,
+        src: &Bound<'py, PyAny>,
+        src_valid_len: &Bound<'py, PyAny>,
+        tgt_in: &Bound<'py, PyAny>,
+        tgt_out: &Bound<'py, PyAny>,
+        tgt_valid_len: &Bound<'py, PyAny>,
+    ) -> PyResult<(f64, Bound<'py, PyDict>, usize)> {
+        dispatch!(&self.inner, m => {
+            let set = pair_set(m.config(), src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)?;
+            loss_and_grads(py, m, &set)
+        })
+    }
+
+    /// Greedy (`beam_size=1`) or beam-search translations of `src` (batch, src_steps):
+    /// a list of `(tokens, log_prob, score)`.
+    #[pyo3(signature = (src, src_valid_len, bos, eos, max_len, beam_size=1, alpha=0.75))]
+    #[allow(clippy::too_many_arguments)]
+    fn decode(
+        &self,
+        py: Python<'_>,
+        src: &Bound<'_, PyAny>,
+        src_valid_len: &Bound<'_, PyAny>,
+        bos: i64,
+        eos: i64,
+        max_len: i64,
+        beam_size: i64,
+        alpha: f64,
+    ) -> PyResult<Vec<(Vec<usize>, f64, f64)>> {
+        let cfg = DecodeConfig {
+            bos: usize::try_from(bos)
+                .map_err(|_| PyValueError::new_err(format!("bos must be >= 0, got {bos}")))?,
+            eos: usize::try_from(eos)
+                .map_err(|_| PyValueError::new_err(format!("eos must be >= 0, got {eos}")))?,
+            max_len: size("max_len", max_len)?,
+            beam_size: size("beam_size", beam_size)?,
+            alpha,
+        };
+        let lens = convert::lengths(Some(src_valid_len))?.unwrap_or_default();
+        dispatch!(&self.inner, m => {
+            let src: Array2<usize> = convert::ids::<Ix2>(src, "src", m.config().src_vocab_size)?;
+            let src = src.reversed_axes().as_standard_layout().into_owned(); // (steps, batch)
+            let hyps = py.detach(|| m.beam_search(src.view(), &lens, cfg)).py()?;
+            Ok(hyps.into_iter().map(|h| (h.tokens, h.log_prob, h.score)).collect())
+        })
+    }
+
+    /// `{name: ndarray}` with `encoder.*` and `decoder.*` names.
+    fn state_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        dispatch!(&self.inner, m => convert::state_dict(py, m))
+    }
+
+    /// Replaces all parameters; names, shapes and dtypes must match exactly.
+    fn load_state_dict(&mut self, state_dict: &Bound<'_, PyDict>) -> PyResult<()> {
+        dispatch!(&mut self.inner, m => convert::load_state_dict(m, state_dict))
+    }
+
+    /// Writes one safetensors file atomically with `metadata` added.
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        metadata: HashMap<String, String>,
+    ) -> PyResult<()> {
+        dispatch!(&self.inner, m => py.detach(|| m.save(&path, metadata)).py())
+    }
+
+    /// Reads a checkpoint: `(model, metadata)`.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<(Self, HashMap<String, String>)> {
+        py.detach(|| -> seqrnn::Result<(Self, HashMap<String, String>)> {
+            let bytes = seqrnn::checkpoint::read(&path)?;
+            let meta = seqrnn::checkpoint::metadata(&bytes)?;
+            Ok(match seqrnn::checkpoint::dtype(&meta)? {
+                Dtype::F32 => {
+                    let (m, meta) = Seq2Seq::from_bytes(&bytes)?;
+                    (
+                        PySeq2Seq {
+                            inner: Model::F32(m),
+                        },
+                        meta,
+                    )
+                }
+                Dtype::F64 => {
+                    let (m, meta) = Seq2Seq::from_bytes(&bytes)?;
+                    (
+                        PySeq2Seq {
+                            inner: Model::F64(m),
+                        },
+                        meta,
+                    )
+                }
+            })
+        })
+        .py()
+    }
+
+    /// `(src_vocab_size, tgt_vocab_size, embed_size, hidden_size, num_layers, context)`.
+    #[getter]
+    fn config(&self) -> (usize, usize, usize, usize, usize, &'static str) {
+        let c = dispatch!(&self.inner, m => m.config().clone());
+        let ctx = match c.context {
+            Context::Concat => "concat",
+            Context::None => "none",
+        };
+        (
+            c.src_vocab_size,
+            c.tgt_vocab_size,
+            c.embed_size,
+            c.hidden_size,
+            c.num_layers,
+            ctx,
+        )
+    }
+
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        self.inner.dtype().name()
+    }
+}
+
+/// Optimizer and shuffled minibatches of a seq2seq `fit` run.
+#[pyclass(name = "Seq2SeqTrainer", module = "seqrnn._core")]
+pub struct PySeq2SeqTrainer {
+    inner: Model<Seq2SeqTrainer<f32>, Seq2SeqTrainer<f64>>,
+    data: PairSet,
+}
+
+#[pymethods]
+impl PySeq2SeqTrainer {
+    #[new]
+    #[pyo3(signature = (model, src, src_valid_len, tgt_in, tgt_out, tgt_valid_len, batch_size, lr, optimizer="adam", clip=None, seed=0, weight_decay=0.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        model: &PySeq2Seq,
+        src: &Bound<'_, PyAny>,
+        src_valid_len: &Bound<'_, PyAny>,
+        tgt_in: &Bound<'_, PyAny>,
+        tgt_out: &Bound<'_, PyAny>,
+        tgt_valid_len: &Bound<'_, PyAny>,
+        batch_size: i64,
+        lr: f64,
+        optimizer: &str,
+        clip: Option<f64>,
+        seed: u64,
+        weight_decay: f64,
+    ) -> PyResult<Self> {
+        let cfg = dispatch!(&model.inner, m => m.config().clone());
+        let data = pair_set(&cfg, src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)?;
+        let mut opt = OptimizerConfig::by_name(optimizer, lr).py()?;
+        match &mut opt {
+            OptimizerConfig::Sgd {
+                weight_decay: w, ..
+            }
+            | OptimizerConfig::Adam {
+                weight_decay: w, ..
+            }
+            | OptimizerConfig::Adagrad {
+                weight_decay: w, ..
+            } => *w = weight_decay,
+        }
+        opt.validate().py()?;
+        let batch_size = size("batch_size", batch_size)?;
+        let inner = match model.inner.dtype() {
+            Dtype::F32 => Model::F32(Seq2SeqTrainer::new(batch_size, clip, opt, seed).py()?),
+            Dtype::F64 => Model::F64(Seq2SeqTrainer::new(batch_size, clip, opt, seed).py()?),
+        };
+        Ok(PySeq2SeqTrainer { inner, data })
+    }
+
+    /// Trains on up to `max_batches` minibatches with the GIL released:
+    /// `(batches, tokens, loss_sum, epoch_done)`.
+    fn run(
+        &mut self,
+        py: Python<'_>,
+        mut model: PyRefMut<'_, PySeq2Seq>,
+        max_batches: i64,
+    ) -> PyResult<(usize, usize, f64, bool)> {
+        let max_batches = size("max_batches", max_batches)?;
+        let data = &self.data;
+        let stats = match (&mut self.inner, &mut model.inner) {
+            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, data, max_batches)).py()?,
+            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, data, max_batches)).py()?,
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "model: dtype differs from the one this trainer was made for",
+                ))
+            }
+        };
+        Ok((
+            stats.batches,
+            stats.tokens,
+            stats.loss_sum,
+            stats.epoch_done,
+        ))
+    }
+
+    /// Changes the learning rate; optimizer state is kept.
+    fn set_lr(&mut self, lr: f64) -> PyResult<()> {
+        dispatch!(&mut self.inner, t => t.optimizer_mut().set_lr(lr)).py()
+    }
+
+    /// Completed epochs.
+    #[getter]
+    fn epochs(&self) -> u64 {
+        dispatch!(&self.inner, t => t.epochs())
+    }
+
+    /// Optimizer steps taken.
+    #[getter]
+    fn steps(&self) -> u64 {
+        dispatch!(&self.inner, t => t.optimizer().steps())
+    }
+}
