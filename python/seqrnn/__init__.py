@@ -8,6 +8,16 @@ from . import data
 from ._core import __version__
 from .lm import LanguageModel
 from .rnn import RNN
+from .seq2seq import Seq2Seq, Translator
 from .vocab import Vocab, tokenize
 
-__all__ = ["RNN", "LanguageModel", "Vocab", "__version__", "data", "tokenize"]
+__all__ = [
+    "RNN",
+    "LanguageModel",
+    "Seq2Seq",
+    "Translator",
+    "Vocab",
+    "__version__",
+    "data",
+    "tokenize",
+]

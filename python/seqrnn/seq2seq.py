@@ -1,0 +1,266 @@
+"""``seqrnn.Seq2Seq`` and ``seqrnn.Translator``: RNN encoder-decoder translation (d2l's seq2seq)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from . import _validate as v
+from ._training import History, run_epochs
+
+Array = npt.NDArray[Any]
+SRC_VOCAB_KEY, TGT_VOCAB_KEY, STEPS_KEY = "seqrnn.src_vocab", "seqrnn.tgt_vocab", "seqrnn.num_steps"
+
+
+class Seq2Seq:
+    """Embedding + tanh RNN encoder, embedding + tanh RNN decoder, linear logits.
+
+    The decoder starts from the encoder's final state (taken at each source's valid length);
+    with ``context="concat"`` (d2l) the encoder's top-layer final state is also appended to
+    every decoder input, so ``decoder.rnn.weight_ih_l0`` is ``(H, E + H)``; ``"none"`` is the
+    plain design. State-dict names: ``encoder.embedding.weight``, ``encoder.rnn.weight_ih_l0``,
+    ..., ``decoder.embedding.weight``, ``decoder.rnn.*``, ``decoder.output.weight``,
+    ``decoder.output.bias``.
+
+    Shapes: source ids ``(batch, src_steps)``, targets ``(batch, tgt_steps)``, valid lengths
+    ``(batch,)`` (each between 1 and the number of steps).
+
+    Example:
+        >>> m = Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, seed=0)
+        >>> src = np.array([[3, 4, 2, 0]]); tgt_in = np.array([[1, 5, 6]]); tgt_out = np.array([[5, 6, 2]])
+        >>> loss, grads = m.loss_and_grads(src, [3], tgt_in, tgt_out, [3])
+    """
+
+    def __init__(
+        self,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        embed_size: int = 256,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        context: str = "concat",
+        seed: int | None = None,
+        dtype: Any = "float32",
+        init: str = "uniform",
+    ) -> None:
+        self.seed = v.seed_or_random(seed)
+        self._core = _core.Seq2Seq(
+            v.positive_int(src_vocab_size, "src_vocab_size"),
+            v.positive_int(tgt_vocab_size, "tgt_vocab_size"),
+            v.positive_int(embed_size, "embed_size"),
+            v.positive_int(hidden_size, "hidden_size"),
+            v.positive_int(num_layers, "num_layers"),
+            context,
+            self.seed,
+            v.dtype_name(dtype),
+            init,
+        )
+
+    def _config(self) -> tuple[int, int, int, int, int, str]:
+        return self._core.config  # type: ignore[no-any-return]
+
+    src_vocab_size = property(lambda self: self._config()[0], doc="Source vocabulary size.")
+    tgt_vocab_size = property(lambda self: self._config()[1], doc="Target vocabulary size.")
+    embed_size = property(lambda self: self._config()[2], doc="Embedding width.")
+    hidden_size = property(lambda self: self._config()[3], doc="RNN units per layer.")
+    num_layers = property(lambda self: self._config()[4], doc="Stacked layers per side.")
+    context = property(lambda self: self._config()[5], doc="'concat' or 'none'.")
+    dtype = property(lambda self: self._core.dtype, doc="'float32' or 'float64'.")
+
+    def __repr__(self) -> str:
+        return (
+            f"Seq2Seq({self.src_vocab_size}, {self.tgt_vocab_size}, embed_size={self.embed_size}, "
+            f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+            f"context={self.context!r}, dtype={self.dtype!r})"
+        )
+
+    @staticmethod
+    def _arrays(src: Any, src_valid_len: Any, tgt_in: Any, tgt_out: Any,
+                tgt_valid_len: Any) -> tuple[Array, ...]:
+        arrays = (v.ids(src, "src"), v.ids(src_valid_len, "src_valid_len"), v.ids(tgt_in, "tgt_in"),
+                  v.ids(tgt_out, "tgt_out"), v.ids(tgt_valid_len, "tgt_valid_len"))
+        for a, what in zip(arrays, ("src", "src_valid_len", "tgt_in", "tgt_out", "tgt_valid_len")):
+            v.ndim(a, what, (1,) if what.endswith("len") else (2,),
+                   "(batch,)" if what.endswith("len") else "(batch, steps)")
+        v.same_shape(arrays[3], "tgt_out", arrays[2], "tgt_in")
+        return arrays
+
+    def loss_and_grads(self, src: Any, src_valid_len: Any, tgt_in: Any, tgt_out: Any,
+                       tgt_valid_len: Any) -> tuple[float, dict[str, Array]]:
+        """Teacher-forced mean cross-entropy over target tokens before each valid length (sum
+        over tokens divided by their count) and the exact gradient of every parameter."""
+        loss, grads, _ = self._core.loss_and_grads(
+            *self._arrays(src, src_valid_len, tgt_in, tgt_out, tgt_valid_len))
+        return loss, dict(grads)
+
+    def fit(
+        self,
+        data: Any,
+        epochs: int,
+        batch_size: int,
+        lr: float,
+        optimizer: str = "adam",
+        clip: float | None = 1.0,
+        valid: Any = None,
+        progress: bool = True,
+        callback: Callable[[int, dict[str, float]], Any] | None = None,
+        seed: int | None = None,
+        weight_decay: float = 0.0,
+    ) -> History:
+        """Train with teacher forcing on ``data``: a ``TranslationData`` (see
+        :func:`seqrnn.data.load_translation_pairs`) or a tuple ``(src, src_valid_len, tgt_in,
+        tgt_out, tgt_valid_len)``. Minibatches are reshuffled each epoch. ``valid`` (same
+        forms) adds a per-epoch validation perplexity. Returns a :class:`History`."""
+        arrays = self._arrays(*_as_tuple(data))
+        valid_arrays = None if valid is None else self._arrays(*_as_tuple(valid))
+        if clip is not None:
+            v.finite_positive(clip, "clip")
+        trainer = _core.Seq2SeqTrainer(
+            self._core, *arrays, v.positive_int(batch_size, "batch_size"),
+            v.finite_positive(lr, "lr"), optimizer, None if clip is None else float(clip),
+            v.seed_or_random(seed), float(weight_decay))
+
+        def validate() -> float:
+            assert valid_arrays is not None
+            return math.exp(self._core.loss_and_grads(*valid_arrays)[0])
+
+        return run_epochs(lambda n: trainer.run(self._core, n), v.positive_int(epochs, "epochs"),
+                          progress, None if valid_arrays is None else validate, callback)
+
+    def decode(self, src: Any, src_valid_len: Any, bos: int, eos: int, max_len: int,
+               beam_size: int = 1, alpha: float = 0.75) -> list[list[int]]:
+        """Token ids of the translation of each source row (without ``<bos>``/``<eos>``):
+        greedy for ``beam_size=1``, else beam search ranked by ``log P / L**alpha``."""
+        src_a, lens = v.ids(src, "src"), v.ids(src_valid_len, "src_valid_len")
+        v.ndim(src_a, "src", (2,), "(batch, steps)")
+        hyps = self._core.decode(src_a, lens, bos, eos, max_len, beam_size, float(alpha))
+        return [list(tokens) for tokens, _, _ in hyps]
+
+    def state_dict(self) -> dict[str, Array]:
+        """Copies of all parameters, keyed by PyTorch-style names."""
+        return dict(self._core.state_dict())
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Replace every parameter; names, shapes and dtypes must match exactly."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
+        self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})
+
+    def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
+        """Write one safetensors file atomically."""
+        self._core.save(os.fspath(path), dict(metadata or {}))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Seq2Seq:
+        """Read a file written by :meth:`save` (validated; never executes code)."""
+        return cls._from_core(_core.Seq2Seq.load(os.fspath(path))[0])
+
+    @classmethod
+    def _from_core(cls, core: Any) -> Seq2Seq:
+        m = cls.__new__(cls)
+        m._core, m.seed = core, None
+        return m
+
+
+def _as_tuple(data: Any) -> tuple[Any, ...]:
+    if hasattr(data, "src") and hasattr(data, "tgt_out"):
+        return (data.src, data.src_valid_len, data.tgt_in, data.tgt_out, data.tgt_valid_len)
+    if isinstance(data, (tuple, list)) and len(data) == 5:
+        return tuple(data)
+    raise TypeError("data must be a TranslationData or a tuple "
+                    "(src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)")
+
+
+class Translator:
+    """A :class:`Seq2Seq` with its vocabularies: sentences in, sentences out.
+
+    Example:
+        >>> from seqrnn.toy import toy_translation_task
+        >>> train, valid = toy_translation_task()
+        >>> tr = Translator.train(train, epochs=30, progress=False)   # doctest: +SKIP
+        >>> tr.translate("twenty one")                                # doctest: +SKIP
+        'vingt et un'
+    """
+
+    def __init__(self, model: Seq2Seq, src_vocab: Any, tgt_vocab: Any, num_steps: int) -> None:
+        self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
+        self.num_steps = v.positive_int(num_steps, "num_steps")
+
+    @classmethod
+    def train(
+        cls,
+        pairs: Sequence[tuple[str, str]],
+        epochs: int = 30,
+        num_steps: int | None = None,
+        min_freq: int = 0,
+        embed_size: int = 256,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        batch_size: int = 128,
+        lr: float = 0.005,
+        seed: int | None = None,
+        progress: bool = True,
+        **kwargs: Any,
+    ) -> Translator:
+        """Vocabularies from ``pairs`` (source, target sentences), a model, and training."""
+        from .data import make_translation_data
+
+        if num_steps is None:
+            num_steps = 2 + max(len(s.split()) for pair in pairs for s in pair)
+        data = make_translation_data(list(pairs), num_steps, min_freq=min_freq)
+        model = Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), embed_size, hidden_size,
+                        num_layers, seed=seed)
+        tr = cls(model, data.src_vocab, data.tgt_vocab, num_steps)
+        tr.history = model.fit(data, epochs, batch_size, lr, progress=progress, seed=seed,
+                               **kwargs)
+        return tr
+
+    def translate(self, sentences: str | Sequence[str], beam_size: int = 1, alpha: float = 0.75,
+                  max_len: int | None = None) -> Any:
+        """Translate one sentence (returns a str) or a list of them (returns a list)."""
+        from .data import preprocess_nmt
+
+        single = isinstance(sentences, str)
+        batch = [sentences] if single else list(sentences)
+        if not batch:
+            return []
+        n = self.num_steps
+        src = np.full((len(batch), n), self.src_vocab["<pad>"], dtype=np.int64)
+        lens = np.zeros(len(batch), dtype=np.int64)
+        for i, s in enumerate(batch):
+            if not isinstance(s, str):
+                raise TypeError(f"sentences must be str, got {type(s).__name__}")
+            ids = (self.src_vocab[[t for t in preprocess_nmt(s).split(" ") if t]]
+                   + [self.src_vocab["<eos>"]])[:n]
+            src[i, : len(ids)], lens[i] = ids, len(ids)
+        out = self.model.decode(src, lens, self.tgt_vocab["<bos>"], self.tgt_vocab["<eos>"],
+                                max_len or n, beam_size, alpha)
+        texts = [" ".join(self.tgt_vocab.to_tokens(ids)) for ids in out]
+        return texts[0] if single else texts
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Model, both vocabularies and ``num_steps`` in one safetensors file, atomically."""
+        self.model.save(path, {SRC_VOCAB_KEY: self.src_vocab.to_json(),
+                               TGT_VOCAB_KEY: self.tgt_vocab.to_json(),
+                               STEPS_KEY: str(self.num_steps)})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Translator:
+        """Read a file written by :meth:`save`."""
+        from .vocab import Vocab
+
+        core, meta = _core.Seq2Seq.load(os.fspath(path))
+        missing = [k for k in (SRC_VOCAB_KEY, TGT_VOCAB_KEY, STEPS_KEY) if k not in meta]
+        if missing:
+            raise ValueError(f"{os.fspath(path)}: not a translator checkpoint (no {missing[0]})")
+        model = Seq2Seq._from_core(core)
+        src_vocab, tgt_vocab = Vocab.from_json(meta[SRC_VOCAB_KEY]), Vocab.from_json(meta[TGT_VOCAB_KEY])
+        if (len(src_vocab), len(tgt_vocab)) != (model.src_vocab_size, model.tgt_vocab_size):
+            raise ValueError(f"{os.fspath(path)}: vocabulary sizes do not match the model")
+        return cls(model, src_vocab, tgt_vocab, int(meta[STEPS_KEY]))
