@@ -4,7 +4,7 @@ A Rust core computes forward passes and exact backpropagation through time; this
 gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 """
 
-from . import data
+from . import data, metrics, toy
 from ._core import __version__
 from .lm import LanguageModel
 from .rnn import RNN
@@ -19,5 +19,7 @@ __all__ = [
     "Vocab",
     "__version__",
     "data",
+    "metrics",
     "tokenize",
+    "toy",
 ]

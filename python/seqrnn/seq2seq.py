@@ -224,23 +224,15 @@ class Translator:
     def translate(self, sentences: str | Sequence[str], beam_size: int = 1, alpha: float = 0.75,
                   max_len: int | None = None) -> Any:
         """Translate one sentence (returns a str) or a list of them (returns a list)."""
-        from .data import preprocess_nmt
+        from .data import encode_sentences
 
         single = isinstance(sentences, str)
         batch = [sentences] if single else list(sentences)
         if not batch:
             return []
-        n = self.num_steps
-        src = np.full((len(batch), n), self.src_vocab["<pad>"], dtype=np.int64)
-        lens = np.zeros(len(batch), dtype=np.int64)
-        for i, s in enumerate(batch):
-            if not isinstance(s, str):
-                raise TypeError(f"sentences must be str, got {type(s).__name__}")
-            ids = (self.src_vocab[[t for t in preprocess_nmt(s).split(" ") if t]]
-                   + [self.src_vocab["<eos>"]])[:n]
-            src[i, : len(ids)], lens[i] = ids, len(ids)
+        src, lens = encode_sentences(batch, self.src_vocab, self.num_steps)
         out = self.model.decode(src, lens, self.tgt_vocab["<bos>"], self.tgt_vocab["<eos>"],
-                                max_len or n, beam_size, alpha)
+                                max_len or self.num_steps, beam_size, alpha)
         texts = [" ".join(self.tgt_vocab.to_tokens(ids)) for ids in out]
         return texts[0] if single else texts
 
