@@ -56,7 +56,7 @@ impl<T: Float> Embedding<T> {
         check_positive("embed_size", embed_size)?;
         let mut weight = crate::alloc::zeros2("embedding.weight", vocab_size, embed_size)?;
         let init = match init {
-            Init::Uniform => Init::Normal { std: 1.0 },
+            Init::Uniform | Init::Orthogonal => Init::Normal { std: 1.0 },
             other => other,
         };
         fill_weight(&mut weight, init, 1.0, &mut crate::init::rng(seed))?;

@@ -19,6 +19,10 @@ pub enum Init {
         /// Standard deviation of the weights.
         std: f64,
     },
+    /// Recurrent weights `weight_hh` drawn as a random orthogonal matrix (Saxe et al.), so the
+    /// recurrence neither shrinks nor grows a state at the start; everything else as
+    /// [`Init::Uniform`].
+    Orthogonal,
 }
 
 impl Init {
@@ -60,7 +64,7 @@ pub fn fill_weight<T: Float, S: DataMut<Elem = T>, D: Dimension>(
     rng: &mut StdRng,
 ) -> Result<()> {
     match init {
-        Init::Uniform => fill_uniform(a, bound, rng),
+        Init::Uniform | Init::Orthogonal => fill_uniform(a, bound, rng),
         Init::Normal { std } => {
             let dist = Normal::new(0.0, std)
                 .map_err(|_| Error::invalid("init std", "a finite number >= 0", std))?;
@@ -78,7 +82,7 @@ pub fn fill_bias<T: Float, S: DataMut<Elem = T>, D: Dimension>(
     rng: &mut StdRng,
 ) -> Result<()> {
     match init {
-        Init::Uniform => fill_uniform(a, bound, rng),
+        Init::Uniform | Init::Orthogonal => fill_uniform(a, bound, rng),
         Init::Normal { .. } => {
             a.fill(T::zero());
             Ok(())
@@ -95,4 +99,40 @@ fn fill_uniform<T: Float, S: DataMut<Elem = T>, D: Dimension>(
         .map_err(|_| Error::invalid("init bound", "a finite number", bound))?;
     a.mapv_inplace(|_| T::from_f64_lossy(dist.sample(rng)));
     Ok(())
+}
+
+/// A random `n x n` orthogonal matrix: Gram-Schmidt on a standard-normal matrix, with the signs
+/// fixed so the result is uniformly distributed over orthogonal matrices.
+pub fn orthogonal<T: Float>(n: usize, rng: &mut StdRng) -> Result<ndarray::Array2<T>> {
+    let normal = Normal::new(0.0, 1.0).map_err(|_| Error::invalid("init", "a valid normal", 0))?;
+    let mut q = ndarray::Array2::<f64>::from_shape_simple_fn((n, n), || normal.sample(rng)); // (n, n) rows
+    for i in 0..n {
+        for j in 0..i {
+            let proj = q.row(i).dot(&q.row(j));
+            let (done, mut rest) = q.view_mut().split_at(ndarray::Axis(0), i);
+            rest.row_mut(0).scaled_add(-proj, &done.row(j));
+        }
+        let norm = q.row(i).dot(&q.row(i)).sqrt();
+        if norm.is_nan() || norm <= 1e-12 {
+            return Err(Error::invalid(
+                "orthogonal init",
+                "a full-rank random matrix",
+                "a degenerate draw",
+            ));
+        }
+        q.row_mut(i).mapv_inplace(|x| x / norm);
+    }
+    Ok(q.mapv(T::from_f64_lossy))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn orthogonal_is_orthogonal() {
+        let q = super::orthogonal::<f64>(7, &mut super::rng(3)).unwrap();
+        let eye = q.dot(&q.t());
+        for ((i, j), &x) in eye.indexed_iter() {
+            assert!((x - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12, "({i},{j}) = {x}");
+        }
+    }
 }

@@ -248,7 +248,10 @@ impl<T: Float> Rnn<T> {
             let mut weight_ih = crate::alloc::zeros2("weight_ih", h, config.layer_input(l))?;
             let mut weight_hh = crate::alloc::zeros2("weight_hh", h, h)?;
             fill_weight(&mut weight_ih, init, bound, &mut rng)?;
-            fill_weight(&mut weight_hh, init, bound, &mut rng)?;
+            match init {
+                Init::Orthogonal => weight_hh = crate::init::orthogonal(h, &mut rng)?,
+                _ => fill_weight(&mut weight_hh, init, bound, &mut rng)?,
+            }
             let (bias_ih, bias_hh) = if config.bias {
                 let mut bi = Array1::zeros(h);
                 let mut bh = Array1::zeros(h);
