@@ -15,7 +15,6 @@ import argparse
 import time
 
 import numpy as np
-
 import seqrnn
 from seqrnn.metrics import bleu, corpus_bleu
 

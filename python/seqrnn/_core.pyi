@@ -11,6 +11,8 @@ _Ids: TypeAlias = npt.NDArray[np.int64]
 __all__ = [
     "RNN",
     "LanguageModel",
+    "Seq2Seq",
+    "Seq2SeqTrainer",
     "Stream",
     "Trainer",
     "Vocab",
@@ -34,6 +36,7 @@ class RNN:
         seed: int = 0,
         dtype: str = "float32",
         init: str = "uniform",
+        dropout: float = 0.0,
     ) -> RNN: ...
     def forward(
         self, x: _Floats, h0: _Floats | None = None, lengths: _Ids | None = None
@@ -59,6 +62,8 @@ class RNN:
     @property
     def bias(self) -> bool: ...
     @property
+    def dropout(self) -> float: ...
+    @property
     def dtype(self) -> str: ...
 
 @final
@@ -73,6 +78,7 @@ class LanguageModel:
         seed: int = 0,
         dtype: str = "float32",
         init: str = "uniform",
+        dropout: float = 0.0,
     ) -> LanguageModel: ...
     def logits(self, inputs: _Ids, state: _Floats | None = None) -> tuple[_Floats, _Floats]: ...
     def loss_and_grads(
@@ -106,6 +112,8 @@ class LanguageModel:
     def embed_size(self) -> int | None: ...
     @property
     def nonlinearity(self) -> str: ...
+    @property
+    def dropout(self) -> float: ...
     @property
     def dtype(self) -> str: ...
 
@@ -144,6 +152,75 @@ class Trainer:
     def steps(self) -> int: ...
     @property
     def progress(self) -> tuple[int, int]: ...
+
+@final
+class Seq2Seq:
+    def __new__(
+        cls,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        embed_size: int = 256,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        context: str = "concat",
+        seed: int = 0,
+        dtype: str = "float32",
+        init: str = "uniform",
+        dropout: float = 0.0,
+    ) -> Seq2Seq: ...
+    def loss_and_grads(
+        self,
+        src: _Ids,
+        src_valid_len: _Ids,
+        tgt_in: _Ids,
+        tgt_out: _Ids,
+        tgt_valid_len: _Ids,
+    ) -> tuple[float, dict[str, _Floats], int]: ...
+    def decode(
+        self,
+        src: _Ids,
+        src_valid_len: _Ids,
+        bos: int,
+        eos: int,
+        max_len: int,
+        beam_size: int = 1,
+        alpha: float = 0.75,
+    ) -> list[tuple[list[int], float, float]]: ...
+    def state_dict(self) -> dict[str, _Floats]: ...
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
+    def save(self, path: str, metadata: dict[str, str]) -> None: ...
+    @staticmethod
+    def load(path: str) -> tuple[Seq2Seq, dict[str, str]]: ...
+    @property
+    def config(self) -> tuple[int, int, int, int, int, str]: ...
+    @property
+    def dropout(self) -> float: ...
+    @property
+    def dtype(self) -> str: ...
+
+@final
+class Seq2SeqTrainer:
+    def __new__(
+        cls,
+        model: Seq2Seq,
+        src: _Ids,
+        src_valid_len: _Ids,
+        tgt_in: _Ids,
+        tgt_out: _Ids,
+        tgt_valid_len: _Ids,
+        batch_size: int,
+        lr: float,
+        optimizer: str = "adam",
+        clip: float | None = None,
+        seed: int = 0,
+        weight_decay: float = 0.0,
+    ) -> Seq2SeqTrainer: ...
+    def run(self, model: Seq2Seq, max_batches: int) -> tuple[int, int, float, bool]: ...
+    def set_lr(self, lr: float) -> None: ...
+    @property
+    def epochs(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
 
 @final
 class Vocab:

@@ -80,6 +80,7 @@ class LanguageModel:
         dtype: Any = "float32",
         nonlinearity: str = "tanh",
         init: str = "uniform",
+        dropout: float = 0.0,
     ) -> None:
         self.seed = v.seed_or_random(seed)
         self.vocab: Any = None  # a seqrnn.Vocab for the text-level methods
@@ -93,6 +94,7 @@ class LanguageModel:
             self.seed,
             v.dtype_name(dtype),
             init,
+            float(dropout),
         )
 
     vocab_size = property(lambda self: self._core.vocab_size, doc="Number of token types.")
@@ -101,6 +103,7 @@ class LanguageModel:
     embed_size = property(lambda self: self._core.embed_size, doc="Embedding width or None.")
     nonlinearity = property(lambda self: self._core.nonlinearity, doc="'tanh' or 'relu'.")
     dtype = property(lambda self: self._core.dtype, doc="'float32' or 'float64'.")
+    dropout = property(lambda self: self._core.dropout, doc="Between-layer dropout in fit.")
 
     def __repr__(self) -> str:
         return (

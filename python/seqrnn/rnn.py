@@ -41,6 +41,7 @@ class RNN:
         seed: int | None = None,
         dtype: Any = "float32",
         init: str = "uniform",
+        dropout: float = 0.0,
     ) -> None:
         self.seed = v.seed_or_random(seed)
         self.batch_first = bool(batch_first)
@@ -53,6 +54,7 @@ class RNN:
             self.seed,
             v.dtype_name(dtype),
             init,
+            float(dropout),
         )
 
     input_size = property(lambda self: self._core.input_size, doc="Features per input step.")
@@ -61,6 +63,7 @@ class RNN:
     nonlinearity = property(lambda self: self._core.nonlinearity, doc="'tanh' or 'relu'.")
     bias = property(lambda self: self._core.bias, doc="Whether the layers have biases.")
     dtype = property(lambda self: self._core.dtype, doc="'float32' or 'float64'.")
+    dropout = property(lambda self: self._core.dropout, doc="Between-layer dropout in training.")
 
     def __repr__(self) -> str:
         return (

@@ -48,6 +48,7 @@ class Seq2Seq:
         seed: int | None = None,
         dtype: Any = "float32",
         init: str = "uniform",
+        dropout: float = 0.0,
     ) -> None:
         self.seed = v.seed_or_random(seed)
         self._core = _core.Seq2Seq(
@@ -60,6 +61,7 @@ class Seq2Seq:
             self.seed,
             v.dtype_name(dtype),
             init,
+            float(dropout),
         )
 
     def _config(self) -> tuple[int, int, int, int, int, str]:
@@ -72,6 +74,7 @@ class Seq2Seq:
     num_layers = property(lambda self: self._config()[4], doc="Stacked layers per side.")
     context = property(lambda self: self._config()[5], doc="'concat' or 'none'.")
     dtype = property(lambda self: self._core.dtype, doc="'float32' or 'float64'.")
+    dropout = property(lambda self: self._core.dropout, doc="Between-layer dropout in fit.")
 
     def __repr__(self) -> str:
         return (

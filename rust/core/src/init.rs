@@ -132,7 +132,10 @@ mod tests {
         let q = super::orthogonal::<f64>(7, &mut super::rng(3)).unwrap();
         let eye = q.dot(&q.t());
         for ((i, j), &x) in eye.indexed_iter() {
-            assert!((x - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12, "({i},{j}) = {x}");
+            assert!(
+                (x - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12,
+                "({i},{j}) = {x}"
+            );
         }
     }
 }

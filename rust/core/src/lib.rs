@@ -58,6 +58,7 @@ pub mod linear;
 pub mod lm;
 pub mod loss;
 pub mod optim;
+pub mod pairs;
 mod params;
 pub mod rnn;
 pub mod seq2seq;

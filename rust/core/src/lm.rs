@@ -28,6 +28,9 @@ pub struct LmConfig {
     pub embed_size: Option<usize>,
     /// tanh or relu.
     pub nonlinearity: Nonlinearity,
+    /// Dropout between stacked RNN layers during training (see [`RnnConfig::dropout`]).
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 impl LmConfig {
@@ -39,6 +42,7 @@ impl LmConfig {
             num_layers: 1,
             embed_size: None,
             nonlinearity: Nonlinearity::Tanh,
+            dropout: 0.0,
         }
     }
 
@@ -49,6 +53,7 @@ impl LmConfig {
             num_layers: self.num_layers,
             nonlinearity: self.nonlinearity,
             bias: true,
+            dropout: self.dropout,
         }
     }
 }
@@ -154,13 +159,28 @@ impl<T: Float> LanguageModel<T> {
         mask: Option<ArrayView2<'_, T>>,
         state: Option<ArrayView3<'_, T>>,
     ) -> Result<LmStep<T>> {
+        self.loss_and_grads_train(inputs, targets, mask, state, None)
+    }
+
+    /// [`LanguageModel::loss_and_grads`] in training mode: with `rng`, dropout between stacked
+    /// RNN layers.
+    pub fn loss_and_grads_train(
+        &self,
+        inputs: ArrayView2<'_, usize>,
+        targets: ArrayView2<'_, usize>,
+        mask: Option<ArrayView2<'_, T>>,
+        state: Option<ArrayView3<'_, T>>,
+        rng: Option<&mut rand::rngs::StdRng>,
+    ) -> Result<LmStep<T>> {
         let (steps, batch) = inputs.dim();
         crate::error::check_shape("targets", &[steps, batch], targets.shape())?;
         if let Some(m) = &mask {
             crate::error::check_shape("mask", &[steps, batch], m.shape())?;
         }
         self.check_state(&inputs, state.as_ref())?;
-        let cache = self.rnn.forward(self.rnn_input(inputs)?, state, None)?;
+        let cache = self
+            .rnn
+            .forward_train(self.rnn_input(inputs)?, state, None, rng)?;
         let top = flatten(cache.top_states())?; // (steps*B, H)
         let logits = self.output.forward(top)?; // (steps*B, V)
         let targets_flat: Array1<usize> = targets.iter().copied().collect(); // (steps*B,)

@@ -89,6 +89,10 @@ pub struct RnnConfig {
     pub nonlinearity: Nonlinearity,
     /// Whether the layers have `bias_ih` and `bias_hh`.
     pub bias: bool,
+    /// Dropout probability on the outputs of every layer but the last, in training
+    /// ([`Rnn::forward_train`]) only, as `torch.nn.RNN(dropout=...)`.
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 impl RnnConfig {
@@ -100,11 +104,19 @@ impl RnnConfig {
             num_layers: 1,
             nonlinearity: Nonlinearity::Tanh,
             bias: true,
+            dropout: 0.0,
         }
     }
 
-    /// Fails on a zero size.
+    /// Fails on a zero size or a dropout probability outside `[0, 1)`.
     pub fn validate(&self) -> Result<()> {
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::invalid(
+                "dropout",
+                "a probability in [0, 1)",
+                self.dropout,
+            ));
+        }
         check_positive("input_size", self.input_size)?;
         check_positive("hidden_size", self.hidden_size)?;
         check_positive("num_layers", self.num_layers)
@@ -159,6 +171,25 @@ impl<T> RnnInput<T> {
     }
 }
 
+/// A dropout mask of `shape`: 0 with probability `p`, else `1 / (1 - p)`.
+fn dropout_mask<T: Float>(
+    shape: (usize, usize, usize),
+    p: f64,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<Array3<T>> {
+    use rand::RngExt;
+    let keep = T::from_f64_lossy(1.0 / (1.0 - p));
+    let mut mask = crate::alloc::zeros3("dropout mask", shape.0, shape.1, shape.2)?;
+    mask.mapv_inplace(|_| {
+        if rng.random::<f64>() < p {
+            T::zero()
+        } else {
+            keep
+        }
+    });
+    Ok(mask)
+}
+
 /// One time step's input to [`Rnn::step`].
 #[derive(Clone, Copy, Debug)]
 pub enum StepInput<'a, T> {
@@ -172,6 +203,7 @@ pub enum StepInput<'a, T> {
 #[derive(Clone, Debug)]
 pub struct RnnCache<T> {
     states: Vec<Array3<T>>, // per layer (steps + 1, batch, hidden); index 0 is the initial state
+    masks: Vec<Option<Array3<T>>>, // per layer, dropout mask on its input (0 or 1/(1-p))
     input: RnnInput<T>,
     lengths: Option<Vec<usize>>,
 }
@@ -323,10 +355,24 @@ impl<T: Float> Rnn<T> {
         h0: Option<ArrayView3<'_, T>>,
         lengths: Option<&[usize]>,
     ) -> Result<RnnCache<T>> {
+        self.forward_train(input, h0, lengths, None)
+    }
+
+    /// [`Rnn::forward`] in training mode: with `rng`, the outputs of every layer but the last
+    /// are dropped with probability `dropout` (and the rest scaled by `1 / (1 - dropout)`)
+    /// before they enter the next layer. Without `rng` it is [`Rnn::forward`].
+    pub fn forward_train(
+        &self,
+        input: RnnInput<T>,
+        h0: Option<ArrayView3<'_, T>>,
+        lengths: Option<&[usize]>,
+        mut rng: Option<&mut rand::rngs::StdRng>,
+    ) -> Result<RnnCache<T>> {
         let (steps, batch) = self.check_inputs(&input, h0.as_ref(), lengths)?;
         let c = &self.config;
         let hidden = c.hidden_size;
         let mut states: Vec<Array3<T>> = Vec::with_capacity(c.num_layers);
+        let mut masks: Vec<Option<Array3<T>>> = Vec::with_capacity(c.num_layers);
         for (l, layer) in self.layers.iter().enumerate() {
             let mut s = crate::alloc::zeros3("RNN states", steps + 1, batch, hidden)?; // (steps+1, B, H)
             if let Some(h0) = &h0 {
@@ -354,9 +400,37 @@ impl<T: Float> Rnn<T> {
                         }
                     }
                     _ => {
-                        let below = flatten(states[l - 1].slice(s![1.., .., ..]))?; // (steps*B, H)
-                        gemm(T::one(), &below, &layer.weight_ih.t(), T::zero(), &mut pre);
+                        let below = states[l - 1].slice(s![1.., .., ..]); // (steps, B, H)
+                        let mask = match rng.as_deref_mut() {
+                            Some(r) if c.dropout > 0.0 => {
+                                Some(dropout_mask(below.dim(), c.dropout, r)?)
+                            }
+                            _ => None,
+                        };
+                        match &mask {
+                            Some(m) => {
+                                let dropped = &below * m; // (steps, B, H)
+                                gemm(
+                                    T::one(),
+                                    &flatten(dropped.view())?,
+                                    &layer.weight_ih.t(),
+                                    T::zero(),
+                                    &mut pre,
+                                );
+                            }
+                            None => gemm(
+                                T::one(),
+                                &flatten(below)?,
+                                &layer.weight_ih.t(),
+                                T::zero(),
+                                &mut pre,
+                            ),
+                        }
+                        masks.push(mask);
                     }
+                }
+                if l == 0 {
+                    masks.push(None);
                 }
                 if let (Some(bi), Some(bh)) = (&layer.bias_ih, &layer.bias_hh) {
                     let bias = bi + bh; // (H,)
@@ -384,6 +458,7 @@ impl<T: Float> Rnn<T> {
         }
         Ok(RnnCache {
             states,
+            masks,
             input,
             lengths: lengths.map(<[usize]>::to_vec),
         })
@@ -573,14 +648,27 @@ impl<T: Float> Rnn<T> {
                     d_input = Some(dx);
                 }
                 _ => {
-                    let below = flatten(cache.states[l - 1].slice(s![1.., .., ..]))?; // (steps*B, H)
-                    gemm(
-                        T::one(),
-                        &dz2.t(),
-                        &below,
-                        T::zero(),
-                        &mut g.weight_ih.view_mut(),
-                    );
+                    let below = cache.states[l - 1].slice(s![1.., .., ..]); // (steps, B, H)
+                    let mask = cache.masks.get(l).and_then(Option::as_ref);
+                    match mask {
+                        Some(m) => {
+                            let dropped = &below * m; // (steps, B, H)
+                            gemm(
+                                T::one(),
+                                &dz2.t(),
+                                &flatten(dropped.view())?,
+                                T::zero(),
+                                &mut g.weight_ih.view_mut(),
+                            );
+                        }
+                        None => gemm(
+                            T::one(),
+                            &dz2.t(),
+                            &flatten(below)?,
+                            T::zero(),
+                            &mut g.weight_ih.view_mut(),
+                        ),
+                    }
                     gemm(
                         T::one(),
                         &dz2,
@@ -588,6 +676,9 @@ impl<T: Float> Rnn<T> {
                         T::zero(),
                         &mut flatten_mut(d_out.view_mut())?,
                     );
+                    if let Some(m) = mask {
+                        d_out *= m;
+                    }
                 }
             }
         }

@@ -19,6 +19,7 @@ use crate::lm::prefixed;
 use crate::rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnInput, StepInput};
 use crate::{Error, Float, Parameters, Result};
 use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
+use rand::rngs::StdRng;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -64,6 +65,9 @@ pub struct Seq2SeqConfig {
     pub num_layers: usize,
     /// How the context enters the decoder.
     pub context: Context,
+    /// Dropout between stacked RNN layers during training (see [`RnnConfig::dropout`]).
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 impl Seq2SeqConfig {
@@ -74,6 +78,7 @@ impl Seq2SeqConfig {
             num_layers: self.num_layers,
             nonlinearity: Nonlinearity::Tanh,
             bias: true,
+            dropout: self.dropout,
         }
     }
 
@@ -253,6 +258,16 @@ impl<T: Float> Seq2Seq<T> {
     /// Mean teacher-forced cross-entropy over valid target tokens and the exact gradient of every
     /// parameter, through decoder, initial state, context and encoder.
     pub fn loss_and_grads(&self, b: &Batch<'_>) -> Result<Seq2SeqStep<T>> {
+        self.loss_and_grads_train(b, None)
+    }
+
+    /// [`Seq2Seq::loss_and_grads`] in training mode: with `rng`, dropout between stacked layers
+    /// of the encoder and the decoder.
+    pub fn loss_and_grads_train(
+        &self,
+        b: &Batch<'_>,
+        mut rng: Option<&mut StdRng>,
+    ) -> Result<Seq2SeqStep<T>> {
         self.check_batch(b)?;
         let (tt, batch) = b.tgt_in.dim();
         let (e, h, l) = (
@@ -260,13 +275,19 @@ impl<T: Float> Seq2Seq<T> {
             self.config.hidden_size,
             self.config.num_layers,
         );
-        let enc = self.encode(b.src, b.src_len)?;
+        let src_x = self.encoder_embedding.forward(b.src)?; // (Ts, B, E)
+        let enc = self.encoder.forward_train(
+            RnnInput::Dense(src_x),
+            None,
+            Some(b.src_len),
+            rng.as_deref_mut(),
+        )?;
         let h_enc = enc.h_n(); // (L, B, H)
         let context = h_enc.index_axis(Axis(0), l - 1); // (B, H)
         let dec_x = self.decoder_inputs(b.tgt_in, context)?; // (Tt, B, E [+ H])
-        let dec = self
-            .decoder
-            .forward(RnnInput::Dense(dec_x), Some(h_enc.view()), None)?;
+        let dec =
+            self.decoder
+                .forward_train(RnnInput::Dense(dec_x), Some(h_enc.view()), None, rng)?;
         let top = flatten(dec.top_states())?; // (Tt*B, H)
         let logits = self.output.forward(top)?; // (Tt*B, V)
         let targets: Array1<usize> = b.tgt_out.iter().copied().collect(); // (Tt*B,)

@@ -8,6 +8,12 @@ use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::{Error, Float, LanguageModel, Parameters, Result};
 use ndarray::Array3;
 
+/// The dropout stream of optimizer step `step`: a function of the seed and the step only, so a
+/// resumed run draws the same masks.
+fn dropout_rng(seed: u64, step: u64) -> rand::rngs::StdRng {
+    crate::init::rng(crate::init::mix(seed ^ 0x5EED_D80F, step))
+}
+
 /// What a [`Trainer`] does on each minibatch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
@@ -125,9 +131,15 @@ impl<T: Float> Trainer<T> {
                 .state
                 .as_ref()
                 .filter(|s| c.sampling.carries_state() && s.dim().1 == starts.len());
-            let mut step =
-                model.loss_and_grads(x.view(), y.view(), None, carried.map(|s| s.view()))?;
             let step_no = self.optimizer.steps() + 1;
+            let mut rng = dropout_rng(c.seed, step_no);
+            let mut step = model.loss_and_grads_train(
+                x.view(),
+                y.view(),
+                None,
+                carried.map(|s| s.view()),
+                Some(&mut rng),
+            )?;
             if !step.loss.is_finite() {
                 return Err(Error::NonFinite {
                     what: "loss".into(),
@@ -304,8 +316,9 @@ impl<T: Float> Seq2SeqTrainer<T> {
                 tgt_out: tgt_out.view(),
                 tgt_len: &tgt_len,
             };
-            let mut step = model.loss_and_grads(&batch)?;
             let step_no = self.optimizer.steps() + 1;
+            let mut rng = dropout_rng(self.seed, step_no);
+            let mut step = model.loss_and_grads_train(&batch, Some(&mut rng))?;
             if !step.loss.is_finite() {
                 return Err(Error::NonFinite {
                     what: "loss".into(),

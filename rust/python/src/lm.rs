@@ -78,7 +78,7 @@ fn loss_and_grads<'py, T: Float + Element>(
 #[pymethods]
 impl PyLanguageModel {
     #[new]
-    #[pyo3(signature = (vocab_size, hidden_size=256, num_layers=1, embed_size=None, nonlinearity="tanh", seed=0, dtype="float32", init="uniform"))]
+    #[pyo3(signature = (vocab_size, hidden_size=256, num_layers=1, embed_size=None, nonlinearity="tanh", seed=0, dtype="float32", init="uniform", dropout=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         vocab_size: i64,
@@ -89,6 +89,7 @@ impl PyLanguageModel {
         seed: u64,
         dtype: &str,
         init: &str,
+        dropout: f64,
     ) -> PyResult<Self> {
         let config = LmConfig {
             vocab_size: size("vocab_size", vocab_size)?,
@@ -96,6 +97,7 @@ impl PyLanguageModel {
             num_layers: size("num_layers", num_layers)?,
             embed_size: embed_size.map(|e| size("embed_size", e)).transpose()?,
             nonlinearity: Nonlinearity::parse(nonlinearity).py()?,
+            dropout,
         };
         let init = Init::parse(init).py()?;
         let inner = match Dtype::parse(dtype).py()? {
@@ -248,6 +250,11 @@ impl PyLanguageModel {
     #[getter]
     fn nonlinearity(&self) -> &'static str {
         dispatch!(&self.inner, lm => lm.config().nonlinearity.name())
+    }
+
+    #[getter]
+    fn dropout(&self) -> f64 {
+        dispatch!(&self.inner, lm => lm.config().dropout)
     }
 
     #[getter]

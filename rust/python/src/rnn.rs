@@ -81,7 +81,7 @@ fn backward<'py, T: Float + Element>(
 #[pymethods]
 impl PyRnn {
     #[new]
-    #[pyo3(signature = (input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=true, seed=0, dtype="float32", init="uniform"))]
+    #[pyo3(signature = (input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=true, seed=0, dtype="float32", init="uniform", dropout=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         input_size: i64,
@@ -92,6 +92,7 @@ impl PyRnn {
         seed: u64,
         dtype: &str,
         init: &str,
+        dropout: f64,
     ) -> PyResult<Self> {
         let config = RnnConfig {
             input_size: size("input_size", input_size)?,
@@ -99,6 +100,7 @@ impl PyRnn {
             num_layers: size("num_layers", num_layers)?,
             nonlinearity: Nonlinearity::parse(nonlinearity).py()?,
             bias,
+            dropout,
         };
         let init = Init::parse(init).py()?;
         let inner = match Dtype::parse(dtype).py()? {
@@ -164,6 +166,11 @@ impl PyRnn {
     #[getter]
     fn nonlinearity(&self) -> &'static str {
         dispatch!(&self.inner, rnn => rnn.config().nonlinearity.name())
+    }
+
+    #[getter]
+    fn dropout(&self) -> f64 {
+        dispatch!(&self.inner, rnn => rnn.config().dropout)
     }
 
     #[getter]

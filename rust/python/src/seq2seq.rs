@@ -79,7 +79,7 @@ fn loss_and_grads<'py, T: Float + Element>(
 #[pymethods]
 impl PySeq2Seq {
     #[new]
-    #[pyo3(signature = (src_vocab_size, tgt_vocab_size, embed_size=256, hidden_size=256, num_layers=2, context="concat", seed=0, dtype="float32", init="uniform"))]
+    #[pyo3(signature = (src_vocab_size, tgt_vocab_size, embed_size=256, hidden_size=256, num_layers=2, context="concat", seed=0, dtype="float32", init="uniform", dropout=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         src_vocab_size: i64,
@@ -91,6 +91,7 @@ impl PySeq2Seq {
         seed: u64,
         dtype: &str,
         init: &str,
+        dropout: f64,
     ) -> PyResult<Self> {
         let config = Seq2SeqConfig {
             src_vocab_size: size("src_vocab_size", src_vocab_size)?,
@@ -99,6 +100,7 @@ impl PySeq2Seq {
             hidden_size: size("hidden_size", hidden_size)?,
             num_layers: size("num_layers", num_layers)?,
             context: Context::parse(context).py()?,
+            dropout,
         };
         let init = Init::parse(init).py()?;
         let inner = match Dtype::parse(dtype).py()? {
@@ -225,6 +227,11 @@ impl PySeq2Seq {
             c.num_layers,
             ctx,
         )
+    }
+
+    #[getter]
+    fn dropout(&self) -> f64 {
+        dispatch!(&self.inner, m => m.config().dropout)
     }
 
     #[getter]
