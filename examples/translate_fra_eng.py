@@ -29,7 +29,7 @@ def d2l(args: argparse.Namespace) -> None:
     scores = []
     for seed in args.seeds:
         model = seqrnn.Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), 256, 256, 2,
-                               context=args.context, seed=seed, init=args.init)
+                               context=args.context, seed=seed, init=args.init, dropout=args.dropout)
         start = time.perf_counter()
         model.fit(data.subset(data.train), args.epochs or 30, 128, args.lr, clip=1.0,
                   progress=args.progress, seed=seed)
@@ -49,7 +49,8 @@ def large(args: argparse.Namespace) -> None:
     data = seqrnn.data.load_translation_pairs(args.data, num_examples=20_000, num_valid=2_000,
                                               min_freq=2, num_steps=args.num_steps)
     model = seqrnn.Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), 256, 256, 2,
-                           context=args.context, seed=args.seeds[0], init=args.init)
+                           context=args.context, seed=args.seeds[0], init=args.init,
+                           dropout=args.dropout)
     train, valid = data.subset(data.train), data.subset(data.valid)
     start, budget = time.perf_counter(), args.budget
     tr = seqrnn.Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
@@ -81,6 +82,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=0.005)
     p.add_argument("--init", default="uniform")
     p.add_argument("--context", default="concat")
+    p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--budget", type=float, default=240.0, help="seconds (large setting)")
     p.add_argument("--num-steps", type=int, default=12)
     p.add_argument("--progress", action="store_true")
