@@ -149,3 +149,138 @@ def lm_loss_and_grads(p, inputs, targets, mask=None, state=None, num_layers=1, n
         np.add.at(dE, ids, d_x)
         grads["embedding.weight"] = dE
     return loss, grads, h_n
+
+
+# --- seq2seq (d2l): encoder RNN stopped at each source's valid length, decoder RNN started from
+# its final states, the encoder's top final state c appended to every decoder input ("concat").
+
+
+def _part(p, prefix):
+    return {
+        k[len(prefix) :]: np.asarray(v, dtype=np.float64)
+        for k, v in p.items()
+        if k.startswith(prefix)
+    }
+
+
+def seq2seq_encode(p, src, src_valid_len, num_layers=1):
+    """src (B, Ts) ints -> (h_enc (L, B, H), encoder cache)."""
+    ids = np.asarray(src).T  # (Ts, B)
+    x = embedding(p["encoder.embedding.weight"], ids)  # (Ts, B, E)
+    _, h_enc, cache = rnn_forward(
+        _part(p, "encoder.rnn."), x, None, src_valid_len, "tanh", num_layers
+    )
+    return h_enc, cache
+
+
+def seq2seq_decoder_inputs(p, ids, c, context):
+    """ids (T, B) ints, c (B, H) -> (T, B, E [+ H]): [embedding, c] for "concat"."""
+    emb = embedding(p["decoder.embedding.weight"], ids)  # (T, B, E)
+    if context == "none":
+        return emb
+    return np.concatenate([emb, np.broadcast_to(c, ids.shape + c.shape[1:])], axis=-1)
+
+
+def seq2seq_loss_and_grads(
+    p, src, src_valid_len, tgt_in, tgt_out, tgt_valid_len, num_layers=1, context="concat"
+):
+    """Batch-first ids (B, Ts), (B, Tt), lengths (B,) -> (mean CE over t < tgt_valid_len, grads)."""
+    h_enc, enc_cache = seq2seq_encode(p, src, src_valid_len, num_layers)  # (L, B, H)
+    tin, tout = np.asarray(tgt_in).T, np.asarray(tgt_out).T  # (Tt, B)
+    Tt, B = tin.shape
+    E = np.asarray(p["decoder.embedding.weight"]).shape[1]
+    x = seq2seq_decoder_inputs(p, tin, h_enc[-1], context)  # (Tt, B, E [+ H])
+    out, _, dec_cache = rnn_forward(_part(p, "decoder.rnn."), x, h_enc, None, "tanh", num_layers)
+    H = out.shape[2]
+    W = np.asarray(p["decoder.output.weight"], dtype=np.float64)  # (V, H)
+    logits = linear(out, W, p["decoder.output.bias"]).reshape(Tt * B, -1)  # (Tt*B, V)
+    mask = _valid(Tt, B, tgt_valid_len).reshape(Tt * B)
+    loss, d_logits = masked_mean_ce(logits, tout.reshape(Tt * B), mask)
+    grads = {
+        "decoder.output.weight": d_logits.T @ out.reshape(Tt * B, H),
+        "decoder.output.bias": d_logits.sum(0),
+    }
+    d_out = (d_logits @ W).reshape(Tt, B, H)
+    dec_grads, d_x, d_h_enc = rnn_backward(dec_cache, d_out)  # d_x (Tt, B, E [+ H])
+    if context == "concat":
+        d_h_enc[-1] += d_x[..., E:].sum(axis=0)  # c is used at every step
+    src_ids = np.asarray(src).T  # (Ts, B)
+    enc_grads, d_src, _ = rnn_backward(enc_cache, np.zeros(src_ids.shape + (H,)), d_h_enc)
+    for side, ids, d in (("decoder", tin, d_x[..., :E]), ("encoder", src_ids, d_src)):
+        dE = np.zeros(np.asarray(p[f"{side}.embedding.weight"]).shape)
+        np.add.at(dE, ids, d)
+        grads[f"{side}.embedding.weight"] = dE
+    grads.update({"decoder.rnn." + k: g for k, g in dec_grads.items()})
+    grads.update({"encoder.rnn." + k: g for k, g in enc_grads.items()})
+    return loss, grads
+
+
+def seq2seq_next_log_probs(p, src, src_valid_len, prefixes, bos, num_layers=1, context="concat"):
+    """log P(next token | source b, <bos> + prefixes[b]) for each row b -> (B, V)."""
+    h_enc, _ = seq2seq_encode(p, src, src_valid_len, num_layers)  # (L, B, H)
+    rows = []
+    for b, prefix in enumerate(prefixes):
+        ids = np.array([bos, *prefix])[:, None]  # (T, 1)
+        x = seq2seq_decoder_inputs(p, ids, h_enc[-1][b : b + 1], context)
+        _, h, _ = rnn_forward(
+            _part(p, "decoder.rnn."), x, h_enc[:, b : b + 1], None, "tanh", num_layers
+        )
+        rows.append(
+            log_softmax(linear(h[-1], p["decoder.output.weight"], p["decoder.output.bias"]))[0]
+        )
+    return np.array(rows)
+
+
+def seq2seq_greedy(p, src, src_valid_len, bos, eos, max_len, num_layers=1, context="concat"):
+    """Greedy translation of each source row: token lists without <bos>/<eos>."""
+    out = [[] for _ in range(len(src_valid_len))]
+    done = [False] * len(out)
+    for _ in range(max_len):
+        lp = seq2seq_next_log_probs(p, src, src_valid_len, out, bos, num_layers, context)
+        for b, v in enumerate(lp.argmax(axis=1)):
+            if not done[b]:
+                done[b] = v == eos
+                out[b] += [] if done[b] else [int(v)]
+    return out
+
+
+def seq2seq_beam(
+    p, src, src_valid_len, bos, eos, max_len, beam_size, alpha=0.75, num_layers=1, context="concat"
+):
+    """d2l beam search of each source row -> [(tokens, log_prob, score)], the best by score.
+
+    Keeps the ``beam_size`` most probable prefixes (ties: earlier beam, then smaller id); a
+    prefix extended by <eos> is finished. A sentence stops once ``beam_size`` are finished or
+    after ``max_len`` tokens, when the unfinished prefixes join the finished ones. Score:
+    log_prob / L**alpha, L counting <eos> when emitted.
+    """
+    src, best = np.asarray(src), []
+    for b, n in enumerate(src_valid_len):
+        beams, finished = [([], 0.0)], []
+        for step in range(max_len):
+            rows = (np.repeat(src[b : b + 1], len(beams), 0), [n] * len(beams))
+            lp = seq2seq_next_log_probs(p, *rows, [t for t, _ in beams], bos, num_layers, context)
+            cands = sorted(
+                (
+                    (s + lp[r, v], r, v)
+                    for r, (_, s) in enumerate(beams)
+                    for v in range(lp.shape[1])
+                ),
+                key=lambda c: (-c[0], c[1], c[2]),
+            )
+            alive = []
+            for s, r, v in cands:
+                if len(alive) == beam_size or len(finished) >= beam_size:
+                    break
+                if v == eos:
+                    finished.append((beams[r][0], s, len(beams[r][0]) + 1))
+                else:
+                    alive.append((beams[r][0] + [v], s))
+            beams = alive
+            if step + 1 == max_len:
+                finished += [(t, s, len(t)) for t, s in alive]
+            if len(finished) >= beam_size or not alive:
+                break
+        t, s, length = max(finished, key=lambda f: f[1] / f[2] ** alpha)
+        best.append((t, s, s / length**alpha))
+    return best

@@ -155,9 +155,12 @@ impl<T: Float> Seq2Seq<T> {
                         alive += 1;
                     }
                 }
-                if finished[i].len() >= k || alive == 0 || step + 1 == cfg.max_len {
+                let last_step = step + 1 == cfg.max_len;
+                if finished[i].len() >= k || alive == 0 || last_step {
                     done[i] = true;
-                    for r in i * k..i * k + alive {
+                    // Unfinished beams compete only when the length limit cut them off.
+                    let cut_off = if last_step { alive } else { 0 };
+                    for r in i * k..i * k + cut_off {
                         let hyp = new_tokens[r].clone();
                         finished[i].push(Hypothesis {
                             score: score(new_log_p[r], hyp.len()),

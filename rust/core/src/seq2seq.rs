@@ -133,6 +133,20 @@ pub struct Batch<'a> {
     pub tgt_len: &'a [usize],
 }
 
+/// Source ids `(src_steps, batch)` and valid lengths `(batch,)`, each in `1..=src_steps`.
+fn check_source(src: ArrayView2<'_, usize>, src_len: &[usize]) -> Result<()> {
+    let (steps, batch) = src.dim();
+    crate::error::check_shape("src_valid_len", &[batch], &[src_len.len()])?;
+    if let Some(&bad) = src_len.iter().find(|&&n| n == 0 || n > steps) {
+        return Err(Error::invalid(
+            "src_valid_len",
+            format!("between 1 and the source length ({steps})"),
+            bad,
+        ));
+    }
+    Ok(())
+}
+
 /// An RNN encoder-decoder. Its gradients are a `Seq2Seq` too.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Seq2Seq<T> {
@@ -209,6 +223,7 @@ impl<T: Float> Seq2Seq<T> {
 
     /// Runs the encoder; returns its cache (final states at each source's valid length).
     pub fn encode(&self, src: ArrayView2<'_, usize>, src_len: &[usize]) -> Result<RnnCache<T>> {
+        check_source(src, src_len)?;
         let x = self.encoder_embedding.forward(src)?; // (Ts, B, E)
         self.encoder
             .forward(RnnInput::Dense(x), None, Some(src_len))
@@ -238,6 +253,7 @@ impl<T: Float> Seq2Seq<T> {
     fn check_batch(&self, b: &Batch<'_>) -> Result<()> {
         let (tt, batch) = b.tgt_in.dim();
         crate::error::check_shape("src", &[b.src.nrows(), batch], b.src.shape())?;
+        check_source(b.src, b.src_len)?;
         crate::error::check_shape("tgt_out", &[tt, batch], b.tgt_out.shape())?;
         crate::error::check_shape("tgt_valid_len", &[batch], &[b.tgt_len.len()])?;
         crate::embedding::check_ids(

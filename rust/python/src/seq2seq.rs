@@ -35,7 +35,7 @@ fn pair_set(
         convert::lengths(Some(o))
             .map(|l| l.unwrap_or_default())
             .map_err(|e| {
-                let msg = e.to_string().replacen("lengths", what, 1);
+                let msg = e.value(o.py()).to_string().replacen("lengths", what, 1);
                 if e.is_instance_of::<PyTypeError>(o.py()) {
                     PyTypeError::new_err(msg)
                 } else {
