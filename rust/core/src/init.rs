@@ -34,9 +34,10 @@ impl Init {
         match name {
             "uniform" | "pytorch" | "default" => Ok(Init::Uniform),
             "normal" | "d2l" => Ok(Init::D2L),
+            "orthogonal" => Ok(Init::Orthogonal),
             other => Err(Error::invalid(
                 "init",
-                "\"uniform\" (PyTorch) or \"normal\" (d2l)",
+                "\"uniform\" (PyTorch), \"normal\" (d2l) or \"orthogonal\"",
                 format!("{other:?}"),
             )),
         }
