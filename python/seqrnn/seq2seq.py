@@ -24,7 +24,9 @@ class Seq2Seq:
     The decoder starts from the encoder's final state (taken at each source's valid length);
     with ``context="concat"`` (d2l) the encoder's top-layer final state is also appended to
     every decoder input, so ``decoder.rnn.weight_ih_l0`` is ``(H, E + H)``; ``"none"`` is the
-    plain design. State-dict names: ``encoder.embedding.weight``, ``encoder.rnn.weight_ih_l0``,
+    plain design. Recurrent weights start orthogonal (``init="orthogonal"``; ``"uniform"`` is
+    PyTorch's default): with it the tanh RNN learns d2l's small English-French task as reliably
+    as d2l's GRU (see README). State-dict names: ``encoder.embedding.weight``, ``encoder.rnn.weight_ih_l0``,
     ..., ``decoder.embedding.weight``, ``decoder.rnn.*``, ``decoder.output.weight``,
     ``decoder.output.bias``.
 
@@ -47,7 +49,7 @@ class Seq2Seq:
         context: str = "concat",
         seed: int | None = None,
         dtype: Any = "float32",
-        init: str = "uniform",
+        init: str = "orthogonal",
         dropout: float = 0.0,
     ) -> None:
         self.seed = v.seed_or_random(seed)
@@ -199,7 +201,7 @@ class Translator:
     def train(
         cls,
         pairs: Sequence[tuple[str, str]],
-        epochs: int = 30,
+        epochs: int = 50,
         num_steps: int | None = None,
         min_freq: int = 0,
         embed_size: int = 256,
