@@ -1,34 +1,179 @@
-"""Command line: ``python -m seqrnn demo`` (and the ``seqrnn`` console script)."""
+"""The ``seqrnn`` command line (``python -m seqrnn`` or the ``seqrnn`` console script).
+
+Commands: ``demo``, ``train-lm``, ``generate``, ``train-translate``, ``translate``, ``bench``;
+``seqrnn COMMAND --help`` lists each one's options. Training shows a progress bar with
+perplexity and tokens/s on stderr (``--no-progress`` hides it); ``--json`` prints one JSON
+value on stdout and nothing else; ``--plot curve.png`` draws perplexity per epoch (needs
+matplotlib). A user mistake (a missing file, a bad option value, a file that is not the right
+kind of checkpoint) prints one line ``seqrnn: error: ...`` on stderr and exits with status 2.
+
+Example:
+    $ seqrnn train-lm --text book.txt --epochs 10 --out book.safetensors --plot curve.png
+    $ seqrnn generate --model book.safetensors --prefix "time traveller" --num-tokens 80
+    $ seqrnn train-translate --toy --epochs 30 --out numbers.safetensors
+    $ echo "three hundred forty two" | seqrnn translate --model numbers.safetensors --beam 4
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+from . import __version__, cli
+from .vocab import LEVELS
+
+DESCRIPTION = """Vanilla tanh RNN language models and seq2seq translators. Training shows a
+progress bar on stderr (--no-progress hides it); --json prints one JSON value on stdout and
+nothing else; --plot FILE draws perplexity per epoch (needs matplotlib). Mistakes print one
+line "seqrnn: error: ..." and exit with status 2. seqrnn COMMAND --help shows a command's
+options."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run a subcommand; user mistakes print one line and exit 2."""
-    parser = argparse.ArgumentParser(prog="seqrnn", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train a character model on an embedded text and sample")
-    demo.add_argument("--text", type=Path, help="train on this text file instead")
-    demo.add_argument("--epochs", type=int, default=8)
-    demo.add_argument("--hidden", type=int, default=256)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help, with each option's default when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.option_strings and action.default not in (None, argparse.SUPPRESS) and \
+                action.default is not False:
+            text += " (default: %(default)s)"
+        return text.strip()
+
+    def _get_default_metavar_for_optional(self, action: argparse.Action) -> str:
+        names: dict[Any, str] = {int: "N", float: "X"}
+        return names.get(action.type, action.dest.upper())
+
+
+def _common(p: argparse.ArgumentParser, json_help: str, train: bool = True) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--json", action="store_true", help=json_help)
+    if train:
+        p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        p.add_argument("--plot", type=Path, metavar="FILE", help="draw perplexity per epoch "
+                       "to FILE (.png, .pdf, .svg; needs matplotlib)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command but ``bench`` (which passes its arguments on)."""
+    parser = argparse.ArgumentParser(prog="seqrnn", description=DESCRIPTION,
+                                     formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"seqrnn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], Any], help: str,
+            **kwargs: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, formatter_class=_Formatter,
+                           **kwargs)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("demo", cli.cmd_demo,
+            "train a character model on an embedded text and the toy translator (README)")
+    p.add_argument("--text", type=Path, metavar="FILE", help="train on this text file instead")
+    p.add_argument("--epochs", type=int, default=8, help="passes over the text")
+    p.add_argument("--hidden", type=int, default=256, help="RNN units")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    p = add("train-lm", cli.cmd_train_lm, "train a language model on a text file and save it")
+    p.add_argument("--text", type=Path, metavar="FILE", required=True, help="UTF-8 training text")
+    p.add_argument("--level", choices=LEVELS, default="char", help="tokens: characters or words")
+    p.add_argument("--hidden", type=int, default=256, help="RNN units per layer")
+    p.add_argument("--layers", type=int, default=1, help="stacked RNN layers")
+    p.add_argument("--embed", type=int, default=None, help="embedding width (default: one-hot)")
+    p.add_argument("--epochs", type=int, default=20, help="passes over the text")
+    p.add_argument("--batch", type=int, default=32, help="parallel streams per minibatch")
+    p.add_argument("--steps", type=int, default=35, help="BPTT steps per minibatch")
+    p.add_argument("--lr", type=float, default=0.002, help="learning rate")
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adagrad"), default="adam",
+                   help="update rule")
+    p.add_argument("--dropout", type=float, default=0.0, help="between-layer dropout")
+    p.add_argument("--valid-fraction", type=float, default=0.1,
+                   help="the end of the text held out for validation perplexity")
+    p.add_argument("--out", type=Path, metavar="FILE", required=True,
+                   help="model file to write (safetensors, vocabulary included)")
+    _common(p, "print one JSON object of metrics on stdout, nothing else")
+
+    p = add("generate", cli.cmd_generate, "continue a prefix with a saved language model")
+    p.add_argument("--model", type=Path, metavar="FILE", required=True,
+                   help="a file written by train-lm")
+    p.add_argument("--prefix", required=True, help='text to continue, e.g. "time traveller"')
+    p.add_argument("--num-tokens", type=int, default=100, help="tokens to add")
+    p.add_argument("--temperature", type=float, default=0.0, help="0: most likely token")
+    p.add_argument("--top-k", type=int, default=None, help="sample among the K likeliest only")
+    _common(p, "print one JSON object on stdout", train=False)
+
+    p = add("train-translate", cli.cmd_train_translate, "train a seq2seq translator and save it")
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument("--pairs", type=Path, metavar="FILE",
+                      help="tab-separated source/target lines (d2l's fra-eng.txt)")
+    data.add_argument("--toy", action="store_true",
+                      help="the embedded English -> French number-word task instead")
+    p.add_argument("--num-examples", type=int, default=None,
+                   help="use the first N pairs (default: all; --toy: the numbers 0..N-1, "
+                   "default 1000)")
+    p.add_argument("--num-valid", type=int, default=None,
+                   help="the last N of them are held out for BLEU (default: 0; --toy: a "
+                   "tenth, at most 100)")
+    p.add_argument("--min-freq", type=int, default=2, help="rarer words become <unk>")
+    p.add_argument("--num-steps", type=int, default=9, help="tokens per padded sentence")
+    p.add_argument("--embed", type=int, default=256, help="embedding width")
+    p.add_argument("--hidden", type=int, default=256, help="RNN units per layer")
+    p.add_argument("--layers", type=int, default=2, help="stacked RNN layers on each side")
+    p.add_argument("--epochs", type=int, default=50, help="passes over the pairs")
+    p.add_argument("--batch", type=int, default=128, help="sentence pairs per minibatch")
+    p.add_argument("--lr", type=float, default=0.005, help="Adam learning rate")
+    p.add_argument("--out", type=Path, metavar="FILE", required=True,
+                   help="translator file to write (safetensors, vocabularies included)")
+    _common(p, "print one JSON object of metrics on stdout, nothing else")
+
+    p = add("translate", cli.cmd_translate, "translate sentences with a saved translator")
+    p.add_argument("--model", type=Path, metavar="FILE", required=True,
+                   help="a file written by train-translate")
+    p.add_argument("--beam", type=int, default=1, help="beam size (1: greedy)")
+    p.add_argument("--alpha", type=float, default=0.75, help="beam length penalty exponent")
+    p.add_argument("--json", action="store_true",
+                   help='print a JSON list of {"source", "translation"} objects')
+    p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin lines)")
+
+    p = add("bench", lambda a: cli.run_bench(a.args), "run benchmarks/bench.py of a source "
+            "checkout; arguments pass through (seqrnn bench --help shows them)", add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of bench.py")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``seqrnn COMMAND [options]``; returns the exit status.
+
+    0 on success; 2 for a user mistake (one ``seqrnn: error: ...`` line on stderr); argparse's
+    own errors (unknown or missing options) exit 2 through ``SystemExit``; ``bench`` returns
+    the benchmark's status; Ctrl-C gives 130.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args.command == "demo":
-            from . import demo as demo_module
-
-            text = None if args.text is None else args.text.read_text(encoding="utf-8")
-            demo_module.run(text, epochs=args.epochs, hidden_size=args.hidden, seed=args.seed,
-                            progress=not args.no_progress)
-    except (OSError, ValueError, TypeError, IndexError) as e:
-        print(f"seqrnn: error: {e}", file=sys.stderr)
+        if argv[:1] == ["bench"]:
+            return cli.run_bench(argv[1:])
+        args = build_parser().parse_args(argv)
+        cli.check_values(args)
+        if not getattr(args, "json", False):
+            args.func(args)
+            return 0
+        with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON and nothing else
+            result = args.func(args)
+        print(json.dumps(cli.jsonable(result)), flush=True)
+        return 0
+    except cli.USER_ERRORS as e:
+        message = " ".join(str(e).split()) or type(e).__name__
+        print(f"seqrnn: error: {message}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:
+        print("seqrnn: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -60,8 +60,8 @@ def run_epochs(
                 chunk = max(1, min(10_000, int(0.1 / max(per_batch, 1e-6))))
                 tokens, loss_sum = tokens + n, loss_sum + ls
                 elapsed = time.perf_counter() - start
-                bar.set_postfix(ppl=f"{math.exp(loss_sum / max(tokens, 1)):.3f}",
-                                tok_s=f"{tokens / max(elapsed, 1e-9):,.0f}", refresh=False)
+                bar.set_postfix({"ppl": f"{math.exp(loss_sum / max(tokens, 1)):.3f}",
+                                 "tok/s": f"{tokens / max(elapsed, 1e-9):,.0f}"}, refresh=False)
                 bar.refresh()
             seconds = time.perf_counter() - start
             history.train_perplexity.append(math.exp(loss_sum / max(tokens, 1)))
@@ -73,7 +73,11 @@ def run_epochs(
                 history.valid_perplexity.append(validate())
                 metrics["valid_perplexity"] = history.valid_perplexity[-1]
             bar.update(1)
-            bar.set_postfix({k.split("_")[0][:5]: f"{x:,.3f}" for k, x in metrics.items()})
+            summary = {"ppl": f"{metrics['train_perplexity']:.3f}",
+                       "tok/s": f"{metrics['tokens_per_second']:,.0f}"}
+            if "valid_perplexity" in metrics:
+                summary["valid ppl"] = f"{metrics['valid_perplexity']:.3f}"
+            bar.set_postfix(summary)
             if callback is not None and callback(epoch, metrics) is False:
                 break
     finally:

@@ -69,15 +69,18 @@ pub fn epoch_batches(
             corpus_len,
         )
     };
+    // One minibatch needs `batch_size * num_steps` inputs plus one target; the random offset is
+    // capped so that every epoch of a corpus that fits one minibatch has at least one.
+    let needed = batch_size.saturating_mul(num_steps).saturating_add(1);
+    if sampling != Sampling::Windows && corpus_len < needed {
+        return Err(too_short(needed));
+    }
+    let slack = corpus_len.saturating_sub(needed);
     match sampling {
         Sampling::Random => {
-            let offset = rng.random_range(0..num_steps);
-            let usable = corpus_len.saturating_sub(offset + 1);
-            let num_subseqs = usable / num_steps;
+            let offset = rng.random_range(0..=slack.min(num_steps - 1));
+            let num_subseqs = (corpus_len - offset - 1) / num_steps;
             let num_batches = num_subseqs / batch_size;
-            if num_batches == 0 {
-                return Err(too_short(batch_size * num_steps + num_steps));
-            }
             let mut starts: Vec<usize> = (0..num_subseqs).map(|i| offset + i * num_steps).collect();
             starts.shuffle(rng);
             Ok(starts
@@ -87,12 +90,9 @@ pub fn epoch_batches(
                 .collect())
         }
         Sampling::Sequential => {
-            let offset = rng.random_range(0..=num_steps);
-            let per_row = corpus_len.saturating_sub(offset + 1) / batch_size;
+            let offset = rng.random_range(0..=slack.min(num_steps));
+            let per_row = (corpus_len - offset - 1) / batch_size;
             let num_batches = per_row / num_steps;
-            if num_batches == 0 {
-                return Err(too_short(batch_size * num_steps + num_steps + 1));
-            }
             Ok((0..num_batches)
                 .map(|i| {
                     (0..batch_size)
@@ -178,6 +178,17 @@ mod tests {
         let mut starts: Vec<usize> = batches.into_iter().flatten().collect();
         starts.sort_unstable();
         assert_eq!(starts, (0..15).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_corpus_that_fits_one_minibatch_always_gets_one() {
+        for seed in 0..50 {
+            let mut rng = crate::init::rng(seed);
+            for s in [Sampling::Random, Sampling::Sequential] {
+                let batches = epoch_batches(4 * 5 + 1, 4, 5, s, &mut rng).unwrap();
+                assert_eq!(batches.len(), 1, "{s:?}, seed {seed}");
+            }
+        }
     }
 
     #[test]

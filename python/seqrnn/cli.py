@@ -1,0 +1,307 @@
+"""What each ``seqrnn`` command does; ``seqrnn.__main__`` parses the arguments and calls these.
+
+Every ``cmd_*`` function takes the parsed ``argparse.Namespace`` and returns its result for
+``--json`` (human-readable lines are printed unless ``--json`` is given). User mistakes raise
+:class:`CliError` or one of the library's ``OSError``/``ValueError``/``TypeError``/``IndexError``,
+which the entry point turns into one ``seqrnn: error: ...`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import plot
+from ._training import History
+from .data import load_translation_pairs, make_translation_data
+from .lm import LanguageModel
+from .metrics import corpus_bleu, exact_match
+from .seq2seq import Seq2Seq, Translator
+from .toy import toy_translation_task
+from .vocab import Vocab, tokenize
+
+
+class CliError(Exception):
+    """A user mistake, reported as one line ``seqrnn: error: ...`` with exit status 2."""
+
+
+USER_ERRORS = (CliError, OSError, ValueError, TypeError, IndexError)  # FileNotFoundError: OSError
+_AT_LEAST_1 = {"hidden", "layers", "embed", "epochs", "batch", "steps", "num_steps", "num_examples",
+               "top_k", "beam"}
+_AT_LEAST_0 = {"num_tokens", "num_valid", "min_freq", "seed", "temperature", "alpha", "dropout",
+               "valid_fraction"}
+_BELOW_1 = {"dropout", "valid_fraction"}
+
+
+# ----- checks and helpers -----------------------------------------------------------------------
+
+
+def check_values(args: argparse.Namespace) -> None:
+    """Range checks of the numeric options, so a bad value fails before any work is done."""
+    for name, value in vars(args).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if not math.isfinite(value):
+            raise CliError(f"{flag} must be a finite number, got {value}")
+        if name in _AT_LEAST_1 and value < 1:
+            raise CliError(f"{flag} must be at least 1, got {value}")
+        if name in _AT_LEAST_0 and value < 0:
+            raise CliError(f"{flag} must be at least 0, got {value}")
+        if name in _BELOW_1 and value >= 1:
+            raise CliError(f"{flag} must be below 1, got {value}")
+        if name == "lr" and value <= 0:
+            raise CliError(f"--lr must be above 0, got {value}")
+
+
+def _input_file(path: Path, flag: str) -> Path:
+    if not path.exists():
+        raise CliError(f"{flag} {path}: no such file")
+    if not path.is_file():
+        raise CliError(f"{flag} {path}: not a file")
+    return path
+
+
+def _not_utf8(path: Path, flag: str, e: UnicodeDecodeError) -> CliError:
+    return CliError(f"{flag} {path}: not UTF-8 text ({e.reason} at byte {e.start})")
+
+
+def _read_text(path: Path, flag: str) -> str:
+    try:
+        return _input_file(path, flag).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, flag, e) from e
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before training if ``--out`` or ``--plot`` cannot be written."""
+    folder = args.out.parent if str(args.out.parent) else Path(".")
+    if not folder.is_dir():
+        raise CliError(f"--out {args.out}: folder {folder} does not exist")
+    if args.out.is_dir():
+        raise CliError(f"--out {args.out}: is a folder; give a file name")
+    if args.plot is not None:
+        try:
+            plot.check_plot_file(args.plot)
+        except ImportError as e:
+            raise CliError(str(e)) from e
+
+
+def _load(path: Path, kind: type[Any]) -> Any:
+    """``kind.load(path)`` with the file named in the message of a wrong or damaged file."""
+    try:
+        return kind.load(_input_file(path, "--model"))
+    except ValueError as e:
+        maker = "train-lm" if kind is LanguageModel else "train-translate"
+        raise CliError(f"--model {path}: {e} (expected a file written by seqrnn {maker})") from e
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    """Human-readable output, suppressed by ``--json``."""
+    if not getattr(args, "json", False):
+        print(text, flush=True)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not (args.no_progress or getattr(args, "json", False))
+
+
+def _summary(history: History, seconds: float) -> dict[str, Any]:
+    """Final metrics of a ``fit``: last-epoch perplexities, median tokens/s, per-epoch lists."""
+    return {
+        "epochs": history.epochs,
+        "train_perplexity": history.train_perplexity[-1],
+        "valid_perplexity": history.valid_perplexity[-1] if history.valid_perplexity else None,
+        "tokens_per_second": statistics.median(history.tokens_per_second),
+        "seconds": seconds,
+        "history": history.history,
+    }
+
+
+def _summary_line(m: dict[str, Any]) -> str:
+    valid = m["valid_perplexity"]
+    ppl = f"training {m['train_perplexity']:.3f}" + ("" if valid is None else
+                                                      f", validation {valid:.3f}")
+    return (f"perplexity: {ppl}; {m['tokens_per_second']:,.0f} tokens/s; "
+            f"{m['seconds']:.1f} s for {m['epochs']} epochs")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with non-finite floats as ``None``, so the output is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: jsonable(x) for k, x in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(x) for x in value]
+    return value
+
+
+# ----- commands -----------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """README's main job: a character model and the toy translator, trained and shown."""
+    from . import demo
+
+    text = None if args.text is None else _read_text(args.text, "--text")
+    demo.run(text, epochs=args.epochs, hidden_size=args.hidden, seed=args.seed,
+             progress=not args.no_progress)
+
+
+def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
+    """Tokenize a text file, train a language model on it, save it with its vocabulary."""
+    text = _read_text(args.text, "--text")
+    _check_outputs(args)
+    tokens = tokenize(text, args.level)
+    vocab = Vocab(tokens)
+    ids = vocab.encode(tokens)  # (n,) int64
+    n_valid = int(len(ids) * args.valid_fraction)
+    if args.valid_fraction > 0 and n_valid < 2:
+        raise CliError(f"--valid-fraction {args.valid_fraction} of {len(ids)} tokens leaves "
+                       f"{n_valid} for validation; it needs 2 (or --valid-fraction 0)")
+    train, valid = ids[: len(ids) - n_valid], (ids[len(ids) - n_valid :] if n_valid else None)
+    needed = args.batch * args.steps + args.steps + 1  # one minibatch at any random offset
+    if len(train) < needed:
+        raise CliError(f"--text {args.text}: {len(train):,} training tokens are too few for "
+                       f"--batch {args.batch} and --steps {args.steps} (at least {needed:,}); "
+                       "lower them")
+    lm = LanguageModel(len(vocab), args.hidden, args.layers, args.embed, seed=args.seed,
+                       dropout=args.dropout)
+    lm.vocab, lm.level = vocab, args.level
+    _say(args, f"train-lm: {len(ids):,} {args.level} tokens from {args.text} ({len(train):,} "
+               f"training, {n_valid:,} validation), vocabulary of {len(vocab)}; {lm!r}")
+    start = time.perf_counter()
+    history = lm.fit(train, args.epochs, args.batch, args.steps, args.lr,
+                     optimizer=args.optimizer, valid_ids=valid, progress=_progress(args),
+                     seed=args.seed)
+    metrics = _summary(history, time.perf_counter() - start)
+    lm.save(args.out)
+    _say(args, _summary_line(metrics))
+    _say(args, f"saved {args.out}")
+    if args.plot is not None:
+        plot.save_perplexity_curve(history, args.plot, f"{args.level} language model")
+        _say(args, f"plotted {args.plot}")
+    return {"command": "train-lm", "model": str(args.out), "level": args.level,
+            "vocab_size": len(vocab), "train_tokens": len(train), "valid_tokens": n_valid,
+            **metrics, "plot": None if args.plot is None else str(args.plot)}
+
+
+def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
+    """Continue ``--prefix`` with a saved language model."""
+    lm = _load(args.model, LanguageModel)
+    if lm.vocab is None:
+        raise CliError(f"--model {args.model}: saved without a vocabulary; train it with "
+                       "seqrnn train-lm (or set lm.vocab before lm.save)")
+    if not tokenize(args.prefix, lm.level):
+        raise CliError(f"--prefix must hold at least one {lm.level} token")
+    text = lm.predict(args.prefix, args.num_tokens, temperature=args.temperature,
+                      top_k=args.top_k, seed=args.seed)
+    _say(args, text)
+    return {"command": "generate", "model": str(args.model), "prefix": args.prefix,
+            "text": text, "num_tokens": args.num_tokens, "temperature": args.temperature,
+            "top_k": args.top_k, "seed": args.seed}
+
+
+def _translation_data(args: argparse.Namespace) -> Any:
+    """The ``TranslationData`` of ``--pairs FILE`` or of the embedded toy task (``--toy``)."""
+    if args.pairs is not None:
+        try:
+            with open(_input_file(args.pairs, "--pairs"), encoding="utf-8") as f:
+                has_pairs = any("\t" in line for line in f)  # stops at the first pair
+        except UnicodeDecodeError as e:
+            raise _not_utf8(args.pairs, "--pairs", e) from e
+        if not has_pairs:
+            raise CliError(f"--pairs {args.pairs}: no tab-separated source/target lines")
+        return load_translation_pairs(args.pairs, args.num_examples, args.num_steps,
+                                      args.min_freq, num_valid=args.num_valid or 0,
+                                      vocab_from="train")
+    total = 1000 if args.num_examples is None else args.num_examples
+    if not 2 <= total <= 1_000_000:
+        raise CliError(f"--num-examples with --toy must be in [2, 1000000], got {total}")
+    num_valid = min(100, total // 10) if args.num_valid is None else args.num_valid
+    if num_valid >= total:
+        raise CliError(f"--num-valid {num_valid} leaves no training pair of {total}")
+    train, valid = toy_translation_task(num_valid=num_valid, seed=args.seed, max_number=total - 1)
+    return make_translation_data(train + valid, args.num_steps, args.min_freq,
+                                 num_valid=len(valid), already_preprocessed=True)
+
+
+def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
+    """Train a seq2seq translator on sentence pairs, save it, report held-out BLEU."""
+    _check_outputs(args)
+    data = _translation_data(args)
+    train, valid = data.split()
+    model = Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), args.embed, args.hidden,
+                    args.layers, seed=args.seed)
+    source = "the toy number task" if args.pairs is None else str(args.pairs)
+    _say(args, f"train-translate: {len(train):,} training and {len(valid):,} held-out pairs from "
+               f"{source}; vocabularies {len(data.src_vocab)} -> {len(data.tgt_vocab)}; {model!r}")
+    start = time.perf_counter()
+    history = model.fit(train, args.epochs, args.batch, args.lr,
+                        valid=valid if len(valid) else None, progress=_progress(args),
+                        seed=args.seed)
+    metrics = _summary(history, time.perf_counter() - start)
+    translator = Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
+    translator.save(args.out)
+    _say(args, _summary_line(metrics))
+    scores: dict[str, Any] = {"bleu": None, "exact_match": None}
+    if len(valid):
+        sources, labels = [s for s, _ in valid.pairs], [t for _, t in valid.pairs]
+        preds = translator.translate(sources)
+        scores = {"bleu": corpus_bleu(preds, labels), "exact_match": exact_match(preds, labels)}
+        _say(args, f"held-out BLEU {scores['bleu']:.3f}, exact match {scores['exact_match']:.1%} "
+                   f"({len(valid)} pairs, greedy)")
+        for src, pred, label in list(zip(sources, preds, labels))[:3]:
+            _say(args, f"  {src} -> {pred}   [{label}]")
+    _say(args, f"saved {args.out}")
+    if args.plot is not None:
+        plot.save_perplexity_curve(history, args.plot, "translator")
+        _say(args, f"plotted {args.plot}")
+    return {"command": "train-translate", "model": str(args.out), "train_pairs": len(train),
+            "valid_pairs": len(valid), "src_vocab_size": len(data.src_vocab),
+            "tgt_vocab_size": len(data.tgt_vocab), "num_steps": data.num_steps, **metrics,
+            **scores, "plot": None if args.plot is None else str(args.plot)}
+
+
+def cmd_translate(args: argparse.Namespace) -> list[dict[str, str]]:
+    """Translate the sentences given as arguments, or one per line from stdin."""
+    translator = _load(args.model, Translator)
+    sentences = args.sentences
+    if not sentences:
+        if sys.stdin.isatty():
+            print("seqrnn: reading sentences from stdin, one per line (Ctrl-D ends)",
+                  file=sys.stderr)
+        sentences = sys.stdin.read().splitlines()
+    todo = [s for s in sentences if s.strip()]  # blank lines stay blank, so lines stay aligned
+    done = iter(translator.translate(todo, beam_size=args.beam, alpha=args.alpha) if todo else [])
+    results = [{"source": s, "translation": next(done) if s.strip() else ""} for s in sentences]
+    for r in results:
+        _say(args, r["translation"])
+    return results
+
+
+def find_bench() -> Path | None:
+    """``benchmarks/bench.py`` of the seqrnn source checkout holding this package (an editable
+    install) or in the current folder; ``None`` for an installed wheel elsewhere."""
+    roots = [*Path(__file__).resolve().parents, Path.cwd()]
+    for root in roots:
+        script, project = root / "benchmarks" / "bench.py", root / "pyproject.toml"
+        if script.is_file() and project.is_file() and 'name = "seqrnn"' in project.read_text():
+            return script
+    return None
+
+
+def run_bench(argv: list[str]) -> int:
+    """Run ``benchmarks/bench.py`` with ``argv``; its exit status is ours."""
+    script = find_bench()
+    if script is None:
+        raise CliError("the benchmark ships with the source repository (benchmarks/bench.py); "
+                       "run seqrnn bench from a clone of it")
+    return subprocess.run([sys.executable, str(script), *argv], check=False).returncode

@@ -1,0 +1,70 @@
+"""Training curves for the command line: perplexity per epoch, drawn with matplotlib.
+
+matplotlib is an optional dependency (``pip install matplotlib``, or ``pip install
+seqrnn[plot]``). :func:`check_plot_file` tells early, before any training, whether a curve can
+be written; :func:`save_perplexity_curve` draws it. Only ``matplotlib.figure.Figure`` is used,
+never ``pyplot``, so no window or GUI backend is involved.
+
+Example:
+    >>> from seqrnn._training import History
+    >>> history = History(train_perplexity=[9.0, 5.0, 4.0], valid_perplexity=[8.0, 6.0, 5.5])
+    >>> check_plot_file("curve.png")                                  # doctest: +SKIP
+    >>> save_perplexity_curve(history, "curve.png", "char model")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._training import History
+
+INSTALL_HINT = "pip install matplotlib"
+
+
+def check_plot_file(path: str | os.PathLike[str]) -> None:
+    """Raise before any work if a curve cannot be written to ``path``.
+
+    ``ImportError`` when matplotlib is missing (the message names ``pip install matplotlib``);
+    ``ValueError`` when the file name has no extension matplotlib writes (``.png``, ``.pdf``,
+    ``.svg``, ...) or its folder does not exist.
+    """
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError as e:
+        message = f"--plot needs matplotlib, which is not installed: {INSTALL_HINT}"
+        raise ImportError(message) from e
+    p = Path(path)
+    formats = FigureCanvasBase.get_supported_filetypes()  # {"png": "Portable Network ...", ...}
+    if p.suffix[1:].lower() not in formats:
+        known = ", ".join(f".{ext}" for ext in ("png", "pdf", "svg") if ext in formats)
+        raise ValueError(f"--plot {p}: give a file name with an image extension ({known}, ...)")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"--plot {p}: folder {folder} does not exist")
+
+
+def save_perplexity_curve(
+    history: History, path: str | os.PathLike[str], title: str = "training"
+) -> None:
+    """Write training (and, when recorded, validation) perplexity against epoch to ``path``.
+
+    The format follows the file extension (``.png``, ``.pdf``, ``.svg``, ...).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = list(range(1, history.epochs + 1))
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(epochs, history.train_perplexity, marker="o", markersize=3, label="training")
+    if history.valid_perplexity:
+        ax.plot(epochs[: len(history.valid_perplexity)], history.valid_perplexity, marker="o",
+                markersize=3, label="validation")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("perplexity")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.savefig(os.fspath(path), dpi=120)

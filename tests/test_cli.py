@@ -1,0 +1,223 @@
+"""The command line: every command in-process through ``main([...])``, the entry point once in a
+subprocess, and every user mistake as one ``seqrnn: error:`` line with exit status 2."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import seqrnn
+from seqrnn import cli
+from seqrnn.__main__ import main
+
+REPO = Path(__file__).resolve().parents[1]
+TEXT = ("the time traveller was expounding a recondite matter to us. his grey eyes shone and "
+        "twinkled, and his usually pale face was flushed and animated. the fire burned brightly, "
+        "and the soft radiance of the incandescent lights in the lilies of silver caught the "
+        "bubbles that flashed and passed in our glasses. ")  # 305 characters
+TINY_LM = ["--epochs", "2", "--hidden", "16", "--batch", "4", "--steps", "10", "--no-progress"]
+TINY_TRANSLATOR = ["--toy", "--num-examples", "200", "--epochs", "2", "--hidden", "16",
+                   "--embed", "8", "--layers", "1", "--batch", "32", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a small text file, a trained language model and a trained translator."""
+    path = tmp_path_factory.mktemp("cli")
+    (path / "text.txt").write_text(TEXT, encoding="utf-8")
+    assert main(["train-lm", "--text", str(path / "text.txt"), *TINY_LM,
+                 "--out", str(path / "lm.safetensors"), "--json"]) == 0
+    assert main(["train-translate", *TINY_TRANSLATOR, "--out", str(path / "tr.safetensors"),
+                 "--json"]) == 0
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``main(argv)`` in-process: exit status, stdout, stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(code: int, out: str, err: str, *words: str) -> None:
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1 and err.startswith("seqrnn: error: "), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err
+
+
+# ----- language models ------------------------------------------------------------------------
+
+
+def test_train_lm_then_generate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text, model = tmp_path / "text.txt", tmp_path / "model.safetensors"
+    text.write_text(TEXT, encoding="utf-8")
+    code, out, err = run(capsys, "train-lm", "--text", str(text), *TINY_LM, "--out", str(model))
+    assert code == 0 and err == ""  # --no-progress: no bar on stderr
+    assert "perplexity: training" in out and "validation" in out and "tokens/s" in out
+    lm = seqrnn.LanguageModel.load(model)
+    assert lm.vocab == seqrnn.Vocab(seqrnn.tokenize(TEXT)) and lm.level == "char"
+    assert lm.hidden_size == 16
+
+    code, out, err = run(capsys, "generate", "--model", str(model), "--prefix", "the time ",
+                         "--num-tokens", "20")
+    assert code == 0 and err == ""
+    assert out.endswith("\n") and out[:-1] == lm.predict("the time ", 20)
+    assert out.startswith("the time ") and len(out[:-1]) == len("the time ") + 20
+
+
+def test_progress_bar_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    argv = [a for a in TINY_LM if a != "--no-progress"]
+    code, out, err = run(capsys, "train-lm", "--text", str(text), *argv,
+                         "--out", str(tmp_path / "m.safetensors"))
+    assert code == 0 and "epoch/s" in err and "%|" not in out
+
+
+def test_json_outputs_parse(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "train-lm", "--text", str(folder / "text.txt"), *TINY_LM,
+                         "--level", "word", "--batch", "2", "--steps", "3",  # 52 words
+                         "--valid-fraction", "0.2",
+                         "--out", str(folder / "words.safetensors"), "--json")
+    assert code == 0 and err == ""
+    result = json.loads(out)  # stdout holds the JSON object and nothing else
+    assert result["command"] == "train-lm" and result["level"] == "word"
+    assert result["epochs"] == 2 and len(result["history"]["train_perplexity"]) == 2
+    assert 1 < result["train_perplexity"] < 2 * result["vocab_size"]
+    assert result["valid_perplexity"] > 1 and result["tokens_per_second"] > 0
+    assert result["train_tokens"] + result["valid_tokens"] == len(TEXT.split())
+
+    code, out, err = run(capsys, "generate", "--model", str(folder / "words.safetensors"),
+                         "--prefix", "the time", "--num-tokens", "5", "--temperature", "1",
+                         "--top-k", "3", "--json")
+    result = json.loads(out)
+    assert code == 0 and err == "" and len(result["text"].split()) == 2 + 5
+
+
+# ----- translation ----------------------------------------------------------------------------
+
+
+def test_train_translate_toy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "tr.safetensors"
+    code, out, err = run(capsys, "train-translate", *TINY_TRANSLATOR, "--out", str(model))
+    assert code == 0 and err == ""
+    assert "held-out BLEU" in out and f"saved {model}" in out
+    tr = seqrnn.Translator.load(model)
+    assert tr.model.hidden_size == 16 and tr.model.embed_size == 8 and tr.model.num_layers == 1
+
+
+def test_train_translate_json(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "train-translate", *TINY_TRANSLATOR, "--num-valid", "30",
+                         "--out", str(folder / "tr2.safetensors"), "--json")
+    result = json.loads(out)
+    assert code == 0 and err == ""
+    assert (result["train_pairs"], result["valid_pairs"]) == (170, 30)
+    assert 0 <= result["bleu"] <= 1 and 0 <= result["exact_match"] <= 1
+
+
+def test_translate_from_arguments_and_stdin(folder: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    model = str(folder / "tr.safetensors")
+    expected = seqrnn.Translator.load(model).translate(["twenty one", "five"], beam_size=2)
+    code, out, err = run(capsys, "translate", "--model", model, "--beam", "2", "twenty one", "five")
+    assert code == 0 and err == "" and out.splitlines() == expected
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("twenty one\n\nfive\n"))
+    code, out, err = run(capsys, "translate", "--model", model, "--beam", "2")
+    assert code == 0 and out.splitlines() == [expected[0], "", expected[1]]  # blank stays blank
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("five\n"))
+    code, out, err = run(capsys, "translate", "--model", model, "--beam", "2", "--json")
+    assert code == 0 and json.loads(out) == [{"source": "five", "translation": expected[1]}]
+
+
+# ----- plots ----------------------------------------------------------------------------------
+
+
+def test_plot_writes_png(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    curve = tmp_path / "curve.png"
+    code, out, err = run(capsys, "train-lm", "--text", str(folder / "text.txt"), *TINY_LM,
+                         "--out", str(tmp_path / "m.safetensors"), "--plot", str(curve), "--json")
+    assert code == 0 and err == "" and json.loads(out)["plot"] == str(curve)
+    assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_fails_before_training(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # "import matplotlib" now fails
+    monkeypatch.setitem(sys.modules, "matplotlib.backend_bases", None)
+    model = tmp_path / "m.safetensors"
+    code, out, err = run(capsys, "train-lm", "--text", str(folder / "text.txt"), *TINY_LM,
+                         "--out", str(model), "--plot", str(tmp_path / "curve.png"))
+    assert_one_error_line(code, out, err, "pip install matplotlib")
+    assert not model.exists()  # checked before any training
+
+
+# ----- mistakes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["train-lm", "--text", "{tmp}/missing.txt", "--out", "{tmp}/m"], ["missing.txt"]),
+        (["generate", "--model", "{folder}/text.txt", "--prefix", "a"], ["invalid checkpoint"]),
+        (["translate", "--model", "{folder}/lm.safetensors", "go ."], ["LanguageModel"]),
+        (["generate", "--model", "{folder}/tr.safetensors", "--prefix", "a"], ["Seq2Seq"]),
+        (["train-lm", "--text", "{folder}/text.txt", "--hidden", "-1", "--out", "{tmp}/m"],
+         ["--hidden"]),
+        (["train-lm", "--text", "{folder}/text.txt", "--lr", "nan", "--out", "{tmp}/m"], ["--lr"]),
+        (["train-lm", "--text", "{folder}/text.txt", "--out", "{tmp}/no/m"], ["does not exist"]),
+        (["train-lm", "--text", "{folder}/text.txt", "--out", "{tmp}/m", "--batch", "500"],
+         ["--batch"]),
+        (["train-translate", "--pairs", "{folder}/text.txt", "--out", "{tmp}/m"], ["tab"]),
+        (["train-translate", "--toy", "--num-valid", "5000", "--out", "{tmp}/m"], ["--num-valid"]),
+        (["generate", "--model", "{folder}/lm.safetensors", "--prefix", ""], ["--prefix"]),
+    ],
+)
+def test_user_mistakes_are_one_line(argv: list[str], words: list[str], folder: Path,
+                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a.format(tmp=tmp_path, folder=folder) for a in argv]
+    assert_one_error_line(*run(capsys, *argv), *words)
+
+
+@pytest.mark.parametrize("argv", [[], ["fly"], ["train-lm", "--out", "m"],
+                                  ["train-lm", "--text", "t", "--out", "m", "--hidden", "lots"],
+                                  ["train-translate", "--toy", "--pairs", "p", "--out", "m"]])
+def test_argparse_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and "Traceback" not in capsys.readouterr().err
+
+
+# ----- bench and the entry point --------------------------------------------------------------
+
+
+def test_bench_outside_a_checkout(monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "find_bench", lambda: None)
+    assert_one_error_line(*run(capsys, "bench", "--quick"), "source repository")
+
+
+def test_bench_passes_arguments_on(monkeypatch: pytest.MonkeyPatch,
+                                   capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(REPO)  # an installed wheel finds the script from the checkout it runs in
+    assert main(["bench", "--help"]) == 0  # bench.py's own help: it exits before any work
+    assert "--quick" in capfd.readouterr().out
+
+
+def test_entry_point_help() -> None:
+    done = subprocess.run([sys.executable, "-m", "seqrnn", "--help"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stderr == ""
+    for command in ("demo", "train-lm", "generate", "train-translate", "translate", "bench"):
+        assert command in done.stdout
