@@ -149,3 +149,21 @@ def test_generation_rejects_bad_arguments():
         lm.generate([], 3)
     with pytest.raises(IndexError, match="prefix"):
         lm.generate([7], 3)
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    before = seqrnn.get_num_threads()
+    try:
+        weights = []
+        for threads in (1, 2):
+            seqrnn.set_num_threads(threads)
+            assert seqrnn.get_num_threads() == threads
+            lm = seqrnn.LanguageModel(5, hidden_size=256, seed=0)
+            lm.fit(PATTERN, epochs=1, batch_size=64, num_steps=16, lr=0.01, optimizer="adam",
+                   progress=False, seed=0)
+            weights.append(lm.state_dict())
+        for k, w in weights[0].items():
+            np.testing.assert_array_equal(w, weights[1][k])
+    finally:
+        seqrnn.set_num_threads(0)
+    assert seqrnn.get_num_threads() == before

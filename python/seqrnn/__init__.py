@@ -5,7 +5,7 @@ gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 """
 
 from . import data, metrics, toy
-from ._core import __version__
+from ._core import __version__, get_num_threads, set_num_threads
 from .lm import LanguageModel
 from .rnn import RNN
 from .seq2seq import Seq2Seq, Translator
@@ -19,7 +19,9 @@ __all__ = [
     "Vocab",
     "__version__",
     "data",
+    "get_num_threads",
     "metrics",
+    "set_num_threads",
     "tokenize",
     "toy",
 ]

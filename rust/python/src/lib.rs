@@ -38,9 +38,24 @@ macro_rules! dispatch {
     };
 }
 
+/// Sets the number of threads matrix products may use (0: the default, the cores up to 2).
+/// Results are identical for every thread count.
+#[pyfunction]
+fn set_num_threads(n: usize) {
+    seqrnn::linalg::set_num_threads(n);
+}
+
+/// The number of threads matrix products may use.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    seqrnn::linalg::num_threads()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_class::<rnn::PyRnn>()?;
     m.add_class::<lm::PyLanguageModel>()?;
     m.add_class::<stream::PyStream>()?;
