@@ -2,7 +2,7 @@
 
 Usage (from the repository root, with seqrnn installed; PyTorch is optional)::
 
-    python benchmarks/bench.py                       # every case, 5 repeats, 1 thread
+    python benchmarks/bench.py                       # every case, 5 repeats, 2 threads
     python benchmarks/bench.py --quick               # smoke test: small sizes, once, < 1 min
     python benchmarks/bench.py --write BENCHMARKS.md # also write the report as markdown
     python benchmarks/bench.py --cases lm generate --repeats 9 --threads 2
@@ -10,7 +10,7 @@ Usage (from the repository root, with seqrnn installed; PyTorch is optional)::
 Options: ``--repeats N`` measurements per implementation and case (default 5; 1 with
 ``--quick``); ``--threads N`` threads for PyTorch (``torch.set_num_threads``) and for the BLAS
 libraries (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, set before numpy
-loads; default 1; seqrnn chooses its own); ``--cases`` any of ``lm generate seq2seq matmul``
+loads) and for seqrnn (``seqrnn.set_num_threads``), default 2; ``--cases`` any of ``lm generate seq2seq matmul``
 (default all); ``--impls`` any of ``seqrnn torch numpy`` (default all that import);
 ``--clock cpu`` times with the process's CPU time instead of wall time, which keeps single-thread
 comparisons meaningful on a busy machine (the "CPU/wall" column shows how busy it was).
@@ -96,7 +96,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, each case once (smoke test)")
     p.add_argument("--repeats", type=int, default=None, help="measurements per implementation")
-    p.add_argument("--threads", type=int, default=1, help="PyTorch and BLAS threads")
+    p.add_argument("--threads", type=int, default=2, help="PyTorch, BLAS and seqrnn threads")
     p.add_argument("--write", metavar="FILE", help="write the markdown report to FILE")
     p.add_argument("--cases", nargs="+", choices=list(GROUPS), default=list(GROUPS))
     p.add_argument("--impls", nargs="+", choices=list(NAMES), default=list(NAMES))
@@ -261,8 +261,8 @@ def versions(threads: int) -> list[str]:
                  if "Math Kernel Library" in ln or "CPU capability" in ln]
         lines.append(f"- PyTorch {torch.__version__} ({', '.join(build + extra)}), "
                      f"torch.get_num_threads() = {torch.get_num_threads()}")
-    lines.append(f"- threads: {threads} for PyTorch and the BLAS libraries; seqrnn chooses its "
-                 "own (see CPU/wall in the tables)")
+    lines.append(f"- threads: {threads} for PyTorch, the BLAS libraries and seqrnn "
+                 "(`seqrnn.set_num_threads`)")
     return lines
 
 
@@ -293,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     impls = [i for i in args.impls if i != "torch" or cases.torch is not None]
     if cases.torch is not None:
         cases.torch.set_num_threads(args.threads)
+    cases.seqrnn.set_num_threads(args.threads)
     print(f"implementations: {', '.join(NAMES[i] for i in impls)}; threads {args.threads}; "
           f"repeats {args.repeats}; clock {args.clock}", flush=True)
     load0, results = os.getloadavg(), []
