@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from . import _core
 from . import _validate as v
+from ._module import StateDict
 from ._training import History, run_epochs
 
 Array = npt.NDArray[Any]
@@ -53,7 +54,7 @@ class Stream:
         self._core.state = v.floats(value, "state", self._core.state.dtype.name)
 
 
-class LanguageModel:
+class LanguageModel(StateDict):
     """Embedding (or one-hot input) -> multi-layer tanh RNN -> linear logits.
 
     State-dict keys: ``embedding.weight`` (V, E) when ``embed_size`` is set, ``rnn.weight_ih_l0``
@@ -146,15 +147,6 @@ class LanguageModel:
         grads = dict(grads)
         return (loss, grads, h_n) if return_state else (loss, grads)
 
-    def state_dict(self) -> dict[str, Array]:
-        """Copies of all parameters, keyed by PyTorch-style names."""
-        return dict(self._core.state_dict())
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Replace every parameter; names, shapes and dtypes must match exactly."""
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
-        self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})
 
     # ----- training -------------------------------------------------------------------------
 

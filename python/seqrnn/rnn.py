@@ -9,11 +9,12 @@ import numpy.typing as npt
 
 from . import _core
 from . import _validate as v
+from ._module import StateDict
 
 Array = npt.NDArray[Any]
 
 
-class RNN:
+class RNN(StateDict):
     """Multi-layer tanh (or relu) RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``.
 
     Parameters are named and shaped as in ``torch.nn.RNN`` (``weight_ih_l0`` (H, in),
@@ -134,12 +135,3 @@ class RNN:
         grads, d_x, d_h0 = self._core.backward(x, d_out, h0, d_h_n, lens)
         return grads, self._batch_layout(d_x, unbatched), (d_h0[:, 0, :] if unbatched else d_h0)
 
-    def state_dict(self) -> dict[str, Array]:
-        """Copies of the parameters keyed like ``torch.nn.RNN.state_dict()``."""
-        return dict(self._core.state_dict())
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Replace every parameter; names, shapes and dtypes must match exactly."""
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
-        self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})

@@ -7,18 +7,18 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from . import _core
 from . import _validate as v
+from ._module import StateDict
 from ._training import History, run_epochs
 
 Array = npt.NDArray[Any]
 SRC_VOCAB_KEY, TGT_VOCAB_KEY, STEPS_KEY = "seqrnn.src_vocab", "seqrnn.tgt_vocab", "seqrnn.num_steps"
 
 
-class Seq2Seq:
+class Seq2Seq(StateDict):
     """Embedding + tanh RNN encoder, embedding + tanh RNN decoder, linear logits.
 
     The decoder starts from the encoder's final state (taken at each source's valid length);
@@ -147,15 +147,6 @@ class Seq2Seq:
         hyps = self._core.decode(src_a, lens, bos, eos, max_len, beam_size, float(alpha))
         return [list(tokens) for tokens, _, _ in hyps]
 
-    def state_dict(self) -> dict[str, Array]:
-        """Copies of all parameters, keyed by PyTorch-style names."""
-        return dict(self._core.state_dict())
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Replace every parameter; names, shapes and dtypes must match exactly."""
-        if not isinstance(state_dict, dict):
-            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
-        self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})
 
     def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
         """Write one safetensors file atomically."""

@@ -2,7 +2,7 @@
 //! JSON in the file's metadata. Writes are atomic; reads validate before anything is used and
 //! never execute code.
 
-use crate::{Dtype, Error, Float, Result};
+use crate::{Dtype, Error, Float, Parameters, Result};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use safetensors::tensor::{SafeTensors, TensorView};
 use std::collections::HashMap;
@@ -168,4 +168,48 @@ pub fn total_elements(bytes: &[u8]) -> Result<usize> {
         .iter()
         .map(|(_, v)| v.shape().iter().product::<usize>())
         .sum())
+}
+
+/// Safetensors bytes of a whole model: its tensors, its kind and JSON configuration, and `extra`.
+pub fn model_to_bytes<T: Float, P: Parameters<T>, C: serde::Serialize>(
+    kind: &str,
+    config: &C,
+    model: &P,
+    mut extra: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    extra.insert(KIND.into(), kind.into());
+    let config = serde_json::to_string(config).map_err(|e| bad(e.to_string()))?;
+    extra.insert(CONFIG.into(), config);
+    to_bytes(&model.named(), extra)
+}
+
+/// Rebuilds a model of `kind` from checkpoint bytes: the configuration is parsed and must account
+/// for exactly the scalars the file holds (`num_params`), so a forged header cannot make us
+/// allocate more than the file's size; `build` makes the model, whose names, shapes and dtypes
+/// must then match the file's tensors exactly. Returns the model and the file's metadata.
+pub fn model_from_bytes<T, C, M>(
+    bytes: &[u8],
+    kind: &str,
+    num_params: impl FnOnce(&C) -> Option<usize>,
+    build: impl FnOnce(C) -> Result<M>,
+) -> Result<(M, HashMap<String, String>)>
+where
+    T: Float,
+    C: serde::de::DeserializeOwned,
+    M: Parameters<T>,
+{
+    let meta = metadata(bytes)?;
+    let config: C = config(&meta, kind)?;
+    let expected = num_params(&config).ok_or_else(|| bad("configuration sizes overflow"))?;
+    let present = total_elements(bytes)?;
+    if expected != present {
+        return Err(bad(format!(
+            "configuration needs {expected} parameters, the file holds {present}"
+        )));
+    }
+    let tensors = tensors::<T>(bytes)?;
+    let mut model = build(config)?;
+    let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
+    model.load_state_dict(&views)?;
+    Ok((model, meta))
 }

@@ -246,12 +246,8 @@ pub const CHECKPOINT_KIND: &str = "LanguageModel";
 
 impl<T: Float> LanguageModel<T> {
     /// Safetensors bytes: every parameter, the configuration and `extra` metadata (a vocabulary, ...).
-    pub fn to_bytes(&self, mut extra: HashMap<String, String>) -> Result<Vec<u8>> {
-        extra.insert(checkpoint::KIND.into(), CHECKPOINT_KIND.into());
-        let config = serde_json::to_string(&self.config)
-            .map_err(|e| crate::Error::Checkpoint(e.to_string()))?;
-        extra.insert(checkpoint::CONFIG.into(), config);
-        checkpoint::to_bytes(&self.named(), extra)
+    pub fn to_bytes(&self, extra: HashMap<String, String>) -> Result<Vec<u8>> {
+        checkpoint::model_to_bytes(CHECKPOINT_KIND, &self.config, self, extra)
     }
 
     /// Writes [`LanguageModel::to_bytes`] to `path` atomically.
@@ -262,24 +258,9 @@ impl<T: Float> LanguageModel<T> {
     /// Rebuilds a model from checkpoint bytes, validating kind, configuration, names, shapes and
     /// dtypes before use. Returns the model and the file's metadata.
     pub fn from_bytes(bytes: &[u8]) -> Result<(Self, HashMap<String, String>)> {
-        let meta = checkpoint::metadata(bytes)?;
-        let config: LmConfig = checkpoint::config(&meta, CHECKPOINT_KIND)?;
-        // The configuration must account for exactly the scalars present, so a forged header
-        // cannot make us allocate more than the file holds.
-        let expected = config
-            .num_params()
-            .ok_or_else(|| crate::Error::Checkpoint("configuration sizes overflow".into()))?;
-        let present = checkpoint::total_elements(bytes)?;
-        if expected != present {
-            return Err(crate::Error::Checkpoint(format!(
-                "configuration needs {expected} parameters, the file holds {present}"
-            )));
-        }
-        let tensors = checkpoint::tensors::<T>(bytes)?;
-        let mut model = LanguageModel::new(config, Init::Uniform, 0)?;
-        let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
-        model.load_state_dict(&views)?;
-        Ok((model, meta))
+        checkpoint::model_from_bytes(bytes, CHECKPOINT_KIND, LmConfig::num_params, |c| {
+            LanguageModel::new(c, Init::Uniform, 0)
+        })
     }
 
     /// Reads a checkpoint written by [`LanguageModel::save`].

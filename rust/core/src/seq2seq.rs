@@ -404,12 +404,8 @@ impl<T: Float> Seq2Seq<T> {
     }
 
     /// Safetensors bytes with the configuration and `extra` metadata (vocabularies, ...).
-    pub fn to_bytes(&self, mut extra: HashMap<String, String>) -> Result<Vec<u8>> {
-        extra.insert(checkpoint::KIND.into(), CHECKPOINT_KIND.into());
-        let config =
-            serde_json::to_string(&self.config).map_err(|e| Error::Checkpoint(e.to_string()))?;
-        extra.insert(checkpoint::CONFIG.into(), config);
-        checkpoint::to_bytes(&self.named(), extra)
+    pub fn to_bytes(&self, extra: HashMap<String, String>) -> Result<Vec<u8>> {
+        checkpoint::model_to_bytes(CHECKPOINT_KIND, &self.config, self, extra)
     }
 
     /// Writes [`Seq2Seq::to_bytes`] to `path` atomically.
@@ -419,22 +415,9 @@ impl<T: Float> Seq2Seq<T> {
 
     /// Rebuilds a model from checkpoint bytes after validating everything.
     pub fn from_bytes(bytes: &[u8]) -> Result<(Self, HashMap<String, String>)> {
-        let meta = checkpoint::metadata(bytes)?;
-        let config: Seq2SeqConfig = checkpoint::config(&meta, CHECKPOINT_KIND)?;
-        let expected = config
-            .num_params()
-            .ok_or_else(|| Error::Checkpoint("configuration sizes overflow".into()))?;
-        let present = checkpoint::total_elements(bytes)?;
-        if expected != present {
-            return Err(Error::Checkpoint(format!(
-                "configuration needs {expected} parameters, the file holds {present}"
-            )));
-        }
-        let tensors = checkpoint::tensors::<T>(bytes)?;
-        let mut model = Seq2Seq::new(config, Init::Uniform, 0)?;
-        let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
-        model.load_state_dict(&views)?;
-        Ok((model, meta))
+        checkpoint::model_from_bytes(bytes, CHECKPOINT_KIND, Seq2SeqConfig::num_params, |c| {
+            Seq2Seq::new(c, Init::Uniform, 0)
+        })
     }
 }
 

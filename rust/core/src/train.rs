@@ -44,6 +44,42 @@ pub struct RunStats {
     pub epoch_done: bool,
 }
 
+impl RunStats {
+    fn add<T: Float>(&mut self, loss: T, tokens: usize) {
+        self.batches += 1;
+        self.tokens += tokens;
+        self.loss_sum += loss.to_f64_lossless() * tokens as f64;
+    }
+}
+
+/// One optimizer update after checking that the loss and the gradients are finite (the model
+/// keeps its parameters otherwise) and clipping the gradients' global norm.
+fn update<T: Float, M: Parameters<T>>(
+    optimizer: &mut Optimizer<T>,
+    clip: Option<f64>,
+    model: &mut M,
+    loss: T,
+    grads: &mut M,
+    step: u64,
+) -> Result<()> {
+    if !loss.is_finite() {
+        return Err(Error::NonFinite {
+            what: "loss".into(),
+            step,
+        });
+    }
+    if !grads.all_finite() {
+        return Err(Error::NonFinite {
+            what: "gradient".into(),
+            step,
+        });
+    }
+    if let Some(max_norm) = clip {
+        clip_grad_norm(grads, max_norm)?;
+    }
+    optimizer.step(model, grads)
+}
+
 /// Training state across minibatches and epochs.
 #[derive(Clone, Debug)]
 pub struct Trainer<T> {
@@ -140,27 +176,16 @@ impl<T: Float> Trainer<T> {
                 carried.map(|s| s.view()),
                 Some(&mut rng),
             )?;
-            if !step.loss.is_finite() {
-                return Err(Error::NonFinite {
-                    what: "loss".into(),
-                    step: step_no,
-                });
-            }
-            if !step.grads.all_finite() {
-                return Err(Error::NonFinite {
-                    what: "gradient".into(),
-                    step: step_no,
-                });
-            }
-            if let Some(max_norm) = c.clip {
-                clip_grad_norm(&mut step.grads, max_norm)?;
-            }
-            self.optimizer.step(model, &step.grads)?;
+            update(
+                &mut self.optimizer,
+                c.clip,
+                model,
+                step.loss,
+                &mut step.grads,
+                step_no,
+            )?;
             self.state = c.sampling.carries_state().then_some(step.state);
-            let tokens = x.len();
-            stats.batches += 1;
-            stats.tokens += tokens;
-            stats.loss_sum += step.loss.to_f64_lossless() * tokens as f64;
+            stats.add(step.loss, x.len());
             self.next += 1;
         }
         if self.next >= self.plan.len() {
@@ -319,25 +344,15 @@ impl<T: Float> Seq2SeqTrainer<T> {
             let step_no = self.optimizer.steps() + 1;
             let mut rng = dropout_rng(self.seed, step_no);
             let mut step = model.loss_and_grads_train(&batch, Some(&mut rng))?;
-            if !step.loss.is_finite() {
-                return Err(Error::NonFinite {
-                    what: "loss".into(),
-                    step: step_no,
-                });
-            }
-            if !step.grads.all_finite() {
-                return Err(Error::NonFinite {
-                    what: "gradient".into(),
-                    step: step_no,
-                });
-            }
-            if let Some(max_norm) = self.clip {
-                clip_grad_norm(&mut step.grads, max_norm)?;
-            }
-            self.optimizer.step(model, &step.grads)?;
-            stats.batches += 1;
-            stats.tokens += step.tokens;
-            stats.loss_sum += step.loss.to_f64_lossless() * step.tokens as f64;
+            update(
+                &mut self.optimizer,
+                self.clip,
+                model,
+                step.loss,
+                &mut step.grads,
+                step_no,
+            )?;
+            stats.add(step.loss, step.tokens);
             self.next = end;
         }
         if self.next >= self.order.len() {

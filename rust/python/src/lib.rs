@@ -27,6 +27,28 @@ impl<A, B> Model<A, B> {
     }
 }
 
+/// `(model, metadata)` from a checkpoint file, in the element type the file records.
+pub(crate) fn load_model<A: Send, B: Send>(
+    py: Python<'_>,
+    path: &std::path::Path,
+    f32: fn(&[u8]) -> seqrnn::Result<(A, Meta)>,
+    f64: fn(&[u8]) -> seqrnn::Result<(B, Meta)>,
+) -> PyResult<(Model<A, B>, Meta)> {
+    use errors::IntoPyResult;
+    py.detach(|| -> seqrnn::Result<(Model<A, B>, Meta)> {
+        let bytes = seqrnn::checkpoint::read(path)?;
+        let meta = seqrnn::checkpoint::metadata(&bytes)?;
+        Ok(match seqrnn::checkpoint::dtype(&meta)? {
+            seqrnn::Dtype::F32 => f32(&bytes).map(|(m, meta)| (Model::F32(m), meta))?,
+            seqrnn::Dtype::F64 => f64(&bytes).map(|(m, meta)| (Model::F64(m), meta))?,
+        })
+    })
+    .py()
+}
+
+/// String metadata of a checkpoint.
+pub(crate) type Meta = std::collections::HashMap<String, String>;
+
 /// Runs the same generic code on whichever element type a [`Model`] holds.
 #[macro_export]
 macro_rules! dispatch {

@@ -200,31 +200,13 @@ impl PyLanguageModel {
     /// Reads a checkpoint: `(model, metadata)`; the dtype is the file's.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<(Self, HashMap<String, String>)> {
-        py.detach(|| -> seqrnn::Result<(Self, HashMap<String, String>)> {
-            let bytes = seqrnn::checkpoint::read(&path)?;
-            let meta = seqrnn::checkpoint::metadata(&bytes)?;
-            Ok(match seqrnn::checkpoint::dtype(&meta)? {
-                Dtype::F32 => {
-                    let (m, meta) = LanguageModel::from_bytes(&bytes)?;
-                    (
-                        PyLanguageModel {
-                            inner: Model::F32(m),
-                        },
-                        meta,
-                    )
-                }
-                Dtype::F64 => {
-                    let (m, meta) = LanguageModel::from_bytes(&bytes)?;
-                    (
-                        PyLanguageModel {
-                            inner: Model::F64(m),
-                        },
-                        meta,
-                    )
-                }
-            })
-        })
-        .py()
+        let (inner, meta) = crate::load_model(
+            py,
+            &path,
+            LanguageModel::from_bytes,
+            LanguageModel::from_bytes,
+        )?;
+        Ok((PyLanguageModel { inner }, meta))
     }
 
     #[getter]

@@ -184,31 +184,8 @@ impl PySeq2Seq {
     /// Reads a checkpoint: `(model, metadata)`.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<(Self, HashMap<String, String>)> {
-        py.detach(|| -> seqrnn::Result<(Self, HashMap<String, String>)> {
-            let bytes = seqrnn::checkpoint::read(&path)?;
-            let meta = seqrnn::checkpoint::metadata(&bytes)?;
-            Ok(match seqrnn::checkpoint::dtype(&meta)? {
-                Dtype::F32 => {
-                    let (m, meta) = Seq2Seq::from_bytes(&bytes)?;
-                    (
-                        PySeq2Seq {
-                            inner: Model::F32(m),
-                        },
-                        meta,
-                    )
-                }
-                Dtype::F64 => {
-                    let (m, meta) = Seq2Seq::from_bytes(&bytes)?;
-                    (
-                        PySeq2Seq {
-                            inner: Model::F64(m),
-                        },
-                        meta,
-                    )
-                }
-            })
-        })
-        .py()
+        let (inner, meta) = crate::load_model(py, &path, Seq2Seq::from_bytes, Seq2Seq::from_bytes)?;
+        Ok((PySeq2Seq { inner }, meta))
     }
 
     /// `(src_vocab_size, tgt_vocab_size, embed_size, hidden_size, num_layers, context)`.
