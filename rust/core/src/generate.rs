@@ -2,7 +2,6 @@
 //! sampling (greedy, temperature, top-k) as d2l's `predict` and min-char-rnn's `sample` do.
 
 use crate::error::{check_non_negative_finite, check_shape};
-use crate::linalg::gemm;
 use crate::rnn::StepInput;
 use crate::{Error, Float, LanguageModel, Result};
 use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, Axis};
@@ -148,16 +147,7 @@ impl<T: Float> LanguageModel<T> {
         };
         self.rnn.step(input, state, &mut ws.pre)?;
         let top = state.slice(s![c.num_layers - 1, .., ..]); // (B, H)
-        gemm(
-            T::one(),
-            &top,
-            &self.output.weight.t(),
-            T::zero(),
-            &mut ws.logits.view_mut(),
-        );
-        if let Some(b) = &self.output.bias {
-            ws.logits += b;
-        }
+        self.output.forward_into(top, ws.logits.view_mut())?;
         Ok(ws.logits.view())
     }
 

@@ -52,13 +52,29 @@ impl<T: Float> Linear<T> {
 
     /// Shapes: `x` `(n, in)` -> `(n, out)`.
     pub fn forward(&self, x: ArrayView2<'_, T>) -> Result<Array2<T>> {
-        check_shape("linear input", &[x.nrows(), self.in_features()], x.shape())?;
         let mut y = crate::alloc::zeros2("linear output", x.nrows(), self.out_features())?; // (n, out)
-        gemm(T::one(), &x, &self.weight.t(), T::zero(), &mut y.view_mut());
+        self.forward_into(x, y.view_mut())?;
+        Ok(y)
+    }
+
+    /// [`Linear::forward`] into a caller's buffer (no allocation). Shapes: `x` `(n, in)`,
+    /// `y` `(n, out)`.
+    pub fn forward_into(
+        &self,
+        x: ArrayView2<'_, T>,
+        mut y: ndarray::ArrayViewMut2<'_, T>,
+    ) -> Result<()> {
+        check_shape("linear input", &[x.nrows(), self.in_features()], x.shape())?;
+        check_shape(
+            "linear output",
+            &[x.nrows(), self.out_features()],
+            y.shape(),
+        )?;
+        gemm(T::one(), &x, &self.weight.t(), T::zero(), &mut y);
         if let Some(b) = &self.bias {
             y += b;
         }
-        Ok(y)
+        Ok(())
     }
 
     /// Shapes: `x` `(n, in)`, `dy` `(n, out)` -> (parameter gradients, `dx` `(n, in)`).

@@ -578,16 +578,17 @@ impl<T: Float> Rnn<T> {
                     .and(&dh_next)
                     .and(&states.index_axis(Axis(0), t + 1))
                     .for_each(|z, &o, &n, &h| *z = (o + n) * act.derivative_from_output(h));
-                let padded: Vec<usize> = match &cache.lengths {
-                    Some(lens) => lens
+                // Sequences already past their valid length at step t (none without lengths).
+                let padded = || {
+                    cache
+                        .lengths
                         .iter()
+                        .flatten()
                         .enumerate()
-                        .filter(|(_, &n)| t >= n)
+                        .filter(move |(_, &n)| t >= n)
                         .map(|(b, _)| b)
-                        .collect(),
-                    None => Vec::new(),
                 };
-                for &b in &padded {
+                for b in padded() {
                     dzt.row_mut(b).fill(T::zero());
                 }
                 gemm(
@@ -597,7 +598,7 @@ impl<T: Float> Rnn<T> {
                     T::zero(),
                     &mut tmp.view_mut(),
                 );
-                for &b in &padded {
+                for b in padded() {
                     tmp.row_mut(b).assign(&dh_next.row(b));
                 }
                 std::mem::swap(&mut dh_next, &mut tmp);

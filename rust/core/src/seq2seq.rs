@@ -13,7 +13,7 @@
 use crate::checkpoint;
 use crate::embedding::Embedding;
 use crate::init::Init;
-use crate::linalg::{flatten, gemm};
+use crate::linalg::flatten;
 use crate::linear::Linear;
 use crate::lm::prefixed;
 use crate::rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnInput, StepInput};
@@ -390,16 +390,7 @@ impl<T: Float> Seq2Seq<T> {
         self.decoder
             .step(StepInput::Dense(ws.input.view()), state, &mut ws.pre)?;
         let top = state.index_axis(Axis(0), self.config.num_layers - 1); // (B, H)
-        gemm(
-            T::one(),
-            &top,
-            &self.output.weight.t(),
-            T::zero(),
-            &mut ws.logits.view_mut(),
-        );
-        if let Some(bias) = &self.output.bias {
-            ws.logits += bias;
-        }
+        self.output.forward_into(top, ws.logits.view_mut())?;
         Ok(ws.logits.view())
     }
 
