@@ -70,6 +70,12 @@ pub trait Float:
 
     /// Reads from little-endian bytes (`size_of::<Self>()` of them; missing bytes read as 0).
     fn read_le(bytes: &[u8]) -> Self;
+
+    /// The tanh the models use: [`crate::vmath::tanh_rational`] for `f32`, exact for `f64`.
+    fn model_tanh(self) -> Self;
+
+    /// [`Float::model_tanh`] of every element, vectorized.
+    fn model_tanh_in_place(xs: &mut [Self]);
 }
 
 impl Float for f32 {
@@ -84,6 +90,13 @@ impl Float for f32 {
         f32::from_le_bytes(b)
     }
     const DTYPE: Dtype = Dtype::F32;
+    #[inline]
+    fn model_tanh(self) -> Self {
+        crate::vmath::tanh_rational(self)
+    }
+    fn model_tanh_in_place(xs: &mut [Self]) {
+        crate::vmath::tanh_f32(xs);
+    }
     fn from_f64_lossy(x: f64) -> Self {
         x as f32
     }
@@ -104,6 +117,15 @@ impl Float for f64 {
         f64::from_le_bytes(b)
     }
     const DTYPE: Dtype = Dtype::F64;
+    #[inline]
+    fn model_tanh(self) -> Self {
+        self.tanh()
+    }
+    fn model_tanh_in_place(xs: &mut [Self]) {
+        for x in xs {
+            *x = x.tanh();
+        }
+    }
     fn from_f64_lossy(x: f64) -> Self {
         x
     }

@@ -63,6 +63,7 @@ mod params;
 pub mod rnn;
 pub mod seq2seq;
 pub mod train;
+pub mod vmath;
 pub mod vocab;
 
 pub use data::Sampling;

@@ -55,8 +55,19 @@ impl Nonlinearity {
     #[inline]
     pub fn apply<T: Float>(self, x: T) -> T {
         match self {
-            Nonlinearity::Tanh => x.tanh(),
+            Nonlinearity::Tanh => x.model_tanh(),
             Nonlinearity::Relu => x.max(T::zero()),
+        }
+    }
+
+    /// [`Nonlinearity::apply`] to every element, vectorized where `x` is contiguous.
+    pub fn apply_in_place<T: Float, D: ndarray::Dimension>(
+        self,
+        x: &mut ndarray::ArrayViewMut<'_, T, D>,
+    ) {
+        match (self, x.as_slice_memory_order_mut()) {
+            (Nonlinearity::Tanh, Some(xs)) => T::model_tanh_in_place(xs),
+            _ => x.mapv_inplace(|v| self.apply(v)),
         }
     }
 
@@ -447,7 +458,7 @@ impl<T: Float> Rnn<T> {
                     T::one(),
                     &mut cur,
                 );
-                cur.mapv_inplace(|x| act.apply(x));
+                act.apply_in_place(&mut cur);
                 if let Some(lengths) = lengths {
                     for (b, _) in lengths.iter().enumerate().filter(|(_, &n)| t >= n) {
                         cur.row_mut(b).assign(&prev.row(b));
@@ -518,17 +529,15 @@ impl<T: Float> Rnn<T> {
                 T::one(),
                 &mut pre.view_mut(),
             );
-            match (&layer.bias_ih, &layer.bias_hh) {
-                (Some(bi), Some(bh)) => {
-                    for mut row in pre.rows_mut() {
-                        Zip::from(&mut row)
-                            .and(bi)
-                            .and(bh)
-                            .for_each(|p, &a, &b| *p = act.apply(*p + a + b));
-                    }
+            if let (Some(bi), Some(bh)) = (&layer.bias_ih, &layer.bias_hh) {
+                for mut row in pre.rows_mut() {
+                    Zip::from(&mut row)
+                        .and(bi)
+                        .and(bh)
+                        .for_each(|p, &a, &b| *p = *p + a + b);
                 }
-                _ => pre.mapv_inplace(|p| act.apply(p)),
             }
+            act.apply_in_place(&mut pre.view_mut());
             h.assign(pre);
         }
         Ok(())
