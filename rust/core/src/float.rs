@@ -76,6 +76,9 @@ pub trait Float:
 
     /// [`Float::model_tanh`] of every element, vectorized.
     fn model_tanh_in_place(xs: &mut [Self]);
+
+    /// `exp` of every element: vectorized [`crate::vmath::exp_cephes`] for `f32`, exact for `f64`.
+    fn model_exp_in_place(xs: &mut [Self]);
 }
 
 impl Float for f32 {
@@ -96,6 +99,9 @@ impl Float for f32 {
     }
     fn model_tanh_in_place(xs: &mut [Self]) {
         crate::vmath::tanh_f32(xs);
+    }
+    fn model_exp_in_place(xs: &mut [Self]) {
+        crate::vmath::exp_f32(xs);
     }
     fn from_f64_lossy(x: f64) -> Self {
         x as f32
@@ -124,6 +130,11 @@ impl Float for f64 {
     fn model_tanh_in_place(xs: &mut [Self]) {
         for x in xs {
             *x = x.tanh();
+        }
+    }
+    fn model_exp_in_place(xs: &mut [Self]) {
+        for x in xs {
+            *x = x.exp();
         }
     }
     fn from_f64_lossy(x: f64) -> Self {

@@ -4,7 +4,7 @@
 use crate::error::{check_non_negative_finite, check_shape};
 use crate::rnn::StepInput;
 use crate::{Error, Float, LanguageModel, Result};
-use ndarray::{s, Array2, Array3, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2};
 use rand::rngs::StdRng;
 use rand::RngExt;
 
@@ -221,16 +221,15 @@ impl<T: Float> LanguageModel<T> {
             let steps = num_steps.min(per_row - t0);
             let x = Array2::from_shape_fn((steps, rows), |(t, b)| corpus[b * per_row + t0 + t]); // (steps, rows)
             let (logits, h_n) = self.logits(x.view(), state.as_ref().map(|s| s.view()))?; // (steps, rows, V)
-            for ((t, b), z) in logits
-                .lanes(Axis(2))
-                .into_iter()
-                .enumerate()
-                .map(|(i, z)| ((i / rows, i % rows), z))
-            {
-                let target = corpus[b * per_row + t0 + t + 1];
-                nll += (crate::loss::logsumexp(z) - z[target]).to_f64_lossless();
-                count += 1;
-            }
+            let v = logits.dim().2;
+            let logits = logits
+                .into_shape_with_order((steps * rows, v))
+                .map_err(|_| Error::shape("logits", &[steps * rows, v], &[]))?; // (steps*rows, V)
+            let targets = Array1::from_shape_fn(steps * rows, |i| {
+                corpus[(i % rows) * per_row + t0 + i / rows + 1]
+            }); // (steps*rows,)
+            nll += crate::loss::total_nll(logits, targets.view())?;
+            count += steps * rows;
             state = Some(h_n);
             t0 += steps;
         }

@@ -185,8 +185,8 @@ impl<T: Float> LanguageModel<T> {
         let logits = self.output.forward(top)?; // (steps*B, V)
         let targets_flat: Array1<usize> = targets.iter().copied().collect(); // (steps*B,)
         let mask_flat: Option<Array1<T>> = mask.map(|m| m.iter().copied().collect()); // (steps*B,)
-        let (loss, d_logits) = crate::loss::cross_entropy(
-            logits.view(),
+        let (loss, d_logits) = crate::loss::cross_entropy_owned(
+            logits,
             targets_flat.view(),
             mask_flat.as_ref().map(|m| m.view()),
         )?;

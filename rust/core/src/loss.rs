@@ -4,16 +4,22 @@ use crate::error::check_shape;
 use crate::{Error, Float, Result};
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 
+/// Replaces `row` by `exp(row - max(row))` and returns `(max, sum of the exponentials)`.
+fn exp_shifted<T: Float>(row: &mut ArrayViewMut1<'_, T>) -> (T, T) {
+    let max = row.fold(T::neg_infinity(), |m, &x| m.max(x));
+    row.mapv_inplace(|x| x - max);
+    match row.as_slice_mut() {
+        Some(xs) => T::model_exp_in_place(xs),
+        None => row.mapv_inplace(T::exp),
+    }
+    (max, row.sum())
+}
+
 /// Row-wise softmax in place, shifted by the row maximum.
 pub fn softmax_inplace<T: Float>(mut row: ArrayViewMut1<'_, T>) {
-    let max = row.fold(T::neg_infinity(), |m, &x| m.max(x));
-    let mut sum = T::zero();
-    row.mapv_inplace(|x| {
-        let e = (x - max).exp();
-        sum += e;
-        e
-    });
-    row.mapv_inplace(|e| e / sum);
+    let (_, sum) = exp_shifted(&mut row);
+    let inv = T::one() / sum;
+    row.mapv_inplace(|e| e * inv);
 }
 
 /// Row-wise softmax. Shapes: `(n, classes)` -> `(n, classes)`.
@@ -32,6 +38,24 @@ pub fn logsumexp<T: Float>(row: ArrayView1<'_, T>) -> T {
         return max;
     }
     max + row.fold(T::zero(), |s, &x| s + (x - max).exp()).ln()
+}
+
+/// Total negative log-likelihood `sum_i (logsumexp(z_i) - z_i[y_i])` of `targets` under
+/// `logits`, as `f64`; the logits are overwritten. A target of probability zero (in floating
+/// point) gives infinity, not an error.
+///
+/// Shapes: `logits` `(n, classes)`, `targets` `(n,)`.
+pub fn total_nll<T: Float>(mut logits: Array2<T>, targets: ArrayView1<'_, usize>) -> Result<f64> {
+    let (n, classes) = logits.dim();
+    check_shape("targets", &[n], targets.shape())?;
+    crate::embedding::check_ids("targets", targets.iter().copied(), classes)?;
+    let mut nll = 0.0f64;
+    for (mut row, &y) in logits.axis_iter_mut(Axis(0)).zip(targets.iter()) {
+        let z_y = row[y];
+        let (max, sum) = exp_shifted(&mut row);
+        nll += (max + sum.ln() - z_y).to_f64_lossless();
+    }
+    Ok(nll)
 }
 
 /// Row-wise log-softmax. Shapes: `(n, classes)` -> `(n, classes)`.
@@ -53,6 +77,15 @@ pub fn log_softmax<T: Float>(logits: ArrayView2<'_, T>) -> Array2<T> {
 /// (loss, `d_logits` `(n, classes)`).
 pub fn cross_entropy<T: Float>(
     logits: ArrayView2<'_, T>,
+    targets: ArrayView1<'_, usize>,
+    mask: Option<ArrayView1<'_, T>>,
+) -> Result<(T, Array2<T>)> {
+    cross_entropy_owned(logits.to_owned(), targets, mask)
+}
+
+/// [`cross_entropy`] computing the gradient in the logits' own buffer.
+pub fn cross_entropy_owned<T: Float>(
+    logits: Array2<T>,
     targets: ArrayView1<'_, usize>,
     mask: Option<ArrayView1<'_, T>>,
 ) -> Result<(T, Array2<T>)> {
@@ -81,7 +114,7 @@ pub fn cross_entropy<T: Float>(
         ));
     }
     let inv_total = T::from_f64_lossy(1.0 / total);
-    let mut grad = logits.to_owned(); // (n, classes)
+    let mut grad = logits; // (n, classes)
     let mut loss = 0.0f64;
     for (i, mut row) in grad.axis_iter_mut(Axis(0)).enumerate() {
         let w = mask.as_ref().map_or(T::one(), |m| m[i]);
@@ -90,11 +123,12 @@ pub fn cross_entropy<T: Float>(
             row.fill(T::zero());
             continue;
         }
-        let lse = logsumexp(row.view());
-        loss += (w * (lse - row[y])).to_f64_lossless();
-        let scale = w * inv_total;
-        row.mapv_inplace(|z| (z - lse).exp() * scale);
-        row[y] -= scale;
+        let z_y = row[y];
+        let (max, sum) = exp_shifted(&mut row);
+        loss += (w * (max + sum.ln() - z_y)).to_f64_lossless();
+        let scale = w * inv_total / sum;
+        row.mapv_inplace(|e| e * scale);
+        row[y] -= w * inv_total;
     }
     Ok((T::from_f64_lossy(loss / total), grad))
 }

@@ -315,7 +315,7 @@ impl<T: Float> Seq2Seq<T> {
             }
         });
         let (loss, d_logits) =
-            crate::loss::cross_entropy(logits.view(), targets.view(), Some(mask.view()))?;
+            crate::loss::cross_entropy_owned(logits, targets.view(), Some(mask.view()))?;
         let (g_output, d_top) = self.output.backward(top, d_logits.view())?; // (Tt*B, H)
         let d_top = d_top
             .into_shape_with_order((tt, batch, h))

@@ -1,4 +1,4 @@
-//! Elementwise functions over whole slices, vectorized: `tanh` for `f32`.
+//! Elementwise functions over whole slices, vectorized: `tanh` and `exp` for `f32`.
 //!
 //! `f32` tanh is the rational approximation Eigen and XLA use (odd degree-13 numerator over even
 //! degree-6 denominator, input clamped to about ±8, `x` itself below 4e-4): branch-free, so the
@@ -8,12 +8,16 @@
 //! IEEE operations in the same order (no fused multiply-add), so the results are the same bits
 //! on every x86-64 CPU. `f64` keeps the C library's tanh.
 
+// The coefficients are written as published, with more digits than an f32 holds.
+#![allow(clippy::excessive_precision)]
+
 /// `tanh(x)` in `f32` by the rational approximation described in the module docs; the same bits
 /// as [`tanh_f32`] gives for `x`.
 #[inline(always)]
 pub fn tanh_rational(x: f32) -> f32 {
     const CLAMP: f32 = 7.998_811_7;
-    // Comparisons rather than `max`/`min`, which would turn NaN into the bound.
+    // Comparisons rather than `clamp`'s `max`/`min` codegen, to keep NaN and stay branch-free.
+    #[allow(clippy::manual_clamp)]
     let xc = if x > CLAMP {
         CLAMP
     } else if x < -CLAMP {
@@ -41,40 +45,91 @@ pub fn tanh_rational(x: f32) -> f32 {
     }
 }
 
+/// `exp(x)` in `f32` (Cephes' `expf`: `2^n * p(r)` with `r = x - n ln 2`, `|r| <= ln 2 / 2`):
+/// within 2 units in the last place; 0 below -87.3 (no subnormals), infinity above 88.7, NaN
+/// stays NaN.
 #[inline(always)]
-fn tanh_loop(xs: &mut [f32]) {
-    for x in xs {
-        *x = tanh_rational(*x);
+pub fn exp_cephes(x: f32) -> f32 {
+    const HI: f32 = 88.722_83;
+    const LO: f32 = -87.336_55;
+    #[allow(clippy::manual_clamp)]
+    let xc = if x > HI {
+        HI
+    } else if x < LO {
+        LO
+    } else {
+        x
+    };
+    let n = (xc * std::f32::consts::LOG2_E + 0.5).floor(); // in [-126, 128]
+    let r = xc - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let y = p * (r * r) + r + 1.0;
+    // 2^n as 2^a * 2^b with a, b in [-63, 64], so neither factor leaves the normal range.
+    let n = n as i32;
+    let a = n >> 1;
+    let pow2 = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
+    let e = y * pow2(a) * pow2(n - a);
+    if x < LO {
+        0.0
+    } else if x > HI {
+        f32::INFINITY
+    } else {
+        e
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn tanh_avx512(xs: &mut [f32]) {
-    tanh_loop(xs);
+/// Defines `$name(xs)`: `$f` of every element, in a loop compiled for AVX-512 and for AVX2,
+/// chosen at run time (same bits on every path).
+macro_rules! elementwise {
+    ($(#[$doc:meta])* $name:ident, $f:path) => {
+        $(#[$doc])*
+        pub fn $name(xs: &mut [f32]) {
+            #[inline(always)]
+            fn each(xs: &mut [f32]) {
+                for x in xs {
+                    *x = $f(*x);
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512(xs: &mut [f32]) {
+                    each(xs);
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2(xs: &mut [f32]) {
+                    each(xs);
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F, checked just above.
+                    return unsafe { avx512(xs) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2, checked just above.
+                    return unsafe { avx2(xs) };
+                }
+            }
+            each(xs);
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn tanh_avx2(xs: &mut [f32]) {
-    tanh_loop(xs);
-}
+elementwise!(
+    /// Replaces every element of `xs` by its tanh ([`tanh_rational`]).
+    tanh_f32,
+    tanh_rational
+);
 
-/// Replaces every element of `xs` by its tanh (see the module docs for the accuracy).
-pub fn tanh_f32(xs: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { tanh_avx512(xs) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
-            return unsafe { tanh_avx2(xs) };
-        }
-    }
-    tanh_loop(xs);
-}
+elementwise!(
+    /// Replaces every element of `xs` by its exponential ([`exp_cephes`]).
+    exp_f32,
+    exp_cephes
+);
 
 #[cfg(test)]
 mod tests {
@@ -119,9 +174,40 @@ mod tests {
         assert_eq!(v[4].to_bits(), (-0.0f32).to_bits());
         assert_eq!(v[5], 1e-30);
         let xs: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.0173).collect();
-        let (mut fast, mut plain) = (xs.clone(), xs);
+        let mut fast = xs.clone();
         tanh_f32(&mut fast);
-        tanh_loop(&mut plain);
+        let plain: Vec<f32> = xs.iter().map(|&x| tanh_rational(x)).collect();
         assert_eq!(fast, plain);
+    }
+
+    #[test]
+    fn exp_close_to_exact_and_special_values() {
+        let mut xs: Vec<f32> = (0..200_001)
+            .map(|i| (i as f32 - 100_000.0) * 9e-4)
+            .collect();
+        xs.extend([
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -87.0,
+            -88.0,
+            88.0,
+            89.0,
+        ]);
+        let mut ys = xs.clone();
+        exp_f32(&mut ys);
+        for (&x, &y) in xs.iter().zip(&ys).filter(|(x, _)| x.abs() <= 87.0) {
+            let exact = f64::from(x).exp();
+            let rel = (f64::from(y) - exact).abs() / exact;
+            assert!(rel < 2.5e-7, "exp({x}) = {y}, relative error {rel:e}");
+            assert_eq!(y, exp_cephes(x));
+        }
+        let n = ys.len();
+        assert!(ys[n - 7].is_nan());
+        assert_eq!(&ys[n - 6..n - 5], &[f32::INFINITY]);
+        assert_eq!(ys[n - 5], 0.0);
+        assert!(ys[n - 4] > 0.0 && ys[n - 3] == 0.0);
+        assert!(ys[n - 2].is_finite() && ys[n - 1] == f32::INFINITY);
+        assert_eq!(exp_cephes(0.0), 1.0);
     }
 }
