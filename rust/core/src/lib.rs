@@ -62,6 +62,7 @@ pub mod pairs;
 mod params;
 pub mod rnn;
 pub mod seq2seq;
+pub mod split;
 pub mod train;
 pub mod vmath;
 pub mod vocab;

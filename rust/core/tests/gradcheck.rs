@@ -256,10 +256,11 @@ fn rnn_lengths_match_truncated_runs() {
     }
 }
 
-/// `LanguageModel` (vocab 5, hidden 4, 2 layers, steps 4, batch 3) with a 0/1 mask and an initial
-/// state; every parameter through `loss_and_grads`.
-fn lm_gradcheck(embed_size: Option<usize>, seed: u64) {
-    let (vocab, hidden, layers, steps, batch) = (5, 4, 2, 4, 3);
+/// `LanguageModel` (vocab 5, hidden 4, 2 layers, steps 4) with an initial state and, when
+/// `masked`, a 0/1 mask; every parameter through `loss_and_grads`. Batches of 16 or more without
+/// a mask run as parts on several threads (`seqrnn::split`).
+fn lm_gradcheck(embed_size: Option<usize>, seed: u64, batch: usize, masked: bool) {
+    let (vocab, hidden, layers, steps) = (5, 4, 2, 4);
     let mut config = LmConfig::new(vocab, hidden);
     (config.num_layers, config.embed_size) = (layers, embed_size);
     let lm = LanguageModel::<f64>::new(config, Init::Uniform, seed).unwrap();
@@ -270,7 +271,8 @@ fn lm_gradcheck(embed_size: Option<usize>, seed: u64) {
     let state: Array3<f64> = rng.array((layers, batch, hidden));
     let run = |m: &LanguageModel<f64>| {
         let (x, y) = (inputs.view(), targets.view());
-        let step = m.loss_and_grads(x, y, Some(mask.view()), Some(state.view()));
+        let mask = masked.then(|| mask.view());
+        let step = m.loss_and_grads(x, y, mask, Some(state.view()));
         step.unwrap()
     };
     let step = run(&lm);
@@ -281,12 +283,47 @@ fn lm_gradcheck(embed_size: Option<usize>, seed: u64) {
 
 #[test]
 fn lm_one_hot_with_mask_and_state() {
-    lm_gradcheck(None, 21);
+    lm_gradcheck(None, 21, 3, true);
 }
 
 #[test]
 fn lm_embedding_with_mask_and_state() {
-    lm_gradcheck(Some(3), 22);
+    lm_gradcheck(Some(3), 22, 3, true);
+}
+
+#[test]
+fn lm_batch_split_into_parts() {
+    assert!(seqrnn::split::parts(17, 4) > 1);
+    lm_gradcheck(None, 23, 17, false);
+    lm_gradcheck(Some(3), 24, 17, false);
+}
+
+/// A minibatch cut into parts gives what the whole minibatch gives on one thread (a mask of
+/// ones takes the one-part path), up to rounding, and the same final states.
+#[test]
+fn lm_parts_match_the_whole_batch() {
+    let (vocab, steps, batch) = (7, 5, 19);
+    let mut config = LmConfig::new(vocab, 6);
+    config.num_layers = 2;
+    let lm = LanguageModel::<f64>::new(config, Init::Uniform, 5).unwrap();
+    let inputs = Array2::from_shape_fn((steps, batch), |(t, b)| (3 * t + b) % vocab);
+    let targets = Array2::from_shape_fn((steps, batch), |(t, b)| (t + 2 * b) % vocab);
+    let ones = Array2::<f64>::ones((steps, batch));
+    let split = lm
+        .loss_and_grads(inputs.view(), targets.view(), None, None)
+        .unwrap();
+    let whole = lm
+        .loss_and_grads(inputs.view(), targets.view(), Some(ones.view()), None)
+        .unwrap();
+    assert!((split.loss - whole.loss).abs() < 1e-12);
+    for ((name, a), (_, b)) in split.grads.named().into_iter().zip(whole.grads.named()) {
+        let worst = a
+            .iter()
+            .zip(b.iter())
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        assert!(worst < 1e-12, "{name}: {worst:e}");
+    }
+    assert_eq!(split.state, whole.state);
 }
 
 /// Logits `(6, 5)`, targets `(6,)`, mask `(6,)`.
