@@ -234,37 +234,60 @@ fn padding_changes_nothing() {
 /// The loss is the sum of the per-token cross-entropies over the number of valid tokens:
 /// `loss * tokens` (and the gradients times `tokens`) is the sum over sentences run alone,
 /// each truncated to its own lengths.
+/// 17 sentence pairs: enough for a batch cut into parts that run on several threads.
+fn many(seed: u64) -> Data {
+    let src_len: Vec<usize> = (0..17).map(|b| 1 + (b * 7 + 3) % 5).collect();
+    let tgt_len: Vec<usize> = (0..17).map(|b| 1 + (b * 5 + 1) % 4).collect();
+    Data::new(seed, &src_len, &tgt_len)
+}
+
+#[test]
+fn gradcheck_batch_in_parts() {
+    assert!(seqrnn::split::parts(17, HIDDEN) > 1);
+    let m = model(Context::Concat, 2, 31);
+    let data = many(31);
+    let step = data.run(&m).unwrap();
+    let worst = check_params(&m, &step.grads, |p| data.run(p).unwrap().loss);
+    println!("17 pairs in parts: max relative error {worst:.2e}");
+}
+
 #[test]
 fn batch_loss_is_token_mean_of_sentences() {
     for (i, (context, layers)) in CASES.into_iter().enumerate() {
         let m = model(context, layers, 20 + i as u64);
-        let data = Data::varied(20 + i as u64);
-        let step = data.run(&m).unwrap();
-        let (mut sum, mut grads) = (0.0, m.zeros_like());
-        for b in 0..3 {
-            let (ns, nt) = (data.src_len[b], data.tgt_len[b]);
-            let alone = Data {
-                src: data.src.slice(s![..ns, b..=b]).to_owned(),
-                src_len: vec![ns],
-                tgt_in: data.tgt_in.slice(s![..nt, b..=b]).to_owned(),
-                tgt_out: data.tgt_out.slice(s![..nt, b..=b]).to_owned(),
-                tgt_len: vec![nt],
-            };
-            let one = alone.run(&m).unwrap();
-            sum += one.loss * nt as f64;
-            grads.add_scaled(nt as f64, &one.grads);
-        }
-        let tokens = step.tokens as f64;
-        assert!(
-            (step.loss * tokens - sum).abs() < 1e-12 * sum.abs(),
-            "{context:?}"
-        );
-        for ((name, g), (_, r)) in step.grads.named().into_iter().zip(grads.named()) {
-            let err = (&g * tokens - &r)
-                .iter()
-                .fold(0.0f64, |w, x| w.max(x.abs()));
-            assert!(err < 1e-12, "{name}: {err:e}");
-        }
+        token_mean_of_sentences(&m, &Data::varied(20 + i as u64));
+        token_mean_of_sentences(&m, &many(40 + i as u64));
+    }
+}
+
+/// The batch's loss and gradients are the token-weighted means of each sentence pair's alone.
+fn token_mean_of_sentences(m: &Seq2Seq<f64>, data: &Data) {
+    let context = m.config().context;
+    let step = data.run(m).unwrap();
+    let (mut sum, mut grads) = (0.0, m.zeros_like());
+    for b in 0..data.src_len.len() {
+        let (ns, nt) = (data.src_len[b], data.tgt_len[b]);
+        let alone = Data {
+            src: data.src.slice(s![..ns, b..=b]).to_owned(),
+            src_len: vec![ns],
+            tgt_in: data.tgt_in.slice(s![..nt, b..=b]).to_owned(),
+            tgt_out: data.tgt_out.slice(s![..nt, b..=b]).to_owned(),
+            tgt_len: vec![nt],
+        };
+        let one = alone.run(m).unwrap();
+        sum += one.loss * nt as f64;
+        grads.add_scaled(nt as f64, &one.grads);
+    }
+    let tokens = step.tokens as f64;
+    assert!(
+        (step.loss * tokens - sum).abs() < 1e-12 * sum.abs(),
+        "{context:?}"
+    );
+    for ((name, g), (_, r)) in step.grads.named().into_iter().zip(grads.named()) {
+        let err = (&g * tokens - &r)
+            .iter()
+            .fold(0.0f64, |w, x| w.max(x.abs()));
+        assert!(err < 1e-12, "{name}: {err:e}");
     }
 }
 
