@@ -66,7 +66,7 @@ pub mod train;
 pub mod vocab;
 
 pub use data::Sampling;
-pub use decode::{DecodeConfig, Hypothesis};
+pub use decode::{DecodeConfig, GreedySteps, Hypothesis};
 pub use embedding::Embedding;
 pub use error::{Error, Result};
 pub use float::{Dtype, Float};
