@@ -6,6 +6,7 @@ gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 
 from . import data, metrics, toy
 from ._core import __version__, get_num_threads, set_num_threads
+from .linear import Linear
 from .lm import LanguageModel
 from .rnn import RNN
 from .seq2seq import Seq2Seq, Translator
@@ -14,6 +15,7 @@ from .vocab import Vocab, tokenize
 __all__ = [
     "RNN",
     "LanguageModel",
+    "Linear",
     "Seq2Seq",
     "Translator",
     "Vocab",

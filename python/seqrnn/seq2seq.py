@@ -147,6 +147,19 @@ class Seq2Seq(StateDict):
         hyps = self._core.decode(src_a, lens, bos, eos, max_len, beam_size, float(alpha))
         return [list(tokens) for tokens, _, _ in hyps]
 
+    def decode_steps(self, src: Any, bos: int, eos: int, max_len: int) -> dict[str, Any]:
+        """Greedy translation of one sentence ``src`` (its token ids, no padding), step by step.
+
+        Returns ``{"encoder_states": (src_steps, hidden), "decoder_states": (out_steps, hidden),
+        "logits": (out_steps, tgt_vocab), "tokens": [argmax of each step]}`` (top layer's
+        states; ``tokens`` ends with ``eos`` when it was chosen within ``max_len`` steps). The
+        tokens before ``eos`` are what :meth:`decode` returns for this sentence.
+        """
+        src_a = v.ids(src, "src")
+        v.ndim(src_a, "src", (1,), "(src_steps,)")
+        enc, dec, logits, tokens = self._core.greedy_steps(src_a, bos, eos, max_len)
+        return {"encoder_states": enc, "decoder_states": dec, "logits": logits,
+                "tokens": list(tokens)}
 
     def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
         """Write one safetensors file atomically."""

@@ -33,6 +33,19 @@ impl DecodeConfig {
     }
 }
 
+/// Every step of the greedy translation of one sentence, for reading how the model works.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GreedySteps<T> {
+    /// The encoder's top-layer state after each source token `(src_steps, hidden)`.
+    pub encoder_states: Array2<T>,
+    /// The decoder's top-layer state after each output step `(out_steps, hidden)`.
+    pub decoder_states: Array2<T>,
+    /// The logits of each output step `(out_steps, tgt_vocab)`.
+    pub logits: Array2<T>,
+    /// The argmax of each step's logits (`<eos>` included when it was chosen).
+    pub tokens: Vec<usize>,
+}
+
 /// One decoded sentence: tokens without `<bos>`/`<eos>`, and its scores.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hypothesis {
@@ -71,6 +84,48 @@ impl<T: Float> Seq2Seq<T> {
         }
         let context = state.index_axis(Axis(0), l - 1).to_owned(); // (B*k, H)
         Ok((state, context))
+    }
+
+    /// Greedy decoding of one source sentence `src` (its valid tokens, no padding), keeping
+    /// every step; its tokens up to `<eos>` are [`Seq2Seq::greedy`]'s. `cfg.beam_size` is
+    /// ignored. Shapes: see [`GreedySteps`].
+    pub fn greedy_steps(&self, src: &[usize], cfg: DecodeConfig) -> Result<GreedySteps<T>> {
+        let (h, vocab) = (self.config().hidden_size, self.config().tgt_vocab_size);
+        DecodeConfig {
+            beam_size: 1,
+            ..cfg
+        }
+        .validate(vocab)?;
+        if src.is_empty() {
+            return Err(Error::invalid("src", "at least one token", 0));
+        }
+        let src_ids = Array2::from_shape_vec((src.len(), 1), src.to_vec())
+            .map_err(|_| Error::shape("src", &[src.len(), 1], &[src.len()]))?; // (Ts, 1)
+        let cache = self.encode(src_ids.view(), &[src.len()])?;
+        let encoder_states = cache.top_states().index_axis(Axis(1), 0).to_owned(); // (Ts, H)
+        let mut state = cache.h_n(); // (L, 1, H)
+        let context = state.index_axis(Axis(0), state.dim().0 - 1).to_owned(); // (1, H)
+        let mut ws = self.decoder_workspace(1);
+        let mut decoder_states = crate::alloc::zeros2("decoder states", cfg.max_len, h)?; // (max_len, H)
+        let mut logits = crate::alloc::zeros2("decoder logits", cfg.max_len, vocab)?; // (max_len, V)
+        let (mut tokens, mut feed) = (Vec::with_capacity(cfg.max_len), cfg.bos);
+        while tokens.len() < cfg.max_len && feed != cfg.eos {
+            let t = tokens.len();
+            let z = self.decoder_step(&[feed], context.view(), &mut state, &mut ws)?; // (1, V)
+            logits.row_mut(t).assign(&z.row(0));
+            let top = state.index_axis(Axis(0), state.dim().0 - 1); // (1, H)
+            decoder_states.row_mut(t).assign(&top.row(0));
+            // The first of equal maxima, as beam search's ordering picks it.
+            feed = (0..vocab).fold(0, |best, v| if z[[0, v]] > z[[0, best]] { v } else { best });
+            tokens.push(feed);
+        }
+        let n = tokens.len();
+        Ok(GreedySteps {
+            encoder_states,
+            decoder_states: decoder_states.slice_move(ndarray::s![..n, ..]),
+            logits: logits.slice_move(ndarray::s![..n, ..]),
+            tokens,
+        })
     }
 
     /// Greedy decoding of every source sentence. Shapes: `src` `(src_steps, batch)`.

@@ -68,7 +68,7 @@ pub mod vmath;
 pub mod vocab;
 
 pub use data::Sampling;
-pub use decode::{DecodeConfig, Hypothesis};
+pub use decode::{DecodeConfig, GreedySteps, Hypothesis};
 pub use embedding::Embedding;
 pub use error::{Error, Result};
 pub use float::{Dtype, Float};

@@ -3,6 +3,7 @@
 
 mod convert;
 mod errors;
+mod linear;
 mod lm;
 mod rnn;
 mod seq2seq;
@@ -79,6 +80,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_class::<rnn::PyRnn>()?;
+    m.add_class::<linear::PyLinear>()?;
     m.add_class::<lm::PyLanguageModel>()?;
     m.add_class::<stream::PyStream>()?;
     m.add_class::<seq2seq::PySeq2Seq>()?;

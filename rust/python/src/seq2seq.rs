@@ -3,7 +3,7 @@
 use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
 use crate::{dispatch, Model};
-use ndarray::{Array2, Ix2};
+use ndarray::{Array2, Ix1, Ix2};
 use numpy::Element;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -53,6 +53,32 @@ fn pair_set(
     set.validate().py()?;
     Ok(set)
 }
+
+fn decode_config(
+    bos: i64,
+    eos: i64,
+    max_len: i64,
+    beam_size: i64,
+    alpha: f64,
+) -> PyResult<DecodeConfig> {
+    Ok(DecodeConfig {
+        bos: usize::try_from(bos)
+            .map_err(|_| PyValueError::new_err(format!("bos must be >= 0, got {bos}")))?,
+        eos: usize::try_from(eos)
+            .map_err(|_| PyValueError::new_err(format!("eos must be >= 0, got {eos}")))?,
+        max_len: size("max_len", max_len)?,
+        beam_size: size("beam_size", beam_size)?,
+        alpha,
+    })
+}
+
+/// `(encoder states, decoder states, logits, tokens)` of [`seqrnn::GreedySteps`].
+type GreedySteps<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Vec<usize>,
+);
 
 fn loss_and_grads<'py, T: Float + Element>(
     py: Python<'py>,
@@ -143,21 +169,33 @@ impl PySeq2Seq {
         beam_size: i64,
         alpha: f64,
     ) -> PyResult<Vec<(Vec<usize>, f64, f64)>> {
-        let cfg = DecodeConfig {
-            bos: usize::try_from(bos)
-                .map_err(|_| PyValueError::new_err(format!("bos must be >= 0, got {bos}")))?,
-            eos: usize::try_from(eos)
-                .map_err(|_| PyValueError::new_err(format!("eos must be >= 0, got {eos}")))?,
-            max_len: size("max_len", max_len)?,
-            beam_size: size("beam_size", beam_size)?,
-            alpha,
-        };
+        let cfg = decode_config(bos, eos, max_len, beam_size, alpha)?;
         let lens = convert::lengths(Some(src_valid_len))?.unwrap_or_default();
         dispatch!(&self.inner, m => {
             let src: Array2<usize> = convert::ids::<Ix2>(src, "src", m.config().src_vocab_size)?;
             let src = src.reversed_axes().as_standard_layout().into_owned(); // (steps, batch)
             let hyps = py.detach(|| m.beam_search(src.view(), &lens, cfg)).py()?;
             Ok(hyps.into_iter().map(|h| (h.tokens, h.log_prob, h.score)).collect())
+        })
+    }
+
+    /// Greedy translation of one sentence `src` (src_steps,) keeping every step:
+    /// (encoder states (src_steps, hidden), decoder states (out_steps, hidden),
+    /// logits (out_steps, tgt_vocab), tokens incl. a final `<eos>`), top layer.
+    fn greedy_steps<'py>(
+        &self,
+        py: Python<'py>,
+        src: &Bound<'py, PyAny>,
+        bos: i64,
+        eos: i64,
+        max_len: i64,
+    ) -> PyResult<GreedySteps<'py>> {
+        let cfg = decode_config(bos, eos, max_len, 1, 0.0)?;
+        dispatch!(&self.inner, m => {
+            let src = convert::ids::<Ix1>(src, "src", m.config().src_vocab_size)?.to_vec();
+            let s = py.detach(|| m.greedy_steps(&src, cfg)).py()?;
+            let states = (convert::to_numpy(py, s.encoder_states), convert::to_numpy(py, s.decoder_states));
+            Ok((states.0, states.1, convert::to_numpy(py, s.logits), s.tokens))
         })
     }
 
