@@ -13,7 +13,10 @@ libraries (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, s
 loads) and for seqrnn (``seqrnn.set_num_threads``), default 2; ``--cases`` any of ``lm generate seq2seq matmul``
 (default all); ``--impls`` any of ``seqrnn torch numpy`` (default all that import);
 ``--clock cpu`` times with the process's CPU time instead of wall time, which keeps single-thread
-comparisons meaningful on a busy machine (the "CPU/wall" column shows how busy it was).
+comparisons meaningful on a busy machine (the "CPU/wall" column shows how busy it was);
+``--openblas-coretype auto`` (default) picks NumPy's fastest OpenBLAS kernel set for this CPU
+(an environment may pin ``OPENBLAS_CORETYPE=Haswell``, AVX2 only), ``env`` keeps the
+environment's, any other value is used as given.
 
 Cases (identical shapes, data and starting weights for every implementation):
 
@@ -98,6 +101,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="measurements per implementation")
     p.add_argument("--threads", type=int, default=2, help="PyTorch, BLAS and seqrnn threads")
     p.add_argument("--write", metavar="FILE", help="write the markdown report to FILE")
+    p.add_argument("--openblas-coretype", default="auto", metavar="NAME",
+                   help="OpenBLAS kernels for NumPy (OPENBLAS_CORETYPE); 'auto' tries the "
+                        "AVX-512 ones too and keeps the fastest at 2048x2048, 'env' keeps the "
+                        "environment's")
     p.add_argument("--cases", nargs="+", choices=list(GROUPS), default=list(GROUPS))
     p.add_argument("--impls", nargs="+", choices=list(NAMES), default=list(NAMES))
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -238,7 +245,8 @@ def versions(threads: int) -> list[str]:
         np_blas = f"{blas.get('name')} {blas.get('version')}"
     except (TypeError, KeyError, AttributeError):  # older numpy: no dict form
         np_blas = "unknown"
-    lines.append(f"- NumPy {np.__version__} (BLAS: {np_blas})")
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "the library's own choice")
+    lines.append(f"- NumPy {np.__version__} (BLAS: {np_blas}; OPENBLAS_CORETYPE {coretype})")
     try:
         root = Path(__file__).resolve().parent.parent
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
@@ -283,10 +291,50 @@ def report(args: argparse.Namespace, results: list[Any], impls: list[str],
     ])
 
 
+OPENBLAS_CANDIDATES = ("Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids")
+PROBE = """
+import time, numpy as np
+a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+a @ a
+times = []
+for _ in range(3):
+    t = time.perf_counter(); a @ a; times.append(time.perf_counter() - t)
+print(2 * 2048**3 / min(times) / 1e9)
+"""
+
+
+def pick_openblas_coretype(choice: str) -> None:
+    """Sets ``OPENBLAS_CORETYPE`` before numpy loads: ``auto`` times a 2048x2048 product with each
+    of OpenBLAS's x86-64 kernel sets in a subprocess and keeps the fastest (an environment may
+    pin an older set, such as AVX2-only Haswell, on an AVX-512 machine)."""
+    if choice == "env":
+        return
+    if choice != "auto":
+        os.environ["OPENBLAS_CORETYPE"] = choice
+        return
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return
+    rates = {}
+    for name in OPENBLAS_CANDIDATES:
+        env = {**os.environ, "OPENBLAS_CORETYPE": name}
+        try:
+            out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
+                                 text=True, check=True, timeout=120).stdout
+            rates[name] = float(out.split()[-1])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            continue  # numpy missing, or a kernel set this OpenBLAS lacks
+    if rates:
+        best = max(rates, key=rates.__getitem__)
+        os.environ["OPENBLAS_CORETYPE"] = best
+        print("OpenBLAS kernels, 2048x2048 GFLOP/s: "
+              + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()) + f"; using {best}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)  # read when the libraries load, so before numpy
+    pick_openblas_coretype(args.openblas_coretype)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _cases as cases  # imports numpy, seqrnn and (if installed) torch
 
