@@ -450,11 +450,13 @@ impl<T: Float> Rnn<T> {
             }
             let act = c.nonlinearity;
             // W_hh^T stored row-major: `h_{t-1} @ W_hh^T` then reads rows of it in order, which
-            // beats dot products with the rows of W_hh (measured).
-            let w_hh_t = layer.weight_hh.t().as_standard_layout().into_owned(); // (H, H)
+            // beats dot products with the rows of W_hh (measured) when there are several rows
+            // to amortize the copy over.
+            let w_hh_t = (batch > 1).then(|| layer.weight_hh.t().as_standard_layout().into_owned()); // (H, H)
+            let w_hh_t = w_hh_t.as_ref().map_or(layer.weight_hh.t(), |w| w.view());
             for t in 0..steps {
                 let (prev, mut cur) = s.multi_slice_mut((s![t, .., ..], s![t + 1, .., ..]));
-                gemm(T::one(), &prev.view(), &w_hh_t.view(), T::one(), &mut cur);
+                gemm(T::one(), &prev.view(), &w_hh_t, T::one(), &mut cur);
                 act.apply_in_place(&mut cur);
                 if let Some(lengths) = lengths {
                     for (b, _) in lengths.iter().enumerate().filter(|(_, &n)| t >= n) {
