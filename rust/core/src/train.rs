@@ -83,12 +83,12 @@ fn update<T: Float, M: Parameters<T>>(
 /// Training state across minibatches and epochs.
 #[derive(Clone, Debug)]
 pub struct Trainer<T> {
-    config: TrainConfig,
-    optimizer: Optimizer<T>,
-    plan: Vec<Vec<usize>>, // start offsets of every row of every minibatch of this epoch
-    next: usize,           // index of the next minibatch in `plan`
-    state: Option<Array3<T>>, // (num_layers, batch, hidden), carried for sequential sampling
-    epochs: u64,
+    pub(crate) config: TrainConfig,
+    pub(crate) optimizer: Optimizer<T>,
+    pub(crate) plan: Vec<Vec<usize>>, // start offsets of every row of every minibatch of this epoch
+    pub(crate) next: usize,           // index of the next minibatch in `plan`
+    pub(crate) state: Option<Array3<T>>, // (num_layers, batch, hidden), carried for sequential sampling
+    pub(crate) epochs: u64,
 }
 
 impl<T: Float> Trainer<T> {
@@ -135,6 +135,14 @@ impl<T: Float> Trainer<T> {
         (self.next, self.plan.len())
     }
 
+    /// The minibatches of the current epoch. Each epoch's order depends only on (seed, epoch),
+    /// so a resumed run replays it.
+    pub(crate) fn epoch_plan(&self, corpus_len: usize) -> Result<Vec<Vec<usize>>> {
+        let c = &self.config;
+        let mut rng = crate::init::rng(crate::init::mix(c.seed, self.epochs));
+        epoch_batches(corpus_len, c.batch_size, c.num_steps, c.sampling, &mut rng)
+    }
+
     /// Trains on up to `max_batches` minibatches of `corpus`, stopping at the end of the epoch.
     ///
     /// A non-finite loss or gradient returns [`Error::NonFinite`] before the update, so the
@@ -145,20 +153,12 @@ impl<T: Float> Trainer<T> {
         corpus: &[usize],
         max_batches: usize,
     ) -> Result<RunStats> {
-        let c = &self.config;
         if self.next >= self.plan.len() {
-            // Each epoch's order depends only on (seed, epoch), so a resumed run replays it.
-            let mut rng = crate::init::rng(crate::init::mix(c.seed, self.epochs));
-            self.plan = epoch_batches(
-                corpus.len(),
-                c.batch_size,
-                c.num_steps,
-                c.sampling,
-                &mut rng,
-            )?;
+            self.plan = self.epoch_plan(corpus.len())?;
             self.next = 0;
             self.state = None;
         }
+        let c = &self.config;
         let mut stats = RunStats::default();
         while stats.batches < max_batches && self.next < self.plan.len() {
             let starts = &self.plan[self.next];
@@ -264,13 +264,13 @@ type Array2Usize = ndarray::Array2<usize>;
 /// Training state of a [`crate::Seq2Seq`]: optimizer and shuffled minibatches of sentence pairs.
 #[derive(Clone, Debug)]
 pub struct Seq2SeqTrainer<T> {
-    batch_size: usize,
-    clip: Option<f64>,
-    seed: u64,
-    optimizer: Optimizer<T>,
-    order: Vec<usize>, // this epoch's shuffled pair indices
-    next: usize,       // first pair of the next minibatch in `order`
-    epochs: u64,
+    pub(crate) batch_size: usize,
+    pub(crate) clip: Option<f64>,
+    pub(crate) seed: u64,
+    pub(crate) optimizer: Optimizer<T>,
+    pub(crate) order: Vec<usize>, // this epoch's shuffled pair indices
+    pub(crate) next: usize,       // first pair of the next minibatch in `order`
+    pub(crate) epochs: u64,
 }
 
 impl<T: Float> Seq2SeqTrainer<T> {
@@ -312,6 +312,17 @@ impl<T: Float> Seq2SeqTrainer<T> {
         self.epochs
     }
 
+    /// The shuffled pair indices of the current epoch, a function of (seed, epoch) only.
+    pub(crate) fn epoch_order(&self, pairs: usize) -> Vec<usize> {
+        use rand::seq::SliceRandom;
+        let mut order: Vec<usize> = (0..pairs).collect();
+        order.shuffle(&mut crate::init::rng(crate::init::mix(
+            self.seed,
+            self.epochs,
+        )));
+        order
+    }
+
     /// Trains on up to `max_batches` minibatches of `data`, stopping at the end of the epoch
     /// (the last minibatch may be smaller). Same contract as [`Trainer::run`].
     pub fn run(
@@ -320,14 +331,9 @@ impl<T: Float> Seq2SeqTrainer<T> {
         data: &PairSet,
         max_batches: usize,
     ) -> Result<RunStats> {
-        use rand::seq::SliceRandom;
         data.validate()?;
         if self.next >= self.order.len() {
-            self.order = (0..data.len()).collect();
-            self.order.shuffle(&mut crate::init::rng(crate::init::mix(
-                self.seed,
-                self.epochs,
-            )));
+            self.order = self.epoch_order(data.len());
             self.next = 0;
         }
         let mut stats = RunStats::default();
