@@ -2,6 +2,7 @@
 
 use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
+use crate::train::{dtype_differs, resumed, write_checkpoint};
 use crate::{dispatch, Model};
 use ndarray::{Array2, Ix2};
 use numpy::Element;
@@ -279,11 +280,7 @@ impl PySeq2SeqTrainer {
         let stats = match (&mut self.inner, &mut model.inner) {
             (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, data, max_batches)).py()?,
             (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, data, max_batches)).py()?,
-            _ => {
-                return Err(PyTypeError::new_err(
-                    "model: dtype differs from the one this trainer was made for",
-                ))
-            }
+            _ => return Err(dtype_differs()),
         };
         Ok((
             stats.batches,
@@ -291,6 +288,51 @@ impl PySeq2SeqTrainer {
             stats.loss_sum,
             stats.epoch_done,
         ))
+    }
+
+    /// Writes `model`, the optimizer state and the progress of this run, `metadata` and the
+    /// `extra` tensors to `path` atomically (as `Trainer.checkpoint`).
+    fn checkpoint(
+        &self,
+        py: Python<'_>,
+        model: PyRef<'_, PySeq2Seq>,
+        path: PathBuf,
+        metadata: HashMap<String, String>,
+        extra: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let data = &self.data;
+        match (&self.inner, &model.inner) {
+            (Model::F32(t), Model::F32(m)) => {
+                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, data, x, metadata))
+            }
+            (Model::F64(t), Model::F64(m)) => {
+                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, data, x, metadata))
+            }
+            _ => Err(dtype_differs()),
+        }
+    }
+
+    /// Restores this run and `model` from a checkpoint (as `Trainer.resume`).
+    fn resume<'py>(
+        &mut self,
+        py: Python<'py>,
+        mut model: PyRefMut<'_, PySeq2Seq>,
+        path: PathBuf,
+        seed_given: bool,
+    ) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+        let data = &self.data;
+        let read = || seqrnn::checkpoint::read(&path);
+        match (&mut self.inner, &mut model.inner) {
+            (Model::F32(t), Model::F32(m)) => {
+                let r = py.detach(|| t.resume(m, data, &read()?, seed_given));
+                resumed(py, r.py()?)
+            }
+            (Model::F64(t), Model::F64(m)) => {
+                let r = py.detach(|| t.resume(m, data, &read()?, seed_given));
+                resumed(py, r.py()?)
+            }
+            _ => Err(dtype_differs()),
+        }
     }
 
     /// Changes the learning rate; optimizer state is kept.

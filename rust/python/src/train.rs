@@ -4,11 +4,51 @@ use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
 use crate::lm::PyLanguageModel;
 use crate::Model;
-use ndarray::{Array3, Ix1};
+use ndarray::{Array3, ArrayD, ArrayViewD, Ix1};
+use numpy::Element;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use seqrnn::data::{epoch_batches, gather};
-use seqrnn::{Dtype, OptimizerConfig, RunStats, Sampling, TrainConfig, Trainer};
+use seqrnn::{Dtype, Float, OptimizerConfig, Resumed, RunStats, Sampling, TrainConfig, Trainer};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The error for a model whose dtype is not the one its trainer was made for.
+pub(crate) fn dtype_differs() -> PyErr {
+    PyTypeError::new_err("model: dtype differs from the one this trainer was made for")
+}
+
+/// Copies the caller's extra checkpoint tensors, then writes the checkpoint `bytes` makes
+/// from them to `path` atomically with the GIL released.
+pub(crate) fn write_checkpoint<T: Float + Element>(
+    py: Python<'_>,
+    path: &Path,
+    extra: &Bound<'_, PyDict>,
+    bytes: impl FnOnce(&[(String, ArrayViewD<'_, T>)]) -> seqrnn::Result<Vec<u8>> + Send,
+) -> PyResult<()> {
+    let mut tensors: Vec<(String, ArrayD<T>)> = Vec::with_capacity(extra.len());
+    for (k, v) in extra.iter() {
+        let name: String = k.extract()?;
+        let a = convert::floats::<T>(&v, &name)?;
+        tensors.push((name, a));
+    }
+    let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
+    py.detach(|| seqrnn::checkpoint::write_atomic(path, &bytes(&views)?))
+        .py()
+}
+
+/// `(metadata, {name: extra tensor})` of a resumed checkpoint.
+pub(crate) fn resumed<'py, T: Float + Element>(
+    py: Python<'py>,
+    r: Resumed<T>,
+) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+    let d = PyDict::new(py);
+    for (name, a) in r.extra {
+        d.set_item(name, convert::to_numpy(py, a))?;
+    }
+    Ok((r.meta, d))
+}
 
 /// Optimizer, sampling stream and carried state of a `fit` run (the model is passed to `run`).
 #[pyclass(name = "Trainer", module = "seqrnn._core")]
@@ -78,11 +118,7 @@ impl PyTrainer {
         let stats: RunStats = match (&mut self.inner, &mut model.inner) {
             (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, corpus, max_batches)).py()?,
             (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, corpus, max_batches)).py()?,
-            _ => {
-                return Err(PyTypeError::new_err(
-                    "model: dtype differs from the one this trainer was made for",
-                ))
-            }
+            _ => return Err(dtype_differs()),
         };
         Ok((
             stats.batches,
@@ -90,6 +126,52 @@ impl PyTrainer {
             stats.loss_sum,
             stats.epoch_done,
         ))
+    }
+
+    /// Writes `model`, the optimizer state and the progress of this run, `metadata` and the
+    /// `extra` tensors (stored as `extra.<name>`) to `path` atomically.
+    fn checkpoint(
+        &self,
+        py: Python<'_>,
+        model: PyRef<'_, PyLanguageModel>,
+        path: PathBuf,
+        metadata: HashMap<String, String>,
+        extra: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let corpus = &self.corpus;
+        match (&self.inner, &model.inner) {
+            (Model::F32(t), Model::F32(m)) => {
+                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, corpus, x, metadata))
+            }
+            (Model::F64(t), Model::F64(m)) => {
+                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, corpus, x, metadata))
+            }
+            _ => Err(dtype_differs()),
+        }
+    }
+
+    /// Restores this run and `model` from a checkpoint written by `checkpoint` for the same
+    /// corpus and settings (the seed too when `seed_given`). Returns `(metadata, extra)`.
+    fn resume<'py>(
+        &mut self,
+        py: Python<'py>,
+        mut model: PyRefMut<'_, PyLanguageModel>,
+        path: PathBuf,
+        seed_given: bool,
+    ) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+        let corpus = &self.corpus;
+        let read = || seqrnn::checkpoint::read(&path);
+        match (&mut self.inner, &mut model.inner) {
+            (Model::F32(t), Model::F32(m)) => {
+                let r = py.detach(|| t.resume(m, corpus, &read()?, seed_given));
+                resumed(py, r.py()?)
+            }
+            (Model::F64(t), Model::F64(m)) => {
+                let r = py.detach(|| t.resume(m, corpus, &read()?, seed_given));
+                resumed(py, r.py()?)
+            }
+            _ => Err(dtype_differs()),
+        }
     }
 
     /// Changes the learning rate (schedules); optimizer state is kept.
