@@ -5,7 +5,7 @@ gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 """
 
 from . import data, metrics, toy
-from ._core import __version__, get_num_threads, set_num_threads
+from ._core import NonFiniteError, __version__, get_num_threads, set_num_threads
 from .lm import LanguageModel
 from .rnn import RNN
 from .seq2seq import Seq2Seq, Translator
@@ -14,6 +14,7 @@ from .vocab import Vocab, tokenize
 __all__ = [
     "RNN",
     "LanguageModel",
+    "NonFiniteError",
     "Seq2Seq",
     "Translator",
     "Vocab",

@@ -11,6 +11,7 @@ _Ids: TypeAlias = npt.NDArray[np.int64]
 __all__ = [
     "RNN",
     "LanguageModel",
+    "NonFiniteError",
     "Seq2Seq",
     "Seq2SeqTrainer",
     "Stream",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 __version__: str
+
+class NonFiniteError(ValueError): ...
 
 @final
 class RNN:

@@ -52,32 +52,44 @@ impl RunStats {
     }
 }
 
-/// One optimizer update after checking that the loss and the gradients are finite (the model
-/// keeps its parameters otherwise) and clipping the gradients' global norm.
+/// Where in training an update happens, for error messages: (epoch, minibatch, step), 1-based.
+#[derive(Clone, Copy, Debug)]
+struct At {
+    epoch: u64,
+    batch: usize,
+    step: u64,
+}
+
+/// One optimizer update after checking that the loss and the gradients are finite and clipping
+/// the gradients' global norm. Any non-finite value, including in the updated parameters,
+/// returns [`Error::NonFinite`] with the model and optimizer as they were before the step.
 fn update<T: Float, M: Parameters<T>>(
     optimizer: &mut Optimizer<T>,
     clip: Option<f64>,
     model: &mut M,
     loss: T,
     grads: &mut M,
-    step: u64,
+    at: At,
 ) -> Result<()> {
+    let non_finite = |what: &str| Error::NonFinite {
+        what: what.into(),
+        epoch: at.epoch,
+        batch: at.batch,
+        step: at.step,
+    };
     if !loss.is_finite() {
-        return Err(Error::NonFinite {
-            what: "loss".into(),
-            step,
-        });
+        return Err(non_finite("loss"));
     }
     if !grads.all_finite() {
-        return Err(Error::NonFinite {
-            what: "gradient".into(),
-            step,
-        });
+        return Err(non_finite("gradient"));
     }
     if let Some(max_norm) = clip {
         clip_grad_norm(grads, max_norm)?;
     }
-    optimizer.step(model, grads)
+    optimizer.step(model, grads).map_err(|e| match e {
+        Error::NonFinite { what, .. } => non_finite(&what),
+        other => other,
+    })
 }
 
 /// Training state across minibatches and epochs.
@@ -145,8 +157,9 @@ impl<T: Float> Trainer<T> {
 
     /// Trains on up to `max_batches` minibatches of `corpus`, stopping at the end of the epoch.
     ///
-    /// A non-finite loss or gradient returns [`Error::NonFinite`] before the update, so the
-    /// model keeps its last finite parameters.
+    /// A non-finite loss, gradient or updated parameter returns [`Error::NonFinite`] naming
+    /// the epoch and minibatch, before anything changes, so the model keeps its last finite
+    /// parameters and the trainer can go on (from the same minibatch) after a fix.
     pub fn run(
         &mut self,
         model: &mut LanguageModel<T>,
@@ -176,13 +189,18 @@ impl<T: Float> Trainer<T> {
                 carried.map(|s| s.view()),
                 Some(&mut rng),
             )?;
+            let at = At {
+                epoch: self.epochs + 1,
+                batch: self.next + 1,
+                step: step_no,
+            };
             update(
                 &mut self.optimizer,
                 c.clip,
                 model,
                 step.loss,
                 &mut step.grads,
-                step_no,
+                at,
             )?;
             self.state = c.sampling.carries_state().then_some(step.state);
             stats.add(step.loss, x.len());
@@ -350,13 +368,18 @@ impl<T: Float> Seq2SeqTrainer<T> {
             let step_no = self.optimizer.steps() + 1;
             let mut rng = dropout_rng(self.seed, step_no);
             let mut step = model.loss_and_grads_train(&batch, Some(&mut rng))?;
+            let at = At {
+                epoch: self.epochs + 1,
+                batch: self.next / self.batch_size + 1,
+                step: step_no,
+            };
             update(
                 &mut self.optimizer,
                 self.clip,
                 model,
                 step.loss,
                 &mut step.grads,
-                step_no,
+                at,
             )?;
             stats.add(step.loss, step.tokens);
             self.next = end;

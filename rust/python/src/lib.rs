@@ -78,6 +78,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add("NonFiniteError", m.py().get_type::<errors::NonFiniteError>())?;
     m.add_class::<rnn::PyRnn>()?;
     m.add_class::<lm::PyLanguageModel>()?;
     m.add_class::<stream::PyStream>()?;
