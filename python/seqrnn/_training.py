@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,10 +99,25 @@ def run_epochs(
     Each ``trainer.run(core, max_batches) -> (batches, tokens, loss_sum, epoch_done)`` call is
     sized to take about 0.1 s, so Ctrl-C and the progress bar stay responsive while the GIL
     is released for the work itself; a ``KeyboardInterrupt`` arrives between calls, with the
-    model whole and savable."""
+    model whole and savable. Other threads may use the model meanwhile (the trainer works on a
+    copy); a second ``fit`` of the same model at once is a ``RuntimeError``."""
+    lock = model.__dict__.setdefault("_fit_lock", threading.Lock())
+    if not lock.acquire(blocking=False):
+        raise RuntimeError(f"this {type(model).__name__} is already being trained by fit in "
+                           "another thread; wait for that fit to return")
+    try:
+        return _run_epochs(trainer, model, epochs, progress, validate, callback,
+                           saving or Saving(), save_best)
+    finally:
+        lock.release()
+
+
+def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
+                validate: Callable[[], float] | None,
+                callback: Callable[[int, dict[str, float]], Any] | None, saving: Saving,
+                save_best: Callable[[str], None] | None) -> History:
     from tqdm.auto import tqdm
 
-    saving = saving or Saving()
     core, history = model._core, History()
     best: dict[str, Any] | None = None
     tokens, loss_sum, seconds_before = 0, 0.0, 0.0  # the epoch in progress
@@ -113,7 +129,7 @@ def run_epochs(
         best = {k[len(BEST):]: a for k, a in extra.items() if k.startswith(BEST)} or None
 
     def write_checkpoint(partial: tuple[int, float, float]) -> None:
-        assert saving is not None and saving.checkpoint is not None
+        assert saving.checkpoint is not None
         state = {"history": history.__dict__, "partial": partial}
         extra = {BEST + k: a for k, a in (best or {}).items()} if saving.keep_best else {}
         trainer.checkpoint(core, saving.checkpoint, {FIT_KEY: json.dumps(state)}, extra)

@@ -1,6 +1,6 @@
 //! Training faults: a non-finite loss, gradient or updated parameter stops training with an
 //! error naming the epoch, minibatch and step, and leaves the model and the optimizer exactly
-//! as they were before that step.
+//! as they were before that step; the training types may be shared between threads.
 //!
 //! Shapes: corpora `(tokens,)`.
 
@@ -102,4 +102,15 @@ fn optimizer_step_checks_before_writing() {
         assert_eq!(opt.steps(), 0);
         assert!(opt.state().iter().all(|(_, t)| t.iter().all(|&x| x == 0.0)));
     }
+}
+
+#[test]
+fn training_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Trainer<f32>>();
+    assert_send_sync::<seqrnn::Seq2SeqTrainer<f64>>();
+    assert_send_sync::<seqrnn::Seq2Seq<f32>>();
+    assert_send_sync::<seqrnn::PairSet>();
+    assert_send_sync::<seqrnn::Resumed<f32>>();
+    assert_send_sync::<seqrnn::Stream<f32>>();
 }

@@ -10,13 +10,21 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use seqrnn::data::{epoch_batches, gather};
-use seqrnn::{Dtype, Float, OptimizerConfig, Resumed, RunStats, Sampling, TrainConfig, Trainer};
+use seqrnn::{Dtype, Float, OptimizerConfig, Resumed, Sampling, TrainConfig, Trainer};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The error for a model whose dtype is not the one its trainer was made for.
 pub(crate) fn dtype_differs() -> PyErr {
     PyTypeError::new_err("model: dtype differs from the one this trainer was made for")
+}
+
+/// The error for a model another thread holds exclusively.
+pub(crate) fn busy(kind: &str) -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(format!(
+        "this {kind} is busy: another thread holds it exclusively; try again when that call \
+         has returned"
+    ))
 }
 
 /// Copies the caller's extra checkpoint tensors, then writes the checkpoint `bytes` makes
@@ -98,7 +106,7 @@ impl PyTrainer {
             optimizer: opt,
             seed,
         };
-        let inner = match model.inner.dtype() {
+        let inner = match model.inner.get().dtype() {
             Dtype::F32 => Model::F32(Trainer::new(config).py()?),
             Dtype::F64 => Model::F64(Trainer::new(config).py()?),
         };
@@ -107,19 +115,26 @@ impl PyTrainer {
 
     /// Trains `model` on up to `max_batches` minibatches (stopping at the epoch's end) with the
     /// GIL released. Returns `(batches, tokens, loss_sum, epoch_done)`.
+    ///
+    /// The work is done on a copy, so other threads may use the model meanwhile; the copy
+    /// replaces the model's parameters at the end, also when a step fails.
     fn run(
         &mut self,
         py: Python<'_>,
-        mut model: PyRefMut<'_, PyLanguageModel>,
+        model: &Bound<'_, PyLanguageModel>,
         max_batches: i64,
     ) -> PyResult<(usize, usize, f64, bool)> {
         let max_batches = size("max_batches", max_batches)?;
+        let model = model.try_borrow().map_err(|_| busy("LanguageModel"))?;
+        let mut work = (*model.inner.get()).clone();
         let corpus = &self.corpus;
-        let stats: RunStats = match (&mut self.inner, &mut model.inner) {
-            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, corpus, max_batches)).py()?,
-            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, corpus, max_batches)).py()?,
+        let result = match (&mut self.inner, &mut work) {
+            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, corpus, max_batches)),
+            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, corpus, max_batches)),
             _ => return Err(dtype_differs()),
         };
+        model.inner.set(work);
+        let stats = result.py()?;
         Ok((
             stats.batches,
             stats.tokens,
@@ -139,7 +154,7 @@ impl PyTrainer {
         extra: &Bound<'_, PyDict>,
     ) -> PyResult<()> {
         let corpus = &self.corpus;
-        match (&self.inner, &model.inner) {
+        match (&self.inner, &*model.inner.get()) {
             (Model::F32(t), Model::F32(m)) => {
                 write_checkpoint(py, &path, extra, |x| t.checkpoint(m, corpus, x, metadata))
             }
@@ -155,13 +170,13 @@ impl PyTrainer {
     fn resume<'py>(
         &mut self,
         py: Python<'py>,
-        mut model: PyRefMut<'_, PyLanguageModel>,
+        model: PyRef<'_, PyLanguageModel>,
         path: PathBuf,
         seed_given: bool,
     ) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
         let corpus = &self.corpus;
         let read = || seqrnn::checkpoint::read(&path);
-        match (&mut self.inner, &mut model.inner) {
+        model.inner.update(|model| match (&mut self.inner, model) {
             (Model::F32(t), Model::F32(m)) => {
                 let r = py.detach(|| t.resume(m, corpus, &read()?, seed_given));
                 resumed(py, r.py()?)
@@ -171,7 +186,7 @@ impl PyTrainer {
                 resumed(py, r.py()?)
             }
             _ => Err(dtype_differs()),
-        }
+        })
     }
 
     /// Changes the learning rate (schedules); optimizer state is kept.
