@@ -76,7 +76,7 @@ def test_readers_during_fit_see_sane_models_and_change_nothing():
                 outputs.append(model.generate([0, 1, 2], 10, temperature=1.0, seed=0))
                 logits, _ = model.logits(np.array([[0, 1, 2]]))
                 assert np.isfinite(logits).all()
-        except BaseException as e:  # reported below, in the test's thread
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
             errors.append(e)
 
     readers = [threading.Thread(target=read) for _ in range(2)]
@@ -110,7 +110,7 @@ def test_seq2seq_decodes_while_it_trains():
             while not done.is_set():
                 hyps.extend(model.decode(src[:4], np.full(4, 6), bos=1, eos=2, max_len=6,
                                          beam_size=2))
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
             errors.append(e)
 
     r = threading.Thread(target=read)
@@ -136,7 +136,7 @@ def test_a_second_fit_of_the_same_model_at_once_is_refused():
 
         try:
             model.fit(CORPUS[:2000], epochs=10**6, callback=callback, **FIT)
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
             errors.append(e)
 
     t = threading.Thread(target=first_fit)
@@ -162,7 +162,7 @@ def test_load_state_dict_while_other_threads_read():
         try:
             while not done.is_set():
                 seen.append(model.perplexity(VALID))
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
             errors.append(e)
 
     readers = [threading.Thread(target=read) for _ in range(2)]
