@@ -5,7 +5,7 @@ gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 """
 
 from . import data, metrics, toy
-from ._core import __version__, get_num_threads, set_num_threads
+from ._core import NonFiniteError, __version__, get_num_threads, set_num_threads
 from .linear import Linear
 from .lm import LanguageModel
 from .rnn import RNN
@@ -16,6 +16,7 @@ __all__ = [
     "RNN",
     "LanguageModel",
     "Linear",
+    "NonFiniteError",
     "Seq2Seq",
     "Translator",
     "Vocab",

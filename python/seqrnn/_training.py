@@ -1,22 +1,37 @@
-"""The epoch loop shared by every ``fit``: progress bar, history, callbacks, responsiveness."""
+"""The epoch loop shared by every ``fit``: progress bar, history, callbacks, checkpoints,
+keeping the best epoch, responsiveness."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _validate as v
+
+FIT_KEY = "seqrnn.fit"  # checkpoint metadata: history and the epoch in progress, as JSON
+BEST = "best."  # checkpoint tensors: the best parameters so far, for keep_best
+
 
 @dataclass
 class History:
-    """Per-epoch metrics of a ``fit`` call (Keras-like ``history.history`` dict too)."""
+    """Per-epoch metrics of a ``fit`` call (Keras-like ``history.history`` dict too).
+
+    ``best_epoch`` is the 0-based epoch with the lowest validation perplexity
+    (``best_valid_perplexity``), ``None`` without validation data.
+    """
 
     train_perplexity: list[float] = field(default_factory=list)
     valid_perplexity: list[float] = field(default_factory=list)
     tokens_per_second: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_valid_perplexity: float | None = None
 
     @property
     def history(self) -> dict[str, list[float]]:
@@ -34,32 +49,111 @@ class History:
         return len(self.train_perplexity)
 
 
+@dataclass(frozen=True)
+class Saving:
+    """The checkpoint and keep-best arguments of ``fit``, checked."""
+
+    checkpoint: str | None = None
+    every: int = 1
+    every_steps: int | None = None
+    resume_from: str | None = None
+    keep_best: bool = False
+    best_path: str | None = None
+    seed_given: bool = False
+
+    @classmethod
+    def of(cls, checkpoint: Any, checkpoint_every: Any, checkpoint_every_steps: Any,
+           resume: Any, keep_best: Any, best_path: Any, has_valid: bool,
+           seed: int | None) -> Saving:
+        path = None if checkpoint is None else os.fspath(checkpoint)
+        if isinstance(resume, bool):
+            if resume and path is None:
+                raise ValueError("resume=True needs checkpoint=<path> (or pass resume=<path>)")
+            # Like Keras' BackupAndRestore: resume when the file exists, else start afresh.
+            resume_from = path if resume and os.path.exists(path or "") else None
+        else:
+            resume_from = os.fspath(resume)
+        if (keep_best or best_path is not None) and not has_valid:
+            raise ValueError("keep_best and best_path need validation data to rank epochs by "
+                             "validation perplexity")
+        steps = checkpoint_every_steps
+        return cls(path, v.positive_int(checkpoint_every, "checkpoint_every"),
+                   None if steps is None else v.positive_int(steps, "checkpoint_every_steps"),
+                   resume_from, bool(keep_best),
+                   None if best_path is None else os.fspath(best_path), seed is not None)
+
+
 def run_epochs(
-    run: Callable[[int], tuple[int, int, float, bool]],
+    trainer: Any,
+    model: Any,
     epochs: int,
     progress: bool,
     validate: Callable[[], float] | None = None,
     callback: Callable[[int, dict[str, float]], Any] | None = None,
+    saving: Saving | None = None,
+    save_best: Callable[[str], None] | None = None,
 ) -> History:
-    """Call ``run(max_batches) -> (batches, tokens, loss_sum, epoch_done)`` until ``epochs``
-    epochs are done. Each call is sized to take about 0.1 s, so Ctrl-C and the progress bar stay
-    responsive while the GIL is released for the work itself."""
+    """Train ``model`` (a Python model class over ``model._core``) with the compiled
+    ``trainer`` until ``epochs`` epochs are done in all (counting those of a resumed run).
+
+    Each ``trainer.run(core, max_batches) -> (batches, tokens, loss_sum, epoch_done)`` call is
+    sized to take about 0.1 s, so Ctrl-C and the progress bar stay responsive while the GIL
+    is released for the work itself; a ``KeyboardInterrupt`` arrives between calls, with the
+    model whole and savable. Other threads may use the model meanwhile (the trainer works on a
+    copy); a second ``fit`` of the same model at once is a ``RuntimeError``."""
+    lock = model.__dict__.setdefault("_fit_lock", threading.Lock())
+    if not lock.acquire(blocking=False):
+        raise RuntimeError(f"this {type(model).__name__} is already being trained by fit in "
+                           "another thread; wait for that fit to return")
+    try:
+        return _run_epochs(trainer, model, epochs, progress, validate, callback,
+                           saving or Saving(), save_best)
+    finally:
+        lock.release()
+
+
+def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
+                validate: Callable[[], float] | None,
+                callback: Callable[[int, dict[str, float]], Any] | None, saving: Saving,
+                save_best: Callable[[str], None] | None) -> History:
     from tqdm.auto import tqdm
 
-    history = History()
-    bar = tqdm(total=epochs, unit="epoch", disable=not progress, dynamic_ncols=True)
+    core, history = model._core, History()
+    best: dict[str, Any] | None = None
+    tokens, loss_sum, seconds_before = 0, 0.0, 0.0  # the epoch in progress
+    if saving.resume_from is not None:
+        meta, extra = trainer.resume(core, saving.resume_from, saving.seed_given)
+        state = json.loads(meta.get(FIT_KEY, "{}"))
+        history = History(**state.get("history", {}))
+        tokens, loss_sum, seconds_before = state.get("partial", (0, 0.0, 0.0))
+        best = {k[len(BEST):]: a for k, a in extra.items() if k.startswith(BEST)} or None
+
+    def write_checkpoint(partial: tuple[int, float, float]) -> None:
+        assert saving.checkpoint is not None
+        state = {"history": history.__dict__, "partial": partial}
+        extra = {BEST + k: a for k, a in (best or {}).items()} if saving.keep_best else {}
+        trainer.checkpoint(core, saving.checkpoint, {FIT_KEY: json.dumps(state)}, extra)
+
+    every_steps = saving.every_steps
+    bar = tqdm(total=epochs, initial=min(trainer.epochs, epochs), unit="epoch",
+               disable=not progress, dynamic_ncols=True)
     chunk = 1
     try:
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            tokens, loss_sum, done = 0, 0.0, False
+        for epoch in range(trainer.epochs, epochs):
+            start = time.perf_counter() - seconds_before
+            done = False
             while not done:
+                n = chunk if every_steps is None else min(chunk,
+                                                          every_steps - trainer.steps % every_steps)
                 t0 = time.perf_counter()
-                batches, n, ls, done = run(chunk)
+                batches, nt, ls, done = trainer.run(core, n)
                 per_batch = (time.perf_counter() - t0) / max(batches, 1)
                 chunk = max(1, min(10_000, int(0.1 / max(per_batch, 1e-6))))
-                tokens, loss_sum = tokens + n, loss_sum + ls
+                tokens, loss_sum = tokens + nt, loss_sum + ls
                 elapsed = time.perf_counter() - start
+                if (saving.checkpoint is not None and every_steps is not None and not done
+                        and trainer.steps % every_steps == 0):
+                    write_checkpoint((tokens, loss_sum, elapsed))
                 bar.set_postfix({"ppl": f"{math.exp(loss_sum / max(tokens, 1)):.3f}",
                                  "tok/s": f"{tokens / max(elapsed, 1e-9):,.0f}"}, refresh=False)
                 bar.refresh()
@@ -67,19 +161,35 @@ def run_epochs(
             history.train_perplexity.append(math.exp(loss_sum / max(tokens, 1)))
             history.tokens_per_second.append(tokens / max(seconds, 1e-9))
             history.seconds.append(seconds)
+            tokens, loss_sum, seconds_before = 0, 0.0, 0.0
             metrics = {"train_perplexity": history.train_perplexity[-1],
                        "tokens_per_second": history.tokens_per_second[-1]}
             if validate is not None:
-                history.valid_perplexity.append(validate())
-                metrics["valid_perplexity"] = history.valid_perplexity[-1]
+                ppl = validate()
+                history.valid_perplexity.append(ppl)
+                metrics["valid_perplexity"] = ppl
+                if history.best_valid_perplexity is None or ppl < history.best_valid_perplexity:
+                    history.best_epoch, history.best_valid_perplexity = epoch, ppl
+                    if saving.keep_best:
+                        best = model.state_dict()
+                    if saving.best_path is not None:
+                        (save_best or model.save)(saving.best_path)
             bar.update(1)
             summary = {"ppl": f"{metrics['train_perplexity']:.3f}",
                        "tok/s": f"{metrics['tokens_per_second']:,.0f}"}
             if "valid_perplexity" in metrics:
                 summary["valid ppl"] = f"{metrics['valid_perplexity']:.3f}"
             bar.set_postfix(summary)
-            if callback is not None and callback(epoch, metrics) is False:
+            stop = callback is not None and callback(epoch, metrics) is False
+            if saving.checkpoint is not None and (
+                (epoch + 1) % saving.every == 0 or epoch + 1 == epochs or stop
+                or (every_steps is not None and trainer.steps % every_steps == 0)
+            ):
+                write_checkpoint((0, 0.0, 0.0))
+            if stop:
                 break
     finally:
         bar.close()
+    if saving.keep_best and best is not None:
+        model.load_state_dict(best)
     return history

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from . import _core
 from . import _validate as v
 from ._module import StateDict
-from ._training import History, run_epochs
+from ._training import History, Saving, run_epochs
 
 Array = npt.NDArray[Any]
 VOCAB_KEY = "seqrnn.vocab"
@@ -166,6 +166,12 @@ class LanguageModel(StateDict):
         seed: int | None = None,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: int = 1,
+        checkpoint_every_steps: int | None = None,
+        resume: bool | str | os.PathLike[str] = False,
+        keep_best: bool = False,
+        best_path: str | os.PathLike[str] | None = None,
     ) -> History:
         """Train on a token-id corpus with truncated BPTT, as d2l's ``train_ch8``.
 
@@ -174,6 +180,16 @@ class LanguageModel(StateDict):
         every overlapping window (d2l 1.0). ``clip`` is the global gradient-norm threshold
         (``None``: no clipping). ``callback(epoch, metrics)`` runs after each epoch; returning
         ``False`` stops training. Returns a :class:`History`.
+
+        ``checkpoint=path`` writes the model, the optimizer state and the progress atomically
+        every ``checkpoint_every`` epochs, at the last epoch, and every
+        ``checkpoint_every_steps`` optimizer steps if set. ``resume=True`` continues from that
+        file when it exists (``resume=path`` from another file): ``epochs`` counts the epochs
+        already done, and the result equals an uninterrupted run bit for bit. The run must use
+        the same data and settings (the seed is the file's when ``seed`` is ``None``).
+        ``keep_best=True`` ends with the parameters of the epoch with the lowest validation
+        perplexity (``history.best_epoch``); ``best_path`` saves that model each time it
+        improves.
         """
         ids = self._corpus(corpus_ids, "corpus_ids")
         valid = None if valid_ids is None else self._corpus(valid_ids, "valid_ids")
@@ -181,6 +197,8 @@ class LanguageModel(StateDict):
         if clip is not None:
             v.finite_positive(clip, "clip")
         v.finite_positive(lr, "lr")
+        saving = Saving.of(checkpoint, checkpoint_every, checkpoint_every_steps, resume,
+                           keep_best, best_path, valid is not None, seed)
         trainer = _core.Trainer(
             self._core, ids, v.positive_int(batch_size, "batch_size"),
             v.positive_int(num_steps, "num_steps"), float(lr), optimizer,
@@ -188,7 +206,7 @@ class LanguageModel(StateDict):
             float(momentum), float(weight_decay),
         )
         validate = None if valid is None else (lambda: self.perplexity(valid))
-        return run_epochs(lambda n: trainer.run(self._core, n), epochs, progress, validate, callback)
+        return run_epochs(trainer, self, epochs, progress, validate, callback, saving)
 
     def _corpus(self, ids: Any, what: str) -> Array:
         a = v.ids(ids, what)

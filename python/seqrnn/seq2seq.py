@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -12,7 +13,7 @@ import numpy.typing as npt
 from . import _core
 from . import _validate as v
 from ._module import StateDict
-from ._training import History, run_epochs
+from ._training import History, Saving, run_epochs
 
 Array = npt.NDArray[Any]
 SRC_VOCAB_KEY, TGT_VOCAB_KEY, STEPS_KEY = "seqrnn.src_vocab", "seqrnn.tgt_vocab", "seqrnn.num_steps"
@@ -117,11 +118,30 @@ class Seq2Seq(StateDict):
         callback: Callable[[int, dict[str, float]], Any] | None = None,
         seed: int | None = None,
         weight_decay: float = 0.0,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: int = 1,
+        checkpoint_every_steps: int | None = None,
+        resume: bool | str | os.PathLike[str] = False,
+        keep_best: bool = False,
+        best_path: str | os.PathLike[str] | None = None,
     ) -> History:
         """Train with teacher forcing on ``data``: a ``TranslationData`` (see
         :func:`seqrnn.data.load_translation_pairs`) or a tuple ``(src, src_valid_len, tgt_in,
         tgt_out, tgt_valid_len)``. Minibatches are reshuffled each epoch. ``valid`` (same
-        forms) adds a per-epoch validation perplexity. Returns a :class:`History`."""
+        forms) adds a per-epoch validation perplexity. Returns a :class:`History`.
+
+        ``checkpoint``, ``checkpoint_every``, ``checkpoint_every_steps``, ``resume``,
+        ``keep_best`` and ``best_path`` work as in :meth:`LanguageModel.fit`."""
+        return self._fit(data, epochs, batch_size, lr, optimizer, clip, valid, progress, callback,
+                         seed, weight_decay, Saving.of(
+                             checkpoint, checkpoint_every, checkpoint_every_steps, resume,
+                             keep_best, best_path, valid is not None, seed))
+
+    def _fit(self, data: Any, epochs: int, batch_size: int, lr: float, optimizer: str,
+             clip: float | None, valid: Any, progress: bool,
+             callback: Callable[[int, dict[str, float]], Any] | None, seed: int | None,
+             weight_decay: float, saving: Saving,
+             save_best: Callable[[str], None] | None = None) -> History:
         arrays = self._arrays(*_as_tuple(data))
         valid_arrays = None if valid is None else self._arrays(*_as_tuple(valid))
         if clip is not None:
@@ -135,8 +155,8 @@ class Seq2Seq(StateDict):
             assert valid_arrays is not None
             return math.exp(self._core.loss_and_grads(*valid_arrays)[0])
 
-        return run_epochs(lambda n: trainer.run(self._core, n), v.positive_int(epochs, "epochs"),
-                          progress, None if valid_arrays is None else validate, callback)
+        return run_epochs(trainer, self, v.positive_int(epochs, "epochs"), progress,
+                          None if valid_arrays is None else validate, callback, saving, save_best)
 
     def decode(self, src: Any, src_valid_len: Any, bos: int, eos: int, max_len: int,
                beam_size: int = 1, alpha: float = 0.75) -> list[list[int]]:
@@ -226,8 +246,16 @@ class Translator:
         model = Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), embed_size, hidden_size,
                         num_layers, seed=seed)
         tr = cls(model, data.src_vocab, data.tgt_vocab, num_steps)
-        tr.history = model.fit(data, epochs, batch_size, lr, progress=progress, seed=seed,
-                               **kwargs)
+        fit_args = inspect.signature(Seq2Seq.fit).bind(model, data, epochs, batch_size, lr,
+                                                       progress=progress, seed=seed, **kwargs)
+        fit_args.apply_defaults()
+        a = fit_args.arguments
+        saving = Saving.of(a["checkpoint"], a["checkpoint_every"], a["checkpoint_every_steps"],
+                           a["resume"], a["keep_best"], a["best_path"], a["valid"] is not None,
+                           seed)
+        tr.history = model._fit(data, epochs, batch_size, lr, a["optimizer"], a["clip"],
+                                a["valid"], progress, a["callback"], seed, a["weight_decay"],
+                                saving, save_best=tr.save)
         return tr
 
     def translate(self, sentences: str | Sequence[str], beam_size: int = 1, alpha: float = 0.75,

@@ -61,11 +61,19 @@ pub enum Error {
         /// The missing key.
         name: String,
     },
-    /// A loss or gradient became NaN or infinite.
-    #[error("non-finite {what} at step {step}")]
+    /// A loss, gradient or updated parameter became NaN or infinite; training stopped before
+    /// the update, so the model keeps its last finite parameters.
+    #[error(
+        "non-finite {what} at epoch {epoch}, minibatch {batch} (optimizer step {step}); \
+         the model keeps its parameters from before this step"
+    )]
     NonFinite {
-        /// "loss" or "gradient".
+        /// "loss", "gradient" or "parameters after the update".
         what: String,
+        /// Epoch (1-based) at which it happened.
+        epoch: u64,
+        /// Minibatch of that epoch (1-based).
+        batch: usize,
         /// Optimizer step (1-based) at which it happened.
         step: u64,
     },

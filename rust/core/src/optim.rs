@@ -281,6 +281,10 @@ impl<T: Float> Optimizer<T> {
     }
 
     /// One update of `params` from `grads` (same structure). Shapes must agree name by name.
+    ///
+    /// The new values are computed and checked first: if any parameter or state element would
+    /// become NaN or infinite, nothing changes and [`Error::NonFinite`] is returned (with the
+    /// step but no epoch or minibatch: 0 there).
     pub fn step<P: Parameters<T>>(&mut self, params: &mut P, grads: &P) -> Result<()> {
         let grads = grads.named();
         let names_p = params.names();
@@ -295,101 +299,158 @@ impl<T: Float> Optimizer<T> {
             crate::error::check_shape(name, p.shape(), g.shape())?;
         }
         self.ensure_state(params);
+        let rule = Rule::new(&self.config, self.steps + 1);
+        for (i, ((name, p), (_, g))) in params.named().iter().zip(&grads).enumerate() {
+            let (a, b) = (self.first.get(i), self.second.get(i));
+            if rule.needs_first() && a.is_none() || rule.needs_second() && b.is_none() {
+                return Err(Error::invalid(
+                    "optimizer state",
+                    "one slot per parameter",
+                    name,
+                ));
+            }
+            let a = a.map_or_else(|| p.view(), |(_, a)| a.view());
+            let b = b.map_or_else(|| p.view(), |(_, b)| b.view());
+            let finite = Zip::from(p).and(&a).and(&b).and(g).all(|&p, &a, &b, &g| {
+                let (p, a, b) = rule.apply(p, a, b, g);
+                p.is_finite() && a.is_finite() && b.is_finite()
+            });
+            if !finite {
+                return Err(Error::NonFinite {
+                    what: format!("parameters after the update ({name})"),
+                    epoch: 0,
+                    batch: 0,
+                    step: self.steps + 1,
+                });
+            }
+        }
         self.steps += 1;
-        let t = self.steps as i32;
-        let cfg = self.config.clone();
-        for (i, ((name, mut p), (_, g))) in params.named_mut().into_iter().zip(grads).enumerate() {
-            match cfg {
-                OptimizerConfig::Sgd {
-                    lr,
-                    momentum,
-                    weight_decay,
-                } => {
-                    let (lr, wd, mu) = (
-                        T::from_f64_lossy(lr),
-                        T::from_f64_lossy(weight_decay),
-                        T::from_f64_lossy(momentum),
-                    );
-                    match self.first.get_mut(i) {
-                        Some((_, v)) => {
-                            let first = t == 1;
-                            Zip::from(&mut p).and(v).and(&g).for_each(|p, v, &g| {
-                                let g = g + wd * *p;
-                                *v = if first { g } else { mu * *v + g };
-                                *p -= lr * *v;
-                            });
-                        }
-                        None => Zip::from(&mut p)
-                            .and(&g)
-                            .for_each(|p, &g| *p -= lr * (g + wd * *p)),
-                    }
-                }
-                OptimizerConfig::Adam {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    weight_decay,
-                } => {
-                    let bc1 = 1.0 - beta1.powi(t);
-                    let bc2 = 1.0 - beta2.powi(t);
-                    let step_size = T::from_f64_lossy(lr / bc1);
-                    let inv_sqrt_bc2 = T::from_f64_lossy(1.0 / bc2.sqrt());
-                    let (b1, b2, eps, wd) = (
-                        T::from_f64_lossy(beta1),
-                        T::from_f64_lossy(beta2),
-                        T::from_f64_lossy(eps),
-                        T::from_f64_lossy(weight_decay),
-                    );
-                    let (m, v) = match (self.first.get_mut(i), self.second.get_mut(i)) {
-                        (Some((_, m)), Some((_, v))) => (m, v),
-                        _ => {
-                            return Err(Error::invalid(
-                                "optimizer state",
-                                "one slot per parameter",
-                                name,
-                            ))
-                        }
-                    };
-                    Zip::from(&mut p)
-                        .and(m)
-                        .and(v)
-                        .and(&g)
-                        .for_each(|p, m, v, &g| {
-                            let g = g + wd * *p;
-                            *m = b1 * *m + (T::one() - b1) * g;
-                            *v = b2 * *v + (T::one() - b2) * g * g;
-                            *p -= step_size * *m / (v.sqrt() * inv_sqrt_bc2 + eps);
-                        });
-                }
-                OptimizerConfig::Adagrad {
-                    lr,
-                    eps,
-                    weight_decay,
-                } => {
-                    let (lr, eps, wd) = (
-                        T::from_f64_lossy(lr),
-                        T::from_f64_lossy(eps),
-                        T::from_f64_lossy(weight_decay),
-                    );
-                    let s = match self.first.get_mut(i) {
-                        Some((_, s)) => s,
-                        None => {
-                            return Err(Error::invalid(
-                                "optimizer state",
-                                "one slot per parameter",
-                                name,
-                            ))
-                        }
-                    };
-                    Zip::from(&mut p).and(s).and(&g).for_each(|p, s, &g| {
-                        let g = g + wd * *p;
-                        *s += g * g;
-                        *p -= lr * g / (s.sqrt() + eps);
-                    });
-                }
+        let (first, second) = (&mut self.first, &mut self.second);
+        for (i, ((_, mut p), (_, g))) in params.named_mut().into_iter().zip(grads).enumerate() {
+            match (first.get_mut(i), second.get_mut(i)) {
+                (Some((_, a)), Some((_, b))) => Zip::from(&mut p)
+                    .and(a)
+                    .and(b)
+                    .and(&g)
+                    .for_each(|p, a, b, &g| (*p, *a, *b) = rule.apply(*p, *a, *b, g)),
+                (Some((_, a)), None) => Zip::from(&mut p).and(a).and(&g).for_each(|p, a, &g| {
+                    (*p, *a, _) = rule.apply(*p, *a, T::zero(), g);
+                }),
+                _ => Zip::from(&mut p).and(&g).for_each(|p, &g| {
+                    (*p, _, _) = rule.apply(*p, T::zero(), T::zero(), g);
+                }),
             }
         }
         Ok(())
+    }
+}
+
+/// The element-wise update of step `t` (1-based): `(p, a, b, g) -> (p', a', b')`, where `a` is
+/// the momentum buffer, Adam's first moment or Adagrad's sum, and `b` Adam's second moment.
+#[derive(Clone, Copy, Debug)]
+enum Rule<T> {
+    Sgd {
+        lr: T,
+        wd: T,
+        mu: T,
+        first: bool,
+    },
+    Adam {
+        step_size: T,
+        inv_sqrt_bc2: T,
+        b1: T,
+        b2: T,
+        eps: T,
+        wd: T,
+    },
+    Adagrad {
+        lr: T,
+        eps: T,
+        wd: T,
+    },
+}
+
+impl<T: Float> Rule<T> {
+    fn new(config: &OptimizerConfig, t: u64) -> Self {
+        let f = T::from_f64_lossy;
+        match *config {
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                weight_decay,
+            } => Rule::Sgd {
+                lr: f(lr),
+                wd: f(weight_decay),
+                mu: f(momentum),
+                first: t == 1,
+            },
+            OptimizerConfig::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => {
+                let t = i32::try_from(t).unwrap_or(i32::MAX);
+                let (bc1, bc2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+                Rule::Adam {
+                    step_size: f(lr / bc1),
+                    inv_sqrt_bc2: f(1.0 / bc2.sqrt()),
+                    b1: f(beta1),
+                    b2: f(beta2),
+                    eps: f(eps),
+                    wd: f(weight_decay),
+                }
+            }
+            OptimizerConfig::Adagrad {
+                lr,
+                eps,
+                weight_decay,
+            } => Rule::Adagrad {
+                lr: f(lr),
+                eps: f(eps),
+                wd: f(weight_decay),
+            },
+        }
+    }
+
+    fn needs_first(&self) -> bool {
+        !matches!(self, Rule::Sgd { mu, .. } if *mu == T::zero())
+    }
+
+    fn needs_second(&self) -> bool {
+        matches!(self, Rule::Adam { .. })
+    }
+
+    #[inline]
+    fn apply(&self, p: T, a: T, b: T, g: T) -> (T, T, T) {
+        match *self {
+            Rule::Sgd { lr, wd, mu, first } => {
+                let g = g + wd * p;
+                if mu == T::zero() {
+                    return (p - lr * g, a, b);
+                }
+                let v = if first { g } else { mu * a + g };
+                (p - lr * v, v, b)
+            }
+            Rule::Adam {
+                step_size,
+                inv_sqrt_bc2,
+                b1,
+                b2,
+                eps,
+                wd,
+            } => {
+                let g = g + wd * p;
+                let m = b1 * a + (T::one() - b1) * g;
+                let v = b2 * b + (T::one() - b2) * g * g;
+                (p - step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps), m, v)
+            }
+            Rule::Adagrad { lr, eps, wd } => {
+                let g = g + wd * p;
+                let s = a + g * g;
+                (p - lr * g / (s.sqrt() + eps), s, b)
+            }
+        }
     }
 }

@@ -52,43 +52,55 @@ impl RunStats {
     }
 }
 
-/// One optimizer update after checking that the loss and the gradients are finite (the model
-/// keeps its parameters otherwise) and clipping the gradients' global norm.
+/// Where in training an update happens, for error messages: (epoch, minibatch, step), 1-based.
+#[derive(Clone, Copy, Debug)]
+struct At {
+    epoch: u64,
+    batch: usize,
+    step: u64,
+}
+
+/// One optimizer update after checking that the loss and the gradients are finite and clipping
+/// the gradients' global norm. Any non-finite value, including in the updated parameters,
+/// returns [`Error::NonFinite`] with the model and optimizer as they were before the step.
 fn update<T: Float, M: Parameters<T>>(
     optimizer: &mut Optimizer<T>,
     clip: Option<f64>,
     model: &mut M,
     loss: T,
     grads: &mut M,
-    step: u64,
+    at: At,
 ) -> Result<()> {
+    let non_finite = |what: &str| Error::NonFinite {
+        what: what.into(),
+        epoch: at.epoch,
+        batch: at.batch,
+        step: at.step,
+    };
     if !loss.is_finite() {
-        return Err(Error::NonFinite {
-            what: "loss".into(),
-            step,
-        });
+        return Err(non_finite("loss"));
     }
     if !grads.all_finite() {
-        return Err(Error::NonFinite {
-            what: "gradient".into(),
-            step,
-        });
+        return Err(non_finite("gradient"));
     }
     if let Some(max_norm) = clip {
         clip_grad_norm(grads, max_norm)?;
     }
-    optimizer.step(model, grads)
+    optimizer.step(model, grads).map_err(|e| match e {
+        Error::NonFinite { what, .. } => non_finite(&what),
+        other => other,
+    })
 }
 
 /// Training state across minibatches and epochs.
 #[derive(Clone, Debug)]
 pub struct Trainer<T> {
-    config: TrainConfig,
-    optimizer: Optimizer<T>,
-    plan: Vec<Vec<usize>>, // start offsets of every row of every minibatch of this epoch
-    next: usize,           // index of the next minibatch in `plan`
-    state: Option<Array3<T>>, // (num_layers, batch, hidden), carried for sequential sampling
-    epochs: u64,
+    pub(crate) config: TrainConfig,
+    pub(crate) optimizer: Optimizer<T>,
+    pub(crate) plan: Vec<Vec<usize>>, // start offsets of every row of every minibatch of this epoch
+    pub(crate) next: usize,           // index of the next minibatch in `plan`
+    pub(crate) state: Option<Array3<T>>, // (num_layers, batch, hidden), carried for sequential sampling
+    pub(crate) epochs: u64,
 }
 
 impl<T: Float> Trainer<T> {
@@ -135,30 +147,31 @@ impl<T: Float> Trainer<T> {
         (self.next, self.plan.len())
     }
 
+    /// The minibatches of the current epoch. Each epoch's order depends only on (seed, epoch),
+    /// so a resumed run replays it.
+    pub(crate) fn epoch_plan(&self, corpus_len: usize) -> Result<Vec<Vec<usize>>> {
+        let c = &self.config;
+        let mut rng = crate::init::rng(crate::init::mix(c.seed, self.epochs));
+        epoch_batches(corpus_len, c.batch_size, c.num_steps, c.sampling, &mut rng)
+    }
+
     /// Trains on up to `max_batches` minibatches of `corpus`, stopping at the end of the epoch.
     ///
-    /// A non-finite loss or gradient returns [`Error::NonFinite`] before the update, so the
-    /// model keeps its last finite parameters.
+    /// A non-finite loss, gradient or updated parameter returns [`Error::NonFinite`] naming
+    /// the epoch and minibatch, before anything changes, so the model keeps its last finite
+    /// parameters and the trainer can go on (from the same minibatch) after a fix.
     pub fn run(
         &mut self,
         model: &mut LanguageModel<T>,
         corpus: &[usize],
         max_batches: usize,
     ) -> Result<RunStats> {
-        let c = &self.config;
         if self.next >= self.plan.len() {
-            // Each epoch's order depends only on (seed, epoch), so a resumed run replays it.
-            let mut rng = crate::init::rng(crate::init::mix(c.seed, self.epochs));
-            self.plan = epoch_batches(
-                corpus.len(),
-                c.batch_size,
-                c.num_steps,
-                c.sampling,
-                &mut rng,
-            )?;
+            self.plan = self.epoch_plan(corpus.len())?;
             self.next = 0;
             self.state = None;
         }
+        let c = &self.config;
         let mut stats = RunStats::default();
         while stats.batches < max_batches && self.next < self.plan.len() {
             let starts = &self.plan[self.next];
@@ -176,13 +189,18 @@ impl<T: Float> Trainer<T> {
                 carried.map(|s| s.view()),
                 Some(&mut rng),
             )?;
+            let at = At {
+                epoch: self.epochs + 1,
+                batch: self.next + 1,
+                step: step_no,
+            };
             update(
                 &mut self.optimizer,
                 c.clip,
                 model,
                 step.loss,
                 &mut step.grads,
-                step_no,
+                at,
             )?;
             self.state = c.sampling.carries_state().then_some(step.state);
             stats.add(step.loss, x.len());
@@ -264,13 +282,13 @@ type Array2Usize = ndarray::Array2<usize>;
 /// Training state of a [`crate::Seq2Seq`]: optimizer and shuffled minibatches of sentence pairs.
 #[derive(Clone, Debug)]
 pub struct Seq2SeqTrainer<T> {
-    batch_size: usize,
-    clip: Option<f64>,
-    seed: u64,
-    optimizer: Optimizer<T>,
-    order: Vec<usize>, // this epoch's shuffled pair indices
-    next: usize,       // first pair of the next minibatch in `order`
-    epochs: u64,
+    pub(crate) batch_size: usize,
+    pub(crate) clip: Option<f64>,
+    pub(crate) seed: u64,
+    pub(crate) optimizer: Optimizer<T>,
+    pub(crate) order: Vec<usize>, // this epoch's shuffled pair indices
+    pub(crate) next: usize,       // first pair of the next minibatch in `order`
+    pub(crate) epochs: u64,
 }
 
 impl<T: Float> Seq2SeqTrainer<T> {
@@ -312,6 +330,17 @@ impl<T: Float> Seq2SeqTrainer<T> {
         self.epochs
     }
 
+    /// The shuffled pair indices of the current epoch, a function of (seed, epoch) only.
+    pub(crate) fn epoch_order(&self, pairs: usize) -> Vec<usize> {
+        use rand::seq::SliceRandom;
+        let mut order: Vec<usize> = (0..pairs).collect();
+        order.shuffle(&mut crate::init::rng(crate::init::mix(
+            self.seed,
+            self.epochs,
+        )));
+        order
+    }
+
     /// Trains on up to `max_batches` minibatches of `data`, stopping at the end of the epoch
     /// (the last minibatch may be smaller). Same contract as [`Trainer::run`].
     pub fn run(
@@ -320,14 +349,9 @@ impl<T: Float> Seq2SeqTrainer<T> {
         data: &PairSet,
         max_batches: usize,
     ) -> Result<RunStats> {
-        use rand::seq::SliceRandom;
         data.validate()?;
         if self.next >= self.order.len() {
-            self.order = (0..data.len()).collect();
-            self.order.shuffle(&mut crate::init::rng(crate::init::mix(
-                self.seed,
-                self.epochs,
-            )));
+            self.order = self.epoch_order(data.len());
             self.next = 0;
         }
         let mut stats = RunStats::default();
@@ -344,13 +368,18 @@ impl<T: Float> Seq2SeqTrainer<T> {
             let step_no = self.optimizer.steps() + 1;
             let mut rng = dropout_rng(self.seed, step_no);
             let mut step = model.loss_and_grads_train(&batch, Some(&mut rng))?;
+            let at = At {
+                epoch: self.epochs + 1,
+                batch: self.next / self.batch_size + 1,
+                step: step_no,
+            };
             update(
                 &mut self.optimizer,
                 self.clip,
                 model,
                 step.loss,
                 &mut step.grads,
-                step_no,
+                at,
             )?;
             stats.add(step.loss, step.tokens);
             self.next = end;

@@ -4,6 +4,14 @@ use pyo3::exceptions::{PyIndexError, PyMemoryError, PyOSError, PyTypeError, PyVa
 use pyo3::PyErr;
 use seqrnn::Error;
 
+pyo3::create_exception!(
+    seqrnn._core,
+    NonFiniteError,
+    PyValueError,
+    "Training met a NaN or infinite loss, gradient or parameter update; the message names the \
+     epoch and minibatch, and the model keeps its parameters from before that step."
+);
+
 /// Maps every core error to a specific Python exception carrying the core's message.
 pub fn to_py(e: Error) -> PyErr {
     let msg = e.to_string();
@@ -14,11 +22,11 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Io { source, path } => {
             PyOSError::new_err((source.raw_os_error().unwrap_or(0), source.to_string(), path))
         }
+        Error::NonFinite { .. } => NonFiniteError::new_err(msg),
         Error::ShapeMismatch { .. }
         | Error::InvalidArgument { .. }
         | Error::UnknownParameter { .. }
         | Error::MissingParameter { .. }
-        | Error::NonFinite { .. }
         | Error::Checkpoint(_) => PyValueError::new_err(msg),
     }
 }

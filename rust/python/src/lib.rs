@@ -14,6 +14,7 @@ mod vocab;
 use pyo3::prelude::*;
 
 /// A model in one of the two element types.
+#[derive(Clone)]
 pub(crate) enum Model<A, B> {
     F32(A),
     F64(B),
@@ -25,6 +26,44 @@ impl<A, B> Model<A, B> {
             Model::F32(_) => seqrnn::Dtype::F32,
             Model::F64(_) => seqrnn::Dtype::F64,
         }
+    }
+}
+
+/// A model shared between Python threads. Readers take a snapshot (an `Arc`, under a lock held
+/// for nanoseconds) and compute on it with the GIL released; writers replace the whole model.
+/// So a `fit` in one thread, which trains a copy and stores it between chunks, never waits for
+/// readers in others, and readers never see a half-written model.
+pub(crate) struct Shared<M>(std::sync::RwLock<std::sync::Arc<M>>);
+
+impl<M: Clone> Shared<M> {
+    pub(crate) fn new(model: M) -> Self {
+        Shared(std::sync::RwLock::new(std::sync::Arc::new(model)))
+    }
+
+    /// The current model.
+    pub(crate) fn get(&self) -> std::sync::Arc<M> {
+        let guard = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::sync::Arc::clone(&guard)
+    }
+
+    /// Replaces the model.
+    pub(crate) fn set(&self, model: M) {
+        let mut guard = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = std::sync::Arc::new(model);
+    }
+
+    /// Changes a copy of the model with `f` and stores it if `f` succeeds.
+    pub(crate) fn update<R, E>(&self, f: impl FnOnce(&mut M) -> Result<R, E>) -> Result<R, E> {
+        let mut copy = (*self.get()).clone();
+        let r = f(&mut copy)?;
+        self.set(copy);
+        Ok(r)
     }
 }
 
@@ -79,6 +118,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add(
+        "NonFiniteError",
+        m.py().get_type::<errors::NonFiniteError>(),
+    )?;
     m.add_class::<rnn::PyRnn>()?;
     m.add_class::<linear::PyLinear>()?;
     m.add_class::<lm::PyLanguageModel>()?;

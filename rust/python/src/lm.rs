@@ -16,7 +16,7 @@ use std::path::PathBuf;
 /// Embedding (or one-hot) -> RNN -> linear logits.
 #[pyclass(name = "LanguageModel", module = "seqrnn._core")]
 pub struct PyLanguageModel {
-    pub(crate) inner: Model<LanguageModel<f32>, LanguageModel<f64>>,
+    pub(crate) inner: crate::Shared<Model<LanguageModel<f32>, LanguageModel<f64>>>,
 }
 
 /// `(batch, steps, V)` from the core's `(steps, batch, V)`.
@@ -104,7 +104,9 @@ impl PyLanguageModel {
             Dtype::F32 => Model::F32(LanguageModel::new(config, init, seed).py()?),
             Dtype::F64 => Model::F64(LanguageModel::new(config, init, seed).py()?),
         };
-        Ok(PyLanguageModel { inner })
+        Ok(PyLanguageModel {
+            inner: crate::Shared::new(inner),
+        })
     }
 
     /// Shapes: `inputs` (batch, steps) int64, `state` (num_layers, batch, hidden) ->
@@ -116,7 +118,7 @@ impl PyLanguageModel {
         inputs: &Bound<'py, PyAny>,
         state: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-        dispatch!(&self.inner, lm => logits(py, lm, inputs, state))
+        dispatch!(&*self.inner.get(), lm => logits(py, lm, inputs, state))
     }
 
     /// Mean cross-entropy over unmasked positions and the gradient of every parameter.
@@ -131,17 +133,18 @@ impl PyLanguageModel {
         mask: Option<&Bound<'py, PyAny>>,
         state: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(f64, Bound<'py, PyDict>, Bound<'py, PyAny>)> {
-        dispatch!(&self.inner, lm => loss_and_grads(py, lm, inputs, targets, mask, state))
+        dispatch!(&*self.inner.get(), lm => loss_and_grads(py, lm, inputs, targets, mask, state))
     }
 
     /// `{name: ndarray}`: `embedding.weight`, `rnn.weight_ih_l0`, ..., `output.weight`, `output.bias`.
     fn state_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        dispatch!(&self.inner, lm => convert::state_dict(py, lm))
+        dispatch!(&*self.inner.get(), lm => convert::state_dict(py, lm))
     }
 
     /// Replaces all parameters; names, shapes and dtypes must match exactly.
-    fn load_state_dict(&mut self, state_dict: &Bound<'_, PyDict>) -> PyResult<()> {
-        dispatch!(&mut self.inner, lm => convert::load_state_dict(lm, state_dict))
+    fn load_state_dict(&self, state_dict: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.inner
+            .update(|model| dispatch!(model, lm => convert::load_state_dict(lm, state_dict)))
     }
 
     /// d2l's `predict`: the prefix followed by `num_tokens` chosen tokens.
@@ -167,7 +170,7 @@ impl PyLanguageModel {
             })
             .transpose()?;
         let cfg = SamplingConfig { temperature, top_k };
-        dispatch!(&self.inner, lm => py.detach(|| lm.generate(&prefix, num_tokens, cfg, seed)).py())
+        dispatch!(&*self.inner.get(), lm => py.detach(|| lm.generate(&prefix, num_tokens, cfg, seed)).py())
     }
 
     /// `exp(mean cross-entropy)` of each token of `corpus` given the ones before it.
@@ -184,7 +187,7 @@ impl PyLanguageModel {
             size("batch_size", batch_size)?,
             size("num_steps", num_steps)?,
         );
-        dispatch!(&self.inner, lm => py.detach(|| lm.perplexity(&corpus, b, s)).py())
+        dispatch!(&*self.inner.get(), lm => py.detach(|| lm.perplexity(&corpus, b, s)).py())
     }
 
     /// Writes one safetensors file atomically with `metadata` (str -> str) added.
@@ -194,7 +197,7 @@ impl PyLanguageModel {
         path: PathBuf,
         metadata: HashMap<String, String>,
     ) -> PyResult<()> {
-        dispatch!(&self.inner, lm => py.detach(|| lm.save(&path, metadata)).py())
+        dispatch!(&*self.inner.get(), lm => py.detach(|| lm.save(&path, metadata)).py())
     }
 
     /// Reads a checkpoint: `(model, metadata)`; the dtype is the file's.
@@ -206,41 +209,46 @@ impl PyLanguageModel {
             LanguageModel::from_bytes,
             LanguageModel::from_bytes,
         )?;
-        Ok((PyLanguageModel { inner }, meta))
+        Ok((
+            PyLanguageModel {
+                inner: crate::Shared::new(inner),
+            },
+            meta,
+        ))
     }
 
     #[getter]
     pub(crate) fn vocab_size(&self) -> usize {
-        dispatch!(&self.inner, lm => lm.config().vocab_size)
+        dispatch!(&*self.inner.get(), lm => lm.config().vocab_size)
     }
 
     #[getter]
     fn hidden_size(&self) -> usize {
-        dispatch!(&self.inner, lm => lm.config().hidden_size)
+        dispatch!(&*self.inner.get(), lm => lm.config().hidden_size)
     }
 
     #[getter]
     fn num_layers(&self) -> usize {
-        dispatch!(&self.inner, lm => lm.config().num_layers)
+        dispatch!(&*self.inner.get(), lm => lm.config().num_layers)
     }
 
     #[getter]
     fn embed_size(&self) -> Option<usize> {
-        dispatch!(&self.inner, lm => lm.config().embed_size)
+        dispatch!(&*self.inner.get(), lm => lm.config().embed_size)
     }
 
     #[getter]
     fn nonlinearity(&self) -> &'static str {
-        dispatch!(&self.inner, lm => lm.config().nonlinearity.name())
+        dispatch!(&*self.inner.get(), lm => lm.config().nonlinearity.name())
     }
 
     #[getter]
     fn dropout(&self) -> f64 {
-        dispatch!(&self.inner, lm => lm.config().dropout)
+        dispatch!(&*self.inner.get(), lm => lm.config().dropout)
     }
 
     #[getter]
     fn dtype(&self) -> &'static str {
-        self.inner.dtype().name()
+        self.inner.get().dtype().name()
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
+use crate::train::{busy, dtype_differs, resumed, write_checkpoint};
 use crate::{dispatch, Model};
 use ndarray::{Array2, Ix1, Ix2};
 use numpy::Element;
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 /// RNN encoder-decoder.
 #[pyclass(name = "Seq2Seq", module = "seqrnn._core")]
 pub struct PySeq2Seq {
-    pub(crate) inner: Model<Seq2Seq<f32>, Seq2Seq<f64>>,
+    pub(crate) inner: crate::Shared<Model<Seq2Seq<f32>, Seq2Seq<f64>>>,
 }
 
 /// Batch-first `(batch, steps)` ids and lengths, as the core's owned pair set.
@@ -133,7 +134,9 @@ impl PySeq2Seq {
             Dtype::F32 => Model::F32(Seq2Seq::new(config, init, seed).py()?),
             Dtype::F64 => Model::F64(Seq2Seq::new(config, init, seed).py()?),
         };
-        Ok(PySeq2Seq { inner })
+        Ok(PySeq2Seq {
+            inner: crate::Shared::new(inner),
+        })
     }
 
     /// Teacher-forced mean cross-entropy over valid target tokens and every gradient.
@@ -148,7 +151,7 @@ impl PySeq2Seq {
         tgt_out: &Bound<'py, PyAny>,
         tgt_valid_len: &Bound<'py, PyAny>,
     ) -> PyResult<(f64, Bound<'py, PyDict>, usize)> {
-        dispatch!(&self.inner, m => {
+        dispatch!(&*self.inner.get(), m => {
             let set = pair_set(m.config(), src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)?;
             loss_and_grads(py, m, &set)
         })
@@ -171,7 +174,7 @@ impl PySeq2Seq {
     ) -> PyResult<Vec<(Vec<usize>, f64, f64)>> {
         let cfg = decode_config(bos, eos, max_len, beam_size, alpha)?;
         let lens = convert::lengths(Some(src_valid_len))?.unwrap_or_default();
-        dispatch!(&self.inner, m => {
+        dispatch!(&*self.inner.get(), m => {
             let src: Array2<usize> = convert::ids::<Ix2>(src, "src", m.config().src_vocab_size)?;
             let src = src.reversed_axes().as_standard_layout().into_owned(); // (steps, batch)
             let hyps = py.detach(|| m.beam_search(src.view(), &lens, cfg)).py()?;
@@ -191,7 +194,7 @@ impl PySeq2Seq {
         max_len: i64,
     ) -> PyResult<GreedySteps<'py>> {
         let cfg = decode_config(bos, eos, max_len, 1, 0.0)?;
-        dispatch!(&self.inner, m => {
+        dispatch!(&*self.inner.get(), m => {
             let src = convert::ids::<Ix1>(src, "src", m.config().src_vocab_size)?.to_vec();
             let s = py.detach(|| m.greedy_steps(&src, cfg)).py()?;
             let states = (convert::to_numpy(py, s.encoder_states), convert::to_numpy(py, s.decoder_states));
@@ -201,12 +204,13 @@ impl PySeq2Seq {
 
     /// `{name: ndarray}` with `encoder.*` and `decoder.*` names.
     fn state_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        dispatch!(&self.inner, m => convert::state_dict(py, m))
+        dispatch!(&*self.inner.get(), m => convert::state_dict(py, m))
     }
 
     /// Replaces all parameters; names, shapes and dtypes must match exactly.
-    fn load_state_dict(&mut self, state_dict: &Bound<'_, PyDict>) -> PyResult<()> {
-        dispatch!(&mut self.inner, m => convert::load_state_dict(m, state_dict))
+    fn load_state_dict(&self, state_dict: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.inner
+            .update(|model| dispatch!(model, m => convert::load_state_dict(m, state_dict)))
     }
 
     /// Writes one safetensors file atomically with `metadata` added.
@@ -216,20 +220,25 @@ impl PySeq2Seq {
         path: PathBuf,
         metadata: HashMap<String, String>,
     ) -> PyResult<()> {
-        dispatch!(&self.inner, m => py.detach(|| m.save(&path, metadata)).py())
+        dispatch!(&*self.inner.get(), m => py.detach(|| m.save(&path, metadata)).py())
     }
 
     /// Reads a checkpoint: `(model, metadata)`.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<(Self, HashMap<String, String>)> {
         let (inner, meta) = crate::load_model(py, &path, Seq2Seq::from_bytes, Seq2Seq::from_bytes)?;
-        Ok((PySeq2Seq { inner }, meta))
+        Ok((
+            PySeq2Seq {
+                inner: crate::Shared::new(inner),
+            },
+            meta,
+        ))
     }
 
     /// `(src_vocab_size, tgt_vocab_size, embed_size, hidden_size, num_layers, context)`.
     #[getter]
     fn config(&self) -> (usize, usize, usize, usize, usize, &'static str) {
-        let c = dispatch!(&self.inner, m => m.config().clone());
+        let c = dispatch!(&*self.inner.get(), m => m.config().clone());
         let ctx = match c.context {
             Context::Concat => "concat",
             Context::None => "none",
@@ -246,12 +255,12 @@ impl PySeq2Seq {
 
     #[getter]
     fn dropout(&self) -> f64 {
-        dispatch!(&self.inner, m => m.config().dropout)
+        dispatch!(&*self.inner.get(), m => m.config().dropout)
     }
 
     #[getter]
     fn dtype(&self) -> &'static str {
-        self.inner.dtype().name()
+        self.inner.get().dtype().name()
     }
 }
 
@@ -281,7 +290,7 @@ impl PySeq2SeqTrainer {
         seed: u64,
         weight_decay: f64,
     ) -> PyResult<Self> {
-        let cfg = dispatch!(&model.inner, m => m.config().clone());
+        let cfg = dispatch!(&*model.inner.get(), m => m.config().clone());
         let data = pair_set(&cfg, src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)?;
         let mut opt = OptimizerConfig::by_name(optimizer, lr).py()?;
         match &mut opt {
@@ -297,38 +306,84 @@ impl PySeq2SeqTrainer {
         }
         opt.validate().py()?;
         let batch_size = size("batch_size", batch_size)?;
-        let inner = match model.inner.dtype() {
+        let inner = match model.inner.get().dtype() {
             Dtype::F32 => Model::F32(Seq2SeqTrainer::new(batch_size, clip, opt, seed).py()?),
             Dtype::F64 => Model::F64(Seq2SeqTrainer::new(batch_size, clip, opt, seed).py()?),
         };
         Ok(PySeq2SeqTrainer { inner, data })
     }
 
-    /// Trains on up to `max_batches` minibatches with the GIL released:
-    /// `(batches, tokens, loss_sum, epoch_done)`.
+    /// Trains on up to `max_batches` minibatches with the GIL released, on a copy that then
+    /// replaces the model's parameters (as `Trainer.run`): `(batches, tokens, loss_sum,
+    /// epoch_done)`.
     fn run(
         &mut self,
         py: Python<'_>,
-        mut model: PyRefMut<'_, PySeq2Seq>,
+        model: &Bound<'_, PySeq2Seq>,
         max_batches: i64,
     ) -> PyResult<(usize, usize, f64, bool)> {
         let max_batches = size("max_batches", max_batches)?;
+        let model = model.try_borrow().map_err(|_| busy("Seq2Seq"))?;
+        let mut work = (*model.inner.get()).clone();
         let data = &self.data;
-        let stats = match (&mut self.inner, &mut model.inner) {
-            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, data, max_batches)).py()?,
-            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, data, max_batches)).py()?,
-            _ => {
-                return Err(PyTypeError::new_err(
-                    "model: dtype differs from the one this trainer was made for",
-                ))
-            }
+        let result = match (&mut self.inner, &mut work) {
+            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, data, max_batches)),
+            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, data, max_batches)),
+            _ => return Err(dtype_differs()),
         };
+        model.inner.set(work);
+        let stats = result.py()?;
         Ok((
             stats.batches,
             stats.tokens,
             stats.loss_sum,
             stats.epoch_done,
         ))
+    }
+
+    /// Writes `model`, the optimizer state and the progress of this run, `metadata` and the
+    /// `extra` tensors to `path` atomically (as `Trainer.checkpoint`).
+    fn checkpoint(
+        &self,
+        py: Python<'_>,
+        model: PyRef<'_, PySeq2Seq>,
+        path: PathBuf,
+        metadata: HashMap<String, String>,
+        extra: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let data = &self.data;
+        match (&self.inner, &*model.inner.get()) {
+            (Model::F32(t), Model::F32(m)) => {
+                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, data, x, metadata))
+            }
+            (Model::F64(t), Model::F64(m)) => {
+                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, data, x, metadata))
+            }
+            _ => Err(dtype_differs()),
+        }
+    }
+
+    /// Restores this run and `model` from a checkpoint (as `Trainer.resume`).
+    fn resume<'py>(
+        &mut self,
+        py: Python<'py>,
+        model: PyRef<'_, PySeq2Seq>,
+        path: PathBuf,
+        seed_given: bool,
+    ) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+        let data = &self.data;
+        let read = || seqrnn::checkpoint::read(&path);
+        model.inner.update(|model| match (&mut self.inner, model) {
+            (Model::F32(t), Model::F32(m)) => {
+                let r = py.detach(|| t.resume(m, data, &read()?, seed_given));
+                resumed(py, r.py()?)
+            }
+            (Model::F64(t), Model::F64(m)) => {
+                let r = py.detach(|| t.resume(m, data, &read()?, seed_given));
+                resumed(py, r.py()?)
+            }
+            _ => Err(dtype_differs()),
+        })
     }
 
     /// Changes the learning rate; optimizer state is kept.

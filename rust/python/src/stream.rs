@@ -25,7 +25,7 @@ impl PyStream {
     #[new]
     #[pyo3(signature = (model, seed=0))]
     fn new(model: Bound<'_, PyLanguageModel>, seed: u64) -> PyResult<Self> {
-        let inner = match &model.borrow().inner {
+        let inner = match &*model.borrow().inner.get() {
             Model::F32(m) => Model::F32(Stream::new(m, seed)),
             Model::F64(m) => Model::F64(Stream::new(m, seed)),
         };
@@ -43,7 +43,7 @@ impl PyStream {
     ) -> PyResult<Bound<'py, PyAny>> {
         let model = self.model.borrow(py);
         let tokens = convert::ids::<Ix1>(tokens, "tokens", model.vocab_size())?.to_vec();
-        match (&mut self.inner, &model.inner) {
+        match (&mut self.inner, &*model.inner.get()) {
             (Model::F32(s), Model::F32(m)) => {
                 Ok(convert::to_numpy(py, s.feed(m, &tokens).py()?.to_owned()))
             }
@@ -66,7 +66,7 @@ impl PyStream {
             .transpose()?;
         let cfg = SamplingConfig { temperature, top_k };
         let model = self.model.borrow(py);
-        match (&mut self.inner, &model.inner) {
+        match (&mut self.inner, &*model.inner.get()) {
             (Model::F32(s), Model::F32(m)) => s.next(m, cfg).py(),
             (Model::F64(s), Model::F64(m)) => s.next(m, cfg).py(),
             _ => Err(mismatch()),

@@ -4,11 +4,59 @@ use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
 use crate::lm::PyLanguageModel;
 use crate::Model;
-use ndarray::{Array3, Ix1};
+use ndarray::{Array3, ArrayD, ArrayViewD, Ix1};
+use numpy::Element;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use seqrnn::data::{epoch_batches, gather};
-use seqrnn::{Dtype, OptimizerConfig, RunStats, Sampling, TrainConfig, Trainer};
+use seqrnn::{Dtype, Float, OptimizerConfig, Resumed, Sampling, TrainConfig, Trainer};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The error for a model whose dtype is not the one its trainer was made for.
+pub(crate) fn dtype_differs() -> PyErr {
+    PyTypeError::new_err("model: dtype differs from the one this trainer was made for")
+}
+
+/// The error for a model another thread holds exclusively.
+pub(crate) fn busy(kind: &str) -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(format!(
+        "this {kind} is busy: another thread holds it exclusively; try again when that call \
+         has returned"
+    ))
+}
+
+/// Copies the caller's extra checkpoint tensors, then writes the checkpoint `bytes` makes
+/// from them to `path` atomically with the GIL released.
+pub(crate) fn write_checkpoint<T: Float + Element>(
+    py: Python<'_>,
+    path: &Path,
+    extra: &Bound<'_, PyDict>,
+    bytes: impl FnOnce(&[(String, ArrayViewD<'_, T>)]) -> seqrnn::Result<Vec<u8>> + Send,
+) -> PyResult<()> {
+    let mut tensors: Vec<(String, ArrayD<T>)> = Vec::with_capacity(extra.len());
+    for (k, v) in extra.iter() {
+        let name: String = k.extract()?;
+        let a = convert::floats::<T>(&v, &name)?;
+        tensors.push((name, a));
+    }
+    let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
+    py.detach(|| seqrnn::checkpoint::write_atomic(path, &bytes(&views)?))
+        .py()
+}
+
+/// `(metadata, {name: extra tensor})` of a resumed checkpoint.
+pub(crate) fn resumed<'py, T: Float + Element>(
+    py: Python<'py>,
+    r: Resumed<T>,
+) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+    let d = PyDict::new(py);
+    for (name, a) in r.extra {
+        d.set_item(name, convert::to_numpy(py, a))?;
+    }
+    Ok((r.meta, d))
+}
 
 /// Optimizer, sampling stream and carried state of a `fit` run (the model is passed to `run`).
 #[pyclass(name = "Trainer", module = "seqrnn._core")]
@@ -58,7 +106,7 @@ impl PyTrainer {
             optimizer: opt,
             seed,
         };
-        let inner = match model.inner.dtype() {
+        let inner = match model.inner.get().dtype() {
             Dtype::F32 => Model::F32(Trainer::new(config).py()?),
             Dtype::F64 => Model::F64(Trainer::new(config).py()?),
         };
@@ -67,29 +115,78 @@ impl PyTrainer {
 
     /// Trains `model` on up to `max_batches` minibatches (stopping at the epoch's end) with the
     /// GIL released. Returns `(batches, tokens, loss_sum, epoch_done)`.
+    ///
+    /// The work is done on a copy, so other threads may use the model meanwhile; the copy
+    /// replaces the model's parameters at the end, also when a step fails.
     fn run(
         &mut self,
         py: Python<'_>,
-        mut model: PyRefMut<'_, PyLanguageModel>,
+        model: &Bound<'_, PyLanguageModel>,
         max_batches: i64,
     ) -> PyResult<(usize, usize, f64, bool)> {
         let max_batches = size("max_batches", max_batches)?;
+        let model = model.try_borrow().map_err(|_| busy("LanguageModel"))?;
+        let mut work = (*model.inner.get()).clone();
         let corpus = &self.corpus;
-        let stats: RunStats = match (&mut self.inner, &mut model.inner) {
-            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, corpus, max_batches)).py()?,
-            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, corpus, max_batches)).py()?,
-            _ => {
-                return Err(PyTypeError::new_err(
-                    "model: dtype differs from the one this trainer was made for",
-                ))
-            }
+        let result = match (&mut self.inner, &mut work) {
+            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, corpus, max_batches)),
+            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, corpus, max_batches)),
+            _ => return Err(dtype_differs()),
         };
+        model.inner.set(work);
+        let stats = result.py()?;
         Ok((
             stats.batches,
             stats.tokens,
             stats.loss_sum,
             stats.epoch_done,
         ))
+    }
+
+    /// Writes `model`, the optimizer state and the progress of this run, `metadata` and the
+    /// `extra` tensors (stored as `extra.<name>`) to `path` atomically.
+    fn checkpoint(
+        &self,
+        py: Python<'_>,
+        model: PyRef<'_, PyLanguageModel>,
+        path: PathBuf,
+        metadata: HashMap<String, String>,
+        extra: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let corpus = &self.corpus;
+        match (&self.inner, &*model.inner.get()) {
+            (Model::F32(t), Model::F32(m)) => {
+                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, corpus, x, metadata))
+            }
+            (Model::F64(t), Model::F64(m)) => {
+                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, corpus, x, metadata))
+            }
+            _ => Err(dtype_differs()),
+        }
+    }
+
+    /// Restores this run and `model` from a checkpoint written by `checkpoint` for the same
+    /// corpus and settings (the seed too when `seed_given`). Returns `(metadata, extra)`.
+    fn resume<'py>(
+        &mut self,
+        py: Python<'py>,
+        model: PyRef<'_, PyLanguageModel>,
+        path: PathBuf,
+        seed_given: bool,
+    ) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+        let corpus = &self.corpus;
+        let read = || seqrnn::checkpoint::read(&path);
+        model.inner.update(|model| match (&mut self.inner, model) {
+            (Model::F32(t), Model::F32(m)) => {
+                let r = py.detach(|| t.resume(m, corpus, &read()?, seed_given));
+                resumed(py, r.py()?)
+            }
+            (Model::F64(t), Model::F64(m)) => {
+                let r = py.detach(|| t.resume(m, corpus, &read()?, seed_given));
+                resumed(py, r.py()?)
+            }
+            _ => Err(dtype_differs()),
+        })
     }
 
     /// Changes the learning rate (schedules); optimizer state is kept.

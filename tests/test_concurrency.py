@@ -1,0 +1,179 @@
+"""Models used from several threads: fit releases the GIL, readers run while a model trains
+and never see torn parameters, a fit with concurrent readers ends exactly like one without,
+and a second fit of the same model at once is a clear error."""
+
+import threading
+
+import numpy as np
+import pytest
+import seqrnn
+from seqrnn import _core
+
+rng = np.random.default_rng(0)
+CORPUS = (np.tile(np.arange(7), 1500) + (rng.random(10_500) < 0.05)) % 7  # (10500,)
+VALID = np.tile(np.arange(7), 40)  # (280,)
+FIT = {"batch_size": 16, "num_steps": 20, "lr": 0.01, "optimizer": "adam", "progress": False,
+       "seed": 3}
+
+
+def lm():
+    return seqrnn.LanguageModel(7, hidden_size=32, embed_size=8, seed=1)
+
+
+def test_other_threads_run_while_the_core_trains():
+    model = lm()
+    trainer = _core.Trainer(model._core, np.tile(CORPUS, 4), 16, 20, 0.01, "adam")
+    seen_inside, stop = [0], threading.Event()
+
+    def poke():
+        while not stop.is_set():
+            try:
+                trainer.steps  # noqa: B018 -- borrowed (so refused) only while run is working
+            except RuntimeError:
+                seen_inside[0] += 1  # this thread held the GIL while run was computing
+
+    t = threading.Thread(target=poke)
+    t.start()
+    try:
+        for _ in range(3):
+            trainer.run(model._core, 10**6)  # whole epochs in single calls
+    finally:
+        stop.set()
+        t.join()
+    assert seen_inside[0] > 0
+
+
+def test_a_counter_thread_progresses_during_fit():
+    counter, stop = [0], threading.Event()
+
+    def count():
+        while not stop.is_set():
+            counter[0] += 1
+
+    at_epoch_end = []
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        lm().fit(CORPUS, epochs=3, callback=lambda e, m: at_epoch_end.append(counter[0]), **FIT)
+    finally:
+        stop.set()
+        t.join()
+    assert at_epoch_end[0] < at_epoch_end[1] < at_epoch_end[2]
+
+
+def test_readers_during_fit_see_sane_models_and_change_nothing():
+    alone = lm()
+    alone.fit(CORPUS, epochs=2, **FIT)
+
+    model, done, errors = lm(), threading.Event(), []
+    ppls: list[float] = []
+    outputs: list[list[int]] = []
+
+    def read():
+        try:
+            while not done.is_set():
+                ppls.append(model.perplexity(VALID))
+                outputs.append(model.generate([0, 1, 2], 10, temperature=1.0, seed=0))
+                logits, _ = model.logits(np.array([[0, 1, 2]]))
+                assert np.isfinite(logits).all()
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
+            errors.append(e)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for r in readers:
+        r.start()
+    try:
+        model.fit(CORPUS, epochs=2, **FIT)
+    finally:
+        done.set()
+        for r in readers:
+            r.join()
+    assert not errors, errors
+    assert len(ppls) >= 2
+    assert all(1.0 <= p < 50.0 for p in ppls), ppls
+    assert all(len(o) == 13 and all(0 <= i < 7 for i in o) for o in outputs)
+    for name, a in model.state_dict().items():
+        assert a.tobytes() == alone.state_dict()[name].tobytes(), name
+
+
+def test_seq2seq_decodes_while_it_trains():
+    src = rng.integers(3, 9, (64, 6))
+    tgt = rng.integers(3, 8, (64, 5))
+    data = (src, np.full(64, 6), tgt, tgt, np.full(64, 5))
+    alone = seqrnn.Seq2Seq(9, 8, embed_size=6, hidden_size=12, num_layers=2, seed=0)
+    alone.fit(data, epochs=4, batch_size=8, lr=0.01, progress=False, seed=0)
+    model = seqrnn.Seq2Seq(9, 8, embed_size=6, hidden_size=12, num_layers=2, seed=0)
+    done, errors, hyps = threading.Event(), [], []
+
+    def read():
+        try:
+            while not done.is_set():
+                hyps.extend(model.decode(src[:4], np.full(4, 6), bos=1, eos=2, max_len=6,
+                                         beam_size=2))
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
+            errors.append(e)
+
+    r = threading.Thread(target=read)
+    r.start()
+    try:
+        model.fit(data, epochs=4, batch_size=8, lr=0.01, progress=False, seed=0)
+    finally:
+        done.set()
+        r.join()
+    assert not errors, errors
+    assert all(len(h) <= 6 and all(0 <= i < 8 for i in h) for h in hyps)
+    for name, a in model.state_dict().items():
+        assert a.tobytes() == alone.state_dict()[name].tobytes(), name
+
+
+def test_a_second_fit_of_the_same_model_at_once_is_refused():
+    model, running, stop, errors = lm(), threading.Event(), threading.Event(), []
+
+    def first_fit():
+        def callback(epoch, metrics):
+            running.set()
+            return not stop.is_set()
+
+        try:
+            model.fit(CORPUS[:2000], epochs=10**6, callback=callback, **FIT)
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
+            errors.append(e)
+
+    t = threading.Thread(target=first_fit)
+    t.start()
+    try:
+        assert running.wait(timeout=120)
+        with pytest.raises(RuntimeError, match="already being trained by fit in another thread"):
+            model.fit(CORPUS, epochs=1, **FIT)
+    finally:
+        stop.set()
+        t.join()
+    assert not errors, errors
+    model.fit(CORPUS[:500], epochs=1, **FIT)  # free again once the first fit returned
+
+
+def test_load_state_dict_while_other_threads_read():
+    model, other = lm(), seqrnn.LanguageModel(7, hidden_size=32, embed_size=8, seed=2)
+    states = [model.state_dict(), other.state_dict()]
+    ppls = {model.perplexity(VALID), other.perplexity(VALID)}
+    done, errors, seen = threading.Event(), [], []
+
+    def read():
+        try:
+            while not done.is_set():
+                seen.append(model.perplexity(VALID))
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
+            errors.append(e)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for r in readers:
+        r.start()
+    try:
+        for i in range(60):
+            model.load_state_dict(states[i % 2])  # never refused, never torn
+    finally:
+        done.set()
+        for r in readers:
+            r.join()
+    assert not errors, errors
+    assert set(seen) <= ppls  # every reader saw one whole model or the other
