@@ -79,6 +79,37 @@ def positive_int(value: Any, what: str) -> int:
     return int(value)
 
 
+def non_negative_int(value: Any, what: str) -> int:
+    """An int >= 0 (``TypeError`` for non-ints, ``ValueError`` for negatives)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value}")
+    return int(value)
+
+
+def optional_positive_int(value: Any, what: str) -> int | None:
+    """``None`` or an int >= 1."""
+    return None if value is None else positive_int(value, what)
+
+
+def number(value: Any, what: str) -> float:
+    """A real number as a float (``TypeError`` for strings and other objects); the core checks
+    its range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def ids_in_range(a: npt.NDArray[np.int64], what: str, vocab_size: int) -> None:
+    """``IndexError`` naming the first id outside ``0 <= id < vocab_size``."""
+    bad = a[(a < 0) | (a >= vocab_size)]
+    if bad.size:
+        raise IndexError(
+            f"{what}: token id {int(bad[0])} is out of range for a vocabulary of size {vocab_size}"
+        )
+
+
 def finite_positive(value: Any, what: str) -> float:
     """A finite float > 0 (learning rates, clipping thresholds)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

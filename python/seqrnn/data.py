@@ -117,6 +117,8 @@ def _iterate(
 
     ids = v.ids(corpus, "corpus")
     v.ndim(ids, "corpus", (1,), "(a flat sequence of token ids)")
+    if ids.size and ids.min() < 0:
+        raise IndexError(f"corpus: token id {ids.min()} is out of range (ids are >= 0)")
     xs, ys = _core.batches(
         ids,
         v.positive_int(batch_size, "batch_size"),

@@ -38,7 +38,8 @@ class Stream:
 
     def next(self, temperature: float = 0.0, top_k: int | None = None) -> int:
         """Choose the next token (greedy at temperature 0), feed it, and return it."""
-        return int(self._core.next(float(temperature), top_k))
+        return int(self._core.next(v.number(temperature, "temperature"),
+                                   v.optional_positive_int(top_k, "top_k")))
 
     def reset(self) -> None:
         """Return to the zero state."""
@@ -177,6 +178,10 @@ class LanguageModel(StateDict):
         """
         ids = self._corpus(corpus_ids, "corpus_ids")
         valid = None if valid_ids is None else self._corpus(valid_ids, "valid_ids")
+        if valid is not None:  # checked now, not after the first epoch
+            v.ids_in_range(valid, "valid_ids", self.vocab_size)
+            if valid.size < 2:
+                raise ValueError(f"valid_ids must hold at least 2 tokens, got {valid.size}")
         epochs = v.positive_int(epochs, "epochs")
         if clip is not None:
             v.finite_positive(clip, "clip")
@@ -220,7 +225,9 @@ class LanguageModel(StateDict):
         ``top_k`` most likely tokens only.
         """
         prefix = self._corpus(prefix_ids, "prefix_ids")
-        return list(self._core.generate(prefix, num_tokens, float(temperature), top_k,
+        return list(self._core.generate(prefix, v.non_negative_int(num_tokens, "num_tokens"),
+                                        v.number(temperature, "temperature"),
+                                        v.optional_positive_int(top_k, "top_k"),
                                         v.seed_or_random(seed)))
 
     def stream(self, seed: int | None = None) -> Stream:

@@ -144,7 +144,9 @@ class Seq2Seq(StateDict):
         greedy for ``beam_size=1``, else beam search ranked by ``log P / L**alpha``."""
         src_a, lens = v.ids(src, "src"), v.ids(src_valid_len, "src_valid_len")
         v.ndim(src_a, "src", (2,), "(batch, steps)")
-        hyps = self._core.decode(src_a, lens, bos, eos, max_len, beam_size, float(alpha))
+        hyps = self._core.decode(src_a, lens, v.non_negative_int(bos, "bos"),
+                                 v.non_negative_int(eos, "eos"), v.positive_int(max_len, "max_len"),
+                                 v.positive_int(beam_size, "beam_size"), v.number(alpha, "alpha"))
         return [list(tokens) for tokens, _, _ in hyps]
 
 
@@ -251,4 +253,7 @@ class Translator:
         src_vocab, tgt_vocab = Vocab.from_json(meta[SRC_VOCAB_KEY]), Vocab.from_json(meta[TGT_VOCAB_KEY])
         if (len(src_vocab), len(tgt_vocab)) != (model.src_vocab_size, model.tgt_vocab_size):
             raise ValueError(f"{os.fspath(path)}: vocabulary sizes do not match the model")
-        return cls(model, src_vocab, tgt_vocab, int(meta[STEPS_KEY]))
+        steps = meta[STEPS_KEY]
+        if not steps.isdecimal():
+            raise ValueError(f"{os.fspath(path)}: num_steps must be a positive int, got {steps!r}")
+        return cls(model, src_vocab, tgt_vocab, int(steps))

@@ -547,7 +547,9 @@ fn optimizer_and_training_arguments() {
 fn models_too_large_for_memory_are_out_of_memory() {
     // A billion small layers: each would be granted, all of them cannot be.
     let r = LanguageModel::<f32>::new(lm_config(5, 4, 1_000_000_000_000, None), Init::Uniform, 0);
-    assert!(matches!(r, Err(Error::OutOfMemory { ref what, .. }) if what == "RNN parameters"));
+    assert!(
+        matches!(r, Err(Error::OutOfMemory { ref what, .. }) if what.contains("num_layers 1000000000000"))
+    );
     let r = LanguageModel::<f32>::new(lm_config(5, 100, 10_000_000_000, None), Init::Uniform, 0);
     assert!(matches!(r, Err(Error::OutOfMemory { .. })));
     assert!(matches!(
