@@ -15,6 +15,7 @@ from seqrnn import data
 LM = seqrnn.LanguageModel(5, 4, seed=0)  # vocab 5, hidden 4, one-hot input, float32
 S2S = seqrnn.Seq2Seq(6, 7, embed_size=3, hidden_size=4, num_layers=1, seed=0)  # src 6, tgt 7
 VOCAB = seqrnn.Vocab(list("abcab"))  # 4 tokens
+TRANSLATOR = seqrnn.Translator(S2S, seqrnn.Vocab(list("abcde")), seqrnn.Vocab(list("abcdef")), 5)
 CORPUS = np.arange(50) % 5
 SRC = np.array([[3, 4, 2, 0]])  # (batch 1, steps 4)
 TGT_IN, TGT_OUT = np.array([[1, 5, 6]]), np.array([[5, 6, 2]])  # (batch 1, steps 3)
@@ -178,6 +179,27 @@ CASES = [
          lambda: decode(src_valid_len=[3, 3])),
     case("decode empty batch", ValueError, r"batch size must be at least 1, got 0",
          lambda: decode(src=SRC[:0], src_valid_len=[])),
+    # --- Translator
+    case("translate beam_size 0", ValueError, r"^beam_size must be at least 1, got 0",
+         lambda: TRANSLATOR.translate("a b", beam_size=0)),
+    case("translate max_len negative", ValueError, r"^max_len must be at least 1, got -1",
+         lambda: TRANSLATOR.translate("a b", max_len=-1)),
+    case("translate alpha nan", ValueError, r"^alpha must be a finite number", lambda: TRANSLATOR.translate("a", alpha=NAN)),
+    case("translate not text", TypeError, r"^sentences must be a str or a list of str, got int",
+         lambda: TRANSLATOR.translate(5)),
+    case("translate list of ints", TypeError, r"^sentences must be a list of str",
+         lambda: TRANSLATOR.translate([1, 2])),
+    case("translator num_steps 0", ValueError, r"^num_steps must be at least 1, got 0",
+         lambda: seqrnn.Translator(S2S, VOCAB, VOCAB, 0)),
+    case("translator no pairs", ValueError, r"^pairs must hold at least one",
+         lambda: seqrnn.Translator.train([], epochs=1, progress=False)),
+    case("translator malformed pairs", TypeError, r"^pairs must be a list of \(source, target\) str pairs",
+         lambda: seqrnn.Translator.train([("a",)], epochs=1, progress=False)),
+    case("translator pairs str", TypeError, r"^pairs must be a list of .* got a str",
+         lambda: seqrnn.Translator.train("ab", epochs=1, progress=False)),
+    case("translator epochs 0", ValueError, r"^epochs must be at least 1, got 0",
+         lambda: seqrnn.Translator.train([("a", "b")], epochs=0, embed_size=2, hidden_size=2,
+                                         num_layers=1, progress=False)),
     # --- vocabularies
     case("vocab tokens str", TypeError, r"^tokens must be a list of str, got a str",
          lambda: seqrnn.Vocab("abc")),

@@ -207,8 +207,11 @@ class Translator:
         **kwargs: Any,
     ) -> Translator:
         """Vocabularies from ``pairs`` (source, target sentences), a model, and training."""
-        from .data import make_translation_data
+        from .data import check_pairs, make_translation_data
 
+        pairs = check_pairs(pairs)
+        if not pairs:
+            raise ValueError("pairs must hold at least one (source, target) pair, got none")
         if num_steps is None:
             num_steps = 2 + max(len(s.split()) for pair in pairs for s in pair)
         data = make_translation_data(list(pairs), num_steps, min_freq=min_freq)
@@ -225,7 +228,11 @@ class Translator:
         from .data import encode_sentences
 
         single = isinstance(sentences, str)
-        batch = [sentences] if single else list(sentences)
+        try:
+            batch = [sentences] if single else list(sentences)
+        except TypeError:
+            raise TypeError(f"sentences must be a str or a list of str, "
+                            f"got {type(sentences).__name__}") from None
         if not batch:
             return []
         src, lens = encode_sentences(batch, self.src_vocab, self.num_steps)
