@@ -45,6 +45,11 @@ def saved(tmp: Path, model, name: str, metadata=None) -> Path:
     return path
 
 
+def _with_vocab(lm, vocab):
+    lm.vocab = vocab
+    return lm
+
+
 def case(name, exc, match, call):
     return pytest.param(call, exc, match, id=name)
 
@@ -179,6 +184,10 @@ CASES = [
          lambda: decode(src_valid_len=[3, 3])),
     case("decode empty batch", ValueError, r"batch size must be at least 1, got 0",
          lambda: decode(src=SRC[:0], src_valid_len=[])),
+    case("predict vocab of another size", ValueError, r"^vocab has 4 tokens, the model 5",
+         lambda: _with_vocab(seqrnn.LanguageModel(5, 4, seed=0), VOCAB).predict("ab")),
+    case("predict without vocab", ValueError, r"^predict needs a vocabulary",
+         lambda: seqrnn.LanguageModel(5, 4, seed=0).predict("ab")),
     # --- Translator
     case("translate beam_size 0", ValueError, r"^beam_size must be at least 1, got 0",
          lambda: TRANSLATOR.translate("a b", beam_size=0)),
@@ -268,6 +277,8 @@ FILE_CASES = [
      lambda tmp: seqrnn.Translator.load(saved(tmp, S2S, "t.safetensors", _translator_meta("5", VOCAB)))),
     ("lm vocabulary of another size", ValueError, r"vocabulary has 4 tokens, the model 5",
      lambda tmp: seqrnn.LanguageModel.load(_lm_with_vocab(tmp, VOCAB))),
+    ("save with a vocabulary of another size", ValueError, r"^vocab has 4 tokens, the model 5",
+     lambda tmp: _with_vocab(seqrnn.LanguageModel(5, 4, seed=0), VOCAB).save(tmp / "m")),
     ("save path not a path", TypeError, r"expected str, bytes or os.PathLike", lambda tmp: LM.save(5)),
 ]
 # fmt: on
@@ -286,9 +297,10 @@ def _translator_meta(steps: str, vocab=None) -> dict[str, str]:
 
 
 def _lm_with_vocab(tmp: Path, vocab) -> Path:
-    lm = seqrnn.LanguageModel(5, 4, seed=0)
-    lm.vocab = vocab
-    return saved(tmp, lm, "lm-vocab.safetensors")
+    """A file whose vocabulary does not fit its model (save refuses to write one)."""
+    path = tmp / "lm-vocab.safetensors"
+    seqrnn.LanguageModel(5, 4, seed=0)._core.save(str(path), {"seqrnn.vocab": vocab.to_json()})
+    return path
 
 
 @pytest.mark.parametrize(("make", "exc", "match"),

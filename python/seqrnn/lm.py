@@ -270,6 +270,7 @@ class LanguageModel(StateDict):
         """Text continuation of ``prefix`` (needs ``self.vocab``), as d2l's ``predict_ch8``."""
         if self.vocab is None:
             raise ValueError("predict needs a vocabulary: set model.vocab or use from_text/load")
+        self._check_vocab()
         from .vocab import tokenize
 
         level = self.level
@@ -284,9 +285,14 @@ class LanguageModel(StateDict):
         """Write weights, configuration and vocabulary to one safetensors file, atomically."""
         meta = {}
         if self.vocab is not None:
+            self._check_vocab()
             meta[VOCAB_KEY] = self.vocab.to_json()
             meta["seqrnn.level"] = self.level
         self._core.save(os.fspath(path), meta)
+
+    def _check_vocab(self) -> None:
+        if len(self.vocab) != self.vocab_size:
+            raise ValueError(f"vocab has {len(self.vocab)} tokens, the model {self.vocab_size}")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LanguageModel:
