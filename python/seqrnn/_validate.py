@@ -47,6 +47,18 @@ def ids(x: Any, what: str) -> npt.NDArray[np.int64]:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
+def lengths(x: Any, what: str) -> npt.NDArray[np.int64]:
+    """Valid lengths as a C-contiguous int64 array; the core checks their range (``ValueError``)."""
+    a = np.asarray(x)
+    if a.size == 0 and a.dtype.kind == "f":
+        return np.zeros(a.shape, dtype=np.int64)
+    if a.dtype == np.bool_ or a.dtype.kind not in "iu":
+        raise TypeError(f"{what}: expected integer lengths, got dtype {a.dtype}")
+    if a.dtype.kind == "u" and a.size and int(a.max()) > _INT64_MAX:
+        raise ValueError(f"{what}: expected lengths of at most 2**63 - 1, got {int(a.max())}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
 def floats(x: Any, what: str, dtype: str) -> npt.NDArray[Any]:
     """Real values as a C-contiguous array of the model's dtype; ``TypeError`` for non-floats."""
     a = np.asarray(x)

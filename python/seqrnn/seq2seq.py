@@ -88,8 +88,8 @@ class Seq2Seq(StateDict):
     @staticmethod
     def _arrays(src: Any, src_valid_len: Any, tgt_in: Any, tgt_out: Any,
                 tgt_valid_len: Any) -> tuple[Array, ...]:
-        arrays = (v.ids(src, "src"), v.ids(src_valid_len, "src_valid_len"), v.ids(tgt_in, "tgt_in"),
-                  v.ids(tgt_out, "tgt_out"), v.ids(tgt_valid_len, "tgt_valid_len"))
+        arrays = (v.ids(src, "src"), v.lengths(src_valid_len, "src_valid_len"), v.ids(tgt_in, "tgt_in"),
+                  v.ids(tgt_out, "tgt_out"), v.lengths(tgt_valid_len, "tgt_valid_len"))
         for a, what in zip(arrays, ("src", "src_valid_len", "tgt_in", "tgt_out", "tgt_valid_len")):
             v.ndim(a, what, (1,) if what.endswith("len") else (2,),
                    "(batch,)" if what.endswith("len") else "(batch, steps)")
@@ -142,7 +142,7 @@ class Seq2Seq(StateDict):
                beam_size: int = 1, alpha: float = 0.75) -> list[list[int]]:
         """Token ids of the translation of each source row (without ``<bos>``/``<eos>``):
         greedy for ``beam_size=1``, else beam search ranked by ``log P / L**alpha``."""
-        src_a, lens = v.ids(src, "src"), v.ids(src_valid_len, "src_valid_len")
+        src_a, lens = v.ids(src, "src"), v.lengths(src_valid_len, "src_valid_len")
         v.ndim(src_a, "src", (2,), "(batch, steps)")
         hyps = self._core.decode(src_a, lens, v.non_negative_int(bos, "bos"),
                                  v.non_negative_int(eos, "eos"), v.positive_int(max_len, "max_len"),
