@@ -124,6 +124,11 @@ class Seq2Seq(StateDict):
         forms) adds a per-epoch validation perplexity. Returns a :class:`History`."""
         arrays = self._arrays(*_as_tuple(data))
         valid_arrays = None if valid is None else self._arrays(*_as_tuple(valid))
+        if valid_arrays is not None:  # checked now, not after the first epoch
+            src, _, tgt_in, tgt_out, _ = valid_arrays
+            v.ids_in_range(src, "valid src", self.src_vocab_size)
+            v.ids_in_range(tgt_in, "valid tgt_in", self.tgt_vocab_size)
+            v.ids_in_range(tgt_out, "valid tgt_out", self.tgt_vocab_size)
         if clip is not None:
             v.finite_positive(clip, "clip")
         trainer = _core.Seq2SeqTrainer(
