@@ -1,4 +1,6 @@
-"""Every invalid argument raises a specific Python exception naming it, never a pyo3 panic."""
+"""Every invalid argument of the array-level API (RNN, LanguageModel's logits and gradients,
+state dicts) raises a specific Python exception naming it, never a pyo3 panic. Training,
+generation, decoding, vocabularies, iterators and files: tests/test_api_errors.py."""
 
 from __future__ import annotations
 
@@ -89,7 +91,18 @@ CASES = [
          lambda: LM.logits(IDS, np.zeros((1, 4), F32))),
     case("state batch", ValueError, r"^state",
          lambda: LM.logits(IDS, np.zeros((1, 3, 4), F32))),
+    case("lengths beyond int64", ValueError, r"^lengths: expected lengths of at most 2\*\*63 - 1",
+         lambda: RNN.forward(X, lengths=np.array([2**63, 1, 1], np.uint64))),
+    case("backward lengths > steps", ValueError, r"^lengths must be between 1 and the number of steps",
+         lambda: RNN.backward(X, D_OUT, lengths=np.array([3, 1, 1]))),
     # --- floats where ids are expected, ints where floats are expected: TypeError
+    case("input None", TypeError, r"^input: expected a floating-point array, got dtype object",
+         lambda: RNN.forward(None)),
+    case("input str", TypeError, r"^input: expected a floating-point array", lambda: RNN.forward("abc")),
+    case("inputs None", TypeError, r"^inputs: expected integer token ids, got dtype object",
+         lambda: LM.logits(None)),
+    case("inputs objects", TypeError, r"^inputs: expected integer token ids, got dtype object",
+         lambda: LM.logits(np.array([[1, "a"]], dtype=object))),
     case("inputs float", TypeError, r"^inputs: expected integer token ids",
          lambda: LM.logits(np.zeros((2, 3)))),
     case("inputs bool", TypeError, r"^inputs: expected integer token ids",
@@ -155,6 +168,11 @@ CASES = [
          lambda: seqrnn.RNN(3, 4, nonlinearity="sigmoid")),
     case("lm nonlinearity", ValueError, r'^nonlinearity must be "tanh" or "relu", got "gelu"',
          lambda: seqrnn.LanguageModel(5, nonlinearity="gelu")),
+    case("dropout NaN", ValueError, r"^dropout must be a probability in \[0, 1\), got NaN",
+         lambda: seqrnn.RNN(3, 4, dropout=float("nan"))),
+    case("dropout negative", ValueError, r"^dropout must be a probability", lambda: seqrnn.RNN(3, 4, dropout=-1.0)),
+    case("seed negative", ValueError, r"^seed must be in \[0, 2\*\*64\), got -1", lambda: seqrnn.RNN(3, 4, seed=-1)),
+    case("seed float", TypeError, r"^seed must be an int or None, got float", lambda: seqrnn.LanguageModel(5, seed=1.5)),
     case("init", ValueError, r"^init must be .*xavier", lambda: seqrnn.RNN(3, 4, init="xavier")),
     # --- state dicts: names and shapes ValueError, dtypes TypeError
     case("sd unknown key", ValueError, r'unexpected parameter "foo"',

@@ -47,6 +47,18 @@ def ids(x: Any, what: str) -> npt.NDArray[np.int64]:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
+def lengths(x: Any, what: str) -> npt.NDArray[np.int64]:
+    """Valid lengths as a C-contiguous int64 array; the core checks their range (``ValueError``)."""
+    a = np.asarray(x)
+    if a.size == 0 and a.dtype.kind == "f":
+        return np.zeros(a.shape, dtype=np.int64)
+    if a.dtype == np.bool_ or a.dtype.kind not in "iu":
+        raise TypeError(f"{what}: expected integer lengths, got dtype {a.dtype}")
+    if a.dtype.kind == "u" and a.size and int(a.max()) > _INT64_MAX:
+        raise ValueError(f"{what}: expected lengths of at most 2**63 - 1, got {int(a.max())}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
 def floats(x: Any, what: str, dtype: str) -> npt.NDArray[Any]:
     """Real values as a C-contiguous array of the model's dtype; ``TypeError`` for non-floats."""
     a = np.asarray(x)
@@ -77,6 +89,37 @@ def positive_int(value: Any, what: str) -> int:
     if value < 1:
         raise ValueError(f"{what} must be at least 1, got {value}")
     return int(value)
+
+
+def non_negative_int(value: Any, what: str) -> int:
+    """An int >= 0 (``TypeError`` for non-ints, ``ValueError`` for negatives)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value}")
+    return int(value)
+
+
+def optional_positive_int(value: Any, what: str) -> int | None:
+    """``None`` or an int >= 1."""
+    return None if value is None else positive_int(value, what)
+
+
+def number(value: Any, what: str) -> float:
+    """A real number as a float (``TypeError`` for strings and other objects); the core checks
+    its range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def ids_in_range(a: npt.NDArray[np.int64], what: str, vocab_size: int) -> None:
+    """``IndexError`` naming the first id outside ``0 <= id < vocab_size``."""
+    bad = a[(a < 0) | (a >= vocab_size)]
+    if bad.size:
+        raise IndexError(
+            f"{what}: token id {int(bad[0])} is out of range for a vocabulary of size {vocab_size}"
+        )
 
 
 def finite_positive(value: Any, what: str) -> float:

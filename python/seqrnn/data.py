@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -117,6 +117,8 @@ def _iterate(
 
     ids = v.ids(corpus, "corpus")
     v.ndim(ids, "corpus", (1,), "(a flat sequence of token ids)")
+    if ids.size and ids.min() < 0:
+        raise IndexError(f"corpus: token id {ids.min()} is out of range (ids are >= 0)")
     xs, ys = _core.batches(
         ids,
         v.positive_int(batch_size, "batch_size"),
@@ -364,6 +366,19 @@ class TranslationData:
             )
 
 
+def check_pairs(pairs: Any) -> list[tuple[str, str]]:
+    """``pairs`` as a list of ``(source, target)`` str tuples; ``TypeError`` naming it otherwise."""
+    if isinstance(pairs, str):
+        raise TypeError("pairs must be a list of (source, target) str pairs, got a str")
+    try:
+        out = [(s, t) for s, t in pairs]
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"pairs must be a list of (source, target) str pairs: {e}") from None
+    if not all(isinstance(s, str) and isinstance(t, str) for s, t in out):
+        raise TypeError("pairs must be a list of (source, target) str pairs")
+    return out
+
+
 def make_translation_data(
     pairs: Sequence[tuple[str, str]],
     num_steps: int,
@@ -390,11 +405,7 @@ def make_translation_data(
         raise TypeError(f"num_valid must be an int, got {type(num_valid).__name__}")
     if vocab_from not in ("train", "all"):
         raise ValueError(f"vocab_from must be 'train' or 'all', got {vocab_from!r}")
-    if isinstance(pairs, str):
-        raise TypeError("pairs must be a list of (source, target) str pairs, got a str")
-    pairs = [(s, t) for s, t in pairs]
-    if not all(isinstance(s, str) and isinstance(t, str) for s, t in pairs):
-        raise TypeError("pairs must be a list of (source, target) str pairs")
+    pairs = check_pairs(pairs)
     if not 0 <= num_valid < len(pairs):
         raise ValueError(
             f"num_valid must be in [0, {len(pairs)}) to leave a training pair; "

@@ -38,7 +38,8 @@ class Stream:
 
     def next(self, temperature: float = 0.0, top_k: int | None = None) -> int:
         """Choose the next token (greedy at temperature 0), feed it, and return it."""
-        return int(self._core.next(float(temperature), top_k))
+        return int(self._core.next(v.number(temperature, "temperature"),
+                                   v.optional_positive_int(top_k, "top_k")))
 
     def reset(self) -> None:
         """Return to the zero state."""
@@ -193,6 +194,10 @@ class LanguageModel(StateDict):
         """
         ids = self._corpus(corpus_ids, "corpus_ids")
         valid = None if valid_ids is None else self._corpus(valid_ids, "valid_ids")
+        if valid is not None:  # checked now, not after the first epoch
+            v.ids_in_range(valid, "valid_ids", self.vocab_size)
+            if valid.size < 2:
+                raise ValueError(f"valid_ids must hold at least 2 tokens, got {valid.size}")
         epochs = v.positive_int(epochs, "epochs")
         if clip is not None:
             v.finite_positive(clip, "clip")
@@ -238,7 +243,9 @@ class LanguageModel(StateDict):
         ``top_k`` most likely tokens only.
         """
         prefix = self._corpus(prefix_ids, "prefix_ids")
-        return list(self._core.generate(prefix, num_tokens, float(temperature), top_k,
+        return list(self._core.generate(prefix, v.non_negative_int(num_tokens, "num_tokens"),
+                                        v.number(temperature, "temperature"),
+                                        v.optional_positive_int(top_k, "top_k"),
                                         v.seed_or_random(seed)))
 
     def stream(self, seed: int | None = None) -> Stream:
@@ -281,6 +288,7 @@ class LanguageModel(StateDict):
         """Text continuation of ``prefix`` (needs ``self.vocab``), as d2l's ``predict_ch8``."""
         if self.vocab is None:
             raise ValueError("predict needs a vocabulary: set model.vocab or use from_text/load")
+        self._check_vocab()
         from .vocab import tokenize
 
         level = self.level
@@ -295,9 +303,14 @@ class LanguageModel(StateDict):
         """Write weights, configuration and vocabulary to one safetensors file, atomically."""
         meta = {}
         if self.vocab is not None:
+            self._check_vocab()
             meta[VOCAB_KEY] = self.vocab.to_json()
             meta["seqrnn.level"] = self.level
         self._core.save(os.fspath(path), meta)
+
+    def _check_vocab(self) -> None:
+        if len(self.vocab) != self.vocab_size:
+            raise ValueError(f"vocab has {len(self.vocab)} tokens, the model {self.vocab_size}")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LanguageModel:

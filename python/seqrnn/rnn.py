@@ -107,7 +107,7 @@ class RNN(StateDict):
         beyond it (PyTorch's packed sequences).
         """
         x, h0, unbatched = self._time_major(x, h0)
-        lens = None if lengths is None else v.ids(lengths, "lengths")
+        lens = None if lengths is None else v.lengths(lengths, "lengths")
         out, h_n = self._core.forward(x, h0, lens)
         return self._batch_layout(out, unbatched), (h_n[:, 0, :] if unbatched else h_n)
 
@@ -131,7 +131,7 @@ class RNN(StateDict):
             d_h_n = v.floats(d_h_n, "d_h_n", self.dtype)
             if unbatched:
                 d_h_n = np.ascontiguousarray(d_h_n[:, None, :])
-        lens = None if lengths is None else v.ids(lengths, "lengths")
+        lens = None if lengths is None else v.lengths(lengths, "lengths")
         grads, d_x, d_h0 = self._core.backward(x, d_out, h0, d_h_n, lens)
         return grads, self._batch_layout(d_x, unbatched), (d_h0[:, 0, :] if unbatched else d_h0)
 

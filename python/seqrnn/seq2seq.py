@@ -89,8 +89,8 @@ class Seq2Seq(StateDict):
     @staticmethod
     def _arrays(src: Any, src_valid_len: Any, tgt_in: Any, tgt_out: Any,
                 tgt_valid_len: Any) -> tuple[Array, ...]:
-        arrays = (v.ids(src, "src"), v.ids(src_valid_len, "src_valid_len"), v.ids(tgt_in, "tgt_in"),
-                  v.ids(tgt_out, "tgt_out"), v.ids(tgt_valid_len, "tgt_valid_len"))
+        arrays = (v.ids(src, "src"), v.lengths(src_valid_len, "src_valid_len"), v.ids(tgt_in, "tgt_in"),
+                  v.ids(tgt_out, "tgt_out"), v.lengths(tgt_valid_len, "tgt_valid_len"))
         for a, what in zip(arrays, ("src", "src_valid_len", "tgt_in", "tgt_out", "tgt_valid_len")):
             v.ndim(a, what, (1,) if what.endswith("len") else (2,),
                    "(batch,)" if what.endswith("len") else "(batch, steps)")
@@ -144,6 +144,11 @@ class Seq2Seq(StateDict):
              save_best: Callable[[str], None] | None = None) -> History:
         arrays = self._arrays(*_as_tuple(data))
         valid_arrays = None if valid is None else self._arrays(*_as_tuple(valid))
+        if valid_arrays is not None:  # checked now, not after the first epoch
+            src, _, tgt_in, tgt_out, _ = valid_arrays
+            v.ids_in_range(src, "valid src", self.src_vocab_size)
+            v.ids_in_range(tgt_in, "valid tgt_in", self.tgt_vocab_size)
+            v.ids_in_range(tgt_out, "valid tgt_out", self.tgt_vocab_size)
         if clip is not None:
             v.finite_positive(clip, "clip")
         trainer = _core.Seq2SeqTrainer(
@@ -162,9 +167,11 @@ class Seq2Seq(StateDict):
                beam_size: int = 1, alpha: float = 0.75) -> list[list[int]]:
         """Token ids of the translation of each source row (without ``<bos>``/``<eos>``):
         greedy for ``beam_size=1``, else beam search ranked by ``log P / L**alpha``."""
-        src_a, lens = v.ids(src, "src"), v.ids(src_valid_len, "src_valid_len")
+        src_a, lens = v.ids(src, "src"), v.lengths(src_valid_len, "src_valid_len")
         v.ndim(src_a, "src", (2,), "(batch, steps)")
-        hyps = self._core.decode(src_a, lens, bos, eos, max_len, beam_size, float(alpha))
+        hyps = self._core.decode(src_a, lens, v.non_negative_int(bos, "bos"),
+                                 v.non_negative_int(eos, "eos"), v.positive_int(max_len, "max_len"),
+                                 v.positive_int(beam_size, "beam_size"), v.number(alpha, "alpha"))
         return [list(tokens) for tokens, _, _ in hyps]
 
     def decode_steps(self, src: Any, bos: int, eos: int, max_len: int) -> dict[str, Any]:
@@ -238,8 +245,11 @@ class Translator:
         **kwargs: Any,
     ) -> Translator:
         """Vocabularies from ``pairs`` (source, target sentences), a model, and training."""
-        from .data import make_translation_data
+        from .data import check_pairs, make_translation_data
 
+        pairs = check_pairs(pairs)
+        if not pairs:
+            raise ValueError("pairs must hold at least one (source, target) pair, got none")
         if num_steps is None:
             num_steps = 2 + max(len(s.split()) for pair in pairs for s in pair)
         data = make_translation_data(list(pairs), num_steps, min_freq=min_freq)
@@ -264,7 +274,11 @@ class Translator:
         from .data import encode_sentences
 
         single = isinstance(sentences, str)
-        batch = [sentences] if single else list(sentences)
+        try:
+            batch = [sentences] if single else list(sentences)
+        except TypeError:
+            raise TypeError(f"sentences must be a str or a list of str, "
+                            f"got {type(sentences).__name__}") from None
         if not batch:
             return []
         src, lens = encode_sentences(batch, self.src_vocab, self.num_steps)
@@ -292,4 +306,7 @@ class Translator:
         src_vocab, tgt_vocab = Vocab.from_json(meta[SRC_VOCAB_KEY]), Vocab.from_json(meta[TGT_VOCAB_KEY])
         if (len(src_vocab), len(tgt_vocab)) != (model.src_vocab_size, model.tgt_vocab_size):
             raise ValueError(f"{os.fspath(path)}: vocabulary sizes do not match the model")
-        return cls(model, src_vocab, tgt_vocab, int(meta[STEPS_KEY]))
+        steps = meta[STEPS_KEY]
+        if not steps.isdecimal():
+            raise ValueError(f"{os.fspath(path)}: num_steps must be a positive int, got {steps!r}")
+        return cls(model, src_vocab, tgt_vocab, int(steps))

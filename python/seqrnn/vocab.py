@@ -43,6 +43,8 @@ def _flat_tokens(tokens: Iterable[Any]) -> list[str]:
     tokens = list(tokens)
     if tokens and isinstance(tokens[0], (list, tuple)):
         tokens = [t for line in tokens for t in line]
+    if tokens and not isinstance(tokens[0], str):
+        raise TypeError(f"tokens must be a list of str, got a list of {type(tokens[0]).__name__}")
     return tokens
 
 

@@ -44,3 +44,19 @@ pub fn zeros2<T: Float>(what: &str, rows: usize, cols: usize) -> Result<Array2<T
 pub fn zeros3<T: Float>(what: &str, steps: usize, batch: usize, n: usize) -> Result<Array3<T>> {
     zeros(what, (steps, batch, n))
 }
+
+/// Fails with [`Error::OutOfMemory`] unless `bytes` could be had at once. A model made of many
+/// small arrays (a million layers, say) is refused here as a whole, where each array alone would
+/// be granted until the process is killed for running out of memory.
+pub fn reserve(what: &str, bytes: u128) -> Result<()> {
+    let oom = || Error::OutOfMemory {
+        what: what.to_string(),
+        bytes,
+    };
+    let n = usize::try_from(bytes)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize)
+        .ok_or_else(oom)?;
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(n).map_err(|_| oom()) // released at once, never touched
+}

@@ -52,8 +52,11 @@ pub fn to_bytes<T: Float>(
     safetensors::serialize(views, Some(metadata)).map_err(|e| bad(e.to_string()))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk,
-/// then renamed over the target. A crash leaves either the old file or the new one, whole.
+/// Writes `bytes` to `path` atomically: a new temporary file in the same folder is written and
+/// flushed to disk (fsync), renamed over the target, and the folder is flushed so the rename
+/// itself survives a power cut. A process killed at any moment leaves the old file or the new
+/// one, whole (at worst plus an unused `.NAME.*.tmp` file beside it). On error the temporary
+/// file is removed and the target is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source: std::io::Error| Error::Io {
         path: path.display().to_string(),
@@ -67,8 +70,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "checkpoint".into());
+    // Unique per process, per call: concurrent saves to one folder never share a temporary.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(
-        ".{name}.{}.{:x}.tmp",
+        ".{name}.{}.{call}.{:x}.tmp",
         std::process::id(),
         crate::init::mix(bytes.len() as u64, nanos())
     ));
@@ -200,6 +206,14 @@ where
 {
     let meta = metadata(bytes)?;
     let config: C = config(&meta, kind)?;
+    let recorded = dtype(&meta)?;
+    if recorded != T::DTYPE {
+        return Err(Error::DtypeMismatch {
+            what: "checkpoint".into(),
+            expected: T::DTYPE.name().into(),
+            got: recorded.name().into(),
+        });
+    }
     let expected = num_params(&config).ok_or_else(|| bad("configuration sizes overflow"))?;
     let present = total_elements(bytes)?;
     if expected != present {

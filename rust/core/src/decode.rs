@@ -155,6 +155,10 @@ impl<T: Float> Seq2Seq<T> {
         let vocab = self.config().tgt_vocab_size;
         cfg.validate(vocab)?;
         let (k, batch) = (cfg.beam_size, src.ncols());
+        // Every row may grow to max_len tokens, held twice (this step's and the next's).
+        let rows = (batch as u128).saturating_mul(k as u128);
+        let per_row = 2 * cfg.max_len as u128 * std::mem::size_of::<usize>() as u128;
+        crate::alloc::reserve("decoded tokens", rows.saturating_mul(per_row))?;
         let (mut state, context) = self.start(src, src_len, k)?;
         let mut next_state = state.clone();
         let mut ws = self.decoder_workspace(batch * k);

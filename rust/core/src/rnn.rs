@@ -286,6 +286,15 @@ impl<T: Float> Rnn<T> {
         let mut rng = crate::init::rng(seed);
         let h = config.hidden_size;
         let bound = 1.0 / (h as f64).sqrt();
+        let widest = config.input_size.max(h) as u128;
+        let per_layer = (h as u128) * (widest + h as u128 + 2) * std::mem::size_of::<T>() as u128
+            + std::mem::size_of::<RnnLayer<T>>() as u128;
+        let total = per_layer.saturating_mul(config.num_layers as u128);
+        let what = format!(
+            "RNN parameters (input_size {}, hidden_size {h}, num_layers {})",
+            config.input_size, config.num_layers
+        );
+        crate::alloc::reserve(&what, total)?;
         let mut layers = Vec::with_capacity(config.num_layers);
         for l in 0..config.num_layers {
             let mut weight_ih = crate::alloc::zeros2("weight_ih", h, config.layer_input(l))?;

@@ -224,6 +224,7 @@ impl<T: Float> Seq2Seq<T> {
     /// Runs the encoder; returns its cache (final states at each source's valid length).
     pub fn encode(&self, src: ArrayView2<'_, usize>, src_len: &[usize]) -> Result<RnnCache<T>> {
         check_source(src, src_len)?;
+        crate::embedding::check_ids("src", src.iter().copied(), self.config.src_vocab_size)?;
         let x = self.encoder_embedding.forward(src)?; // (Ts, B, E)
         self.encoder
             .forward(RnnInput::Dense(x), None, Some(src_len))
@@ -256,6 +257,11 @@ impl<T: Float> Seq2Seq<T> {
         check_source(b.src, b.src_len)?;
         crate::error::check_shape("tgt_out", &[tt, batch], b.tgt_out.shape())?;
         crate::error::check_shape("tgt_valid_len", &[batch], &[b.tgt_len.len()])?;
+        crate::embedding::check_ids(
+            "tgt_in",
+            b.tgt_in.iter().copied(),
+            self.config.tgt_vocab_size,
+        )?;
         crate::embedding::check_ids(
             "tgt_out",
             b.tgt_out.iter().copied(),

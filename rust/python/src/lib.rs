@@ -103,8 +103,12 @@ macro_rules! dispatch {
 /// Sets the number of threads matrix products may use (0: the default, the cores up to 2).
 /// Results are identical for every thread count.
 #[pyfunction]
-fn set_num_threads(n: usize) {
+fn set_num_threads(n: i64) -> PyResult<()> {
+    let n = usize::try_from(n).map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!("n must be >= 0 (0: the default), got {n}"))
+    })?;
     seqrnn::linalg::set_num_threads(n);
+    Ok(())
 }
 
 /// The number of threads matrix products may use.

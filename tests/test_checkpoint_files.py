@@ -1,0 +1,168 @@
+"""Hostile checkpoint files: truncated, corrupted, forged or foreign. Loading validates the whole
+file before building anything, raises ValueError (TypeError for element types) naming what is
+wrong, and never executes code."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import seqrnn
+
+
+def _split(b: bytes) -> tuple[dict, bytes]:
+    n = int.from_bytes(b[:8], "little")
+    return json.loads(b[8 : 8 + n]), b[8 + n :]
+
+
+def _join(header: dict, data: bytes) -> bytes:
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # safetensors pads its header to 8 bytes
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def _forge(path: Path, change) -> Path:
+    """The checkpoint at ``path`` with ``change(header)`` applied, written beside it."""
+    header, data = _split(path.read_bytes())
+    change(header)
+    out = path.with_name("forged-" + path.name)
+    out.write_bytes(_join(header, data))
+    return out
+
+
+def _config(**changes):
+    def change(header):
+        config = json.loads(header["__metadata__"]["seqrnn.config"])
+        config.update(changes)
+        header["__metadata__"]["seqrnn.config"] = json.dumps(config)
+
+    return change
+
+
+@pytest.fixture
+def lm_file(tmp_path: Path) -> Path:
+    path = tmp_path / "lm.safetensors"
+    seqrnn.LanguageModel(6, 4, seed=0).save(path)
+    return path
+
+
+def test_forging_helpers_round_trip(lm_file: Path) -> None:
+    same = _forge(lm_file, lambda header: None)
+    loaded = seqrnn.LanguageModel.load(same).state_dict()
+    expected = seqrnn.LanguageModel.load(lm_file).state_dict()
+    assert all(np.array_equal(expected[k], loaded[k]) for k in expected)
+
+
+def test_truncated_files_are_errors(lm_file: Path) -> None:
+    b = lm_file.read_bytes()
+    for n in sorted({0, 1, 7, 8, 9, 50, len(b) // 2, len(b) - 4, len(b) - 1}):
+        cut = lm_file.with_name(f"cut{n}")
+        cut.write_bytes(b[:n])
+        with pytest.raises(ValueError, match="^invalid checkpoint: "):
+            seqrnn.LanguageModel.load(cut)
+
+
+def test_header_size_beyond_the_file_is_an_error(lm_file: Path) -> None:
+    b = lm_file.read_bytes()
+    for claimed in (len(b), 10**8 - 1, 2**40, 2**64 - 1):
+        bad = lm_file.with_name("big-header")
+        bad.write_bytes(claimed.to_bytes(8, "little") + b[8:])
+        with pytest.raises(ValueError, match="^invalid checkpoint: "):
+            seqrnn.LanguageModel.load(bad)
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"hidden_size": 10**9}, r"configuration needs \d+ parameters, the file holds 78"),
+        ({"vocab_size": 10**12, "hidden_size": 10**12}, r"configuration needs|overflow"),
+        ({"num_layers": 2**40}, r"configuration needs \d+ parameters"),
+        ({"hidden_size": 2**63}, r"overflow"),
+        ({"hidden_size": -4}, r"bad configuration"),
+        ({"hidden_size": "4"}, r"bad configuration"),
+        ({"nonlinearity": "gelu"}, r"bad configuration"),
+        ({"dropout": 3.0}, r"dropout must be a probability"),
+        ({"embed_size": 2}, r"configuration needs \d+ parameters"),
+    ],
+    ids=lambda x: str(x)[:40],
+)
+def test_forged_configurations_are_refused_before_building(lm_file, changes, match) -> None:
+    # The file holds vocab 6, hidden 4: 4*6 + 4*4 + 2*4 + 6*4 + 6 = 78 scalars.
+    with pytest.raises(ValueError, match=match):
+        seqrnn.LanguageModel.load(_forge(lm_file, _config(**changes)))
+
+
+def test_forged_tensors_are_refused(lm_file: Path) -> None:
+    def rename(header):
+        header["rnn.weight_hh_l1"] = header.pop("rnn.weight_hh_l0")
+
+    with pytest.raises(ValueError, match=r'unexpected parameter "rnn.weight_hh_l1"'):
+        seqrnn.LanguageModel.load(_forge(lm_file, rename))
+
+    def transpose(header):
+        header["output.weight"]["shape"] = header["output.weight"]["shape"][::-1]
+
+    with pytest.raises(ValueError, match=r"^output.weight: expected shape \[6, 4\], got \[4, 6\]"):
+        seqrnn.LanguageModel.load(_forge(lm_file, transpose))
+
+    def offsets(header):
+        header["output.bias"]["data_offsets"][1] += 4
+
+    with pytest.raises(ValueError, match="^invalid checkpoint: "):
+        seqrnn.LanguageModel.load(_forge(lm_file, offsets))
+
+    def as_f64(header):
+        header["__metadata__"]["seqrnn.dtype"] = "float64"
+
+    with pytest.raises(TypeError, match=r"expected dtype float64, got F32"):
+        seqrnn.LanguageModel.load(_forge(lm_file, as_f64))
+
+    def as_f16(header):
+        header["__metadata__"]["seqrnn.dtype"] = "float16"
+
+    with pytest.raises(ValueError, match=r'unknown dtype "float16"'):
+        seqrnn.LanguageModel.load(_forge(lm_file, as_f16))
+
+    def no_kind(header):
+        del header["__metadata__"]["seqrnn.kind"]
+
+    with pytest.raises(ValueError, match="not a seqrnn checkpoint"):
+        seqrnn.LanguageModel.load(_forge(lm_file, no_kind))
+
+
+def test_flipped_bytes_load_or_fail_cleanly(lm_file: Path) -> None:
+    b = bytearray(lm_file.read_bytes())
+    rng = np.random.default_rng(0)
+    bad = lm_file.with_name("flipped")
+    for i in rng.integers(0, len(b), 60):
+        c = bytearray(b)
+        c[i] ^= 1 << int(rng.integers(0, 8))
+        bad.write_bytes(bytes(c))
+        try:
+            seqrnn.LanguageModel.load(bad)
+        except (ValueError, TypeError):
+            pass
+
+
+class _Payload:
+    def __reduce__(self):
+        return (Path.touch, (Path(MARKER),))
+
+
+MARKER = ""
+
+
+def test_a_pickle_is_rejected_and_never_executed(tmp_path: Path) -> None:
+    global MARKER
+    MARKER = str(tmp_path / "executed")
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(pickle.dumps({"state_dict": _Payload()}))
+    for load in (seqrnn.LanguageModel.load, seqrnn.Seq2Seq.load, seqrnn.Translator.load):
+        with pytest.raises(ValueError, match="^invalid checkpoint: "):
+            load(path)
+    assert not Path(MARKER).exists()
+    pickle.loads(path.read_bytes())  # the payload is live: unpickling would have run it
+    assert Path(MARKER).exists()
