@@ -459,9 +459,10 @@ impl<T: Float> Rnn<T> {
             }
             let act = c.nonlinearity;
             // W_hh^T stored row-major: `h_{t-1} @ W_hh^T` then reads rows of it in order, which
-            // beats dot products with the rows of W_hh (measured) when there are several rows
-            // to amortize the copy over.
-            let w_hh_t = (batch > 1).then(|| layer.weight_hh.t().as_standard_layout().into_owned()); // (H, H)
+            // beats dot products with the rows of W_hh up to 256 units when there are several
+            // rows to amortize the copy over; past that, dot products win (measured).
+            let w_hh_t = (batch > 1 && hidden <= 256)
+                .then(|| layer.weight_hh.t().as_standard_layout().into_owned()); // (H, H)
             let w_hh_t = w_hh_t.as_ref().map_or(layer.weight_hh.t(), |w| w.view());
             for t in 0..steps {
                 let (prev, mut cur) = s.multi_slice_mut((s![t, .., ..], s![t + 1, .., ..]));
