@@ -95,13 +95,10 @@ pub trait Parameters<T: Float> {
     fn global_norm(&self) -> f64 {
         let mut sum = 0.0f64;
         for (_, a) in self.named() {
-            sum += a
-                .iter()
-                .map(|&x| {
-                    let x = x.to_f64_lossless();
-                    x * x
-                })
-                .sum::<f64>();
+            sum += match a.as_slice_memory_order() {
+                Some(xs) => crate::vmath::sum_squares(xs),
+                None => a.iter().map(|&x| x.to_f64_lossless().powi(2)).sum(),
+            };
         }
         sum.sqrt()
     }
@@ -110,7 +107,10 @@ pub trait Parameters<T: Float> {
     fn all_finite(&self) -> bool {
         self.named()
             .iter()
-            .all(|(_, a)| a.iter().all(|x| x.is_finite()))
+            .all(|(_, a)| match a.as_slice_memory_order() {
+                Some(xs) => !crate::vmath::any_non_finite(xs),
+                None => a.iter().all(|x| x.is_finite()),
+            })
     }
 
     /// The total number of scalars.

@@ -1,4 +1,5 @@
-//! Elementwise functions over whole slices, vectorized: `tanh` and `exp` for `f32`.
+//! Elementwise functions over whole slices, vectorized: `tanh` and `exp` for `f32`, and the
+//! reductions over parameters (sum of squares, finiteness).
 //!
 //! `f32` tanh is the rational approximation Eigen and XLA use (odd degree-13 numerator over even
 //! degree-6 denominator, input clamped to about ±8, `x` itself below 4e-4): branch-free, so the
@@ -131,6 +132,66 @@ elementwise!(
     exp_cephes
 );
 
+/// Runs `$body` compiled for AVX-512 when the CPU has it, else as is (same bits either way).
+macro_rules! with_avx512 {
+    (fn $name:ident<$t:ident: Float>($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
+        fn $name<$t: crate::Float>($($arg: $ty),*) -> $ret {
+            #[inline(always)]
+            fn body<$t: crate::Float>($($arg: $ty),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512<$t: crate::Float>($($arg: $ty),*) -> $ret {
+                    body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F, checked just above.
+                    return unsafe { avx512($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
+/// Lanes of the partial sums in [`sum_squares`]: a fixed order of summation on every path.
+const LANES: usize = 8;
+
+with_avx512! {
+    fn sum_squares_impl<T: Float>(xs: &[T]) -> f64 {
+        let mut acc = [0.0f64; LANES];
+        let chunks = xs.chunks_exact(LANES);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for (a, &x) in acc.iter_mut().zip(c) {
+                let x = x.to_f64_lossless();
+                *a += x * x;
+            }
+        }
+        for (a, &x) in acc.iter_mut().zip(tail) {
+            let x = x.to_f64_lossless();
+            *a += x * x;
+        }
+        acc.iter().sum()
+    }
+}
+
+with_avx512! {
+    fn any_non_finite_impl<T: Float>(xs: &[T]) -> bool {
+        xs.iter().fold(false, |bad, x| bad | !x.is_finite())
+    }
+}
+
+/// `sum(x^2)` in `f64`, in 8 interleaved partial sums added in order at the end.
+pub fn sum_squares<T: crate::Float>(xs: &[T]) -> f64 {
+    sum_squares_impl(xs)
+}
+
+/// True when some element is NaN or infinite (a full pass, no early exit: it vectorizes).
+pub fn any_non_finite<T: crate::Float>(xs: &[T]) -> bool {
+    any_non_finite_impl(xs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +270,19 @@ mod tests {
         assert!(ys[n - 4] > 0.0 && ys[n - 3] == 0.0);
         assert!(ys[n - 2].is_finite() && ys[n - 1] == f32::INFINITY);
         assert_eq!(exp_cephes(0.0), 1.0);
+    }
+
+    #[test]
+    fn reductions() {
+        let xs: Vec<f32> = (0..1003).map(|i| (i as f32 - 500.0) * 0.01).collect();
+        let exact: f64 = xs.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        assert!((sum_squares(&xs) - exact).abs() < 1e-9 * exact);
+        assert!(!any_non_finite(&xs));
+        for bad in [f32::NAN, f32::INFINITY] {
+            let mut ys = xs.clone();
+            ys[1001] = bad;
+            assert!(any_non_finite(&ys));
+        }
+        assert_eq!(sum_squares::<f64>(&[]), 0.0);
     }
 }
