@@ -5,7 +5,7 @@ embed 256, hidden 256, 2 layers, batch 128, 9 steps, Adam lr 0.005, clip 1, 50 e
 the tanh RNN needs orthogonal recurrent weights and 50 epochs to match d2l's GRU); prints
 the translations and BLEU (k=2) of d2l's four test sentences, greedy and with beam search.
 ``--setting large``: first 20,000 pairs, the last 2,000 held out, a time budget; held-out
-mean BLEU, greedy and beam 4.
+mean BLEU, greedy and beam 4, of the epoch with the lowest validation perplexity (kept).
 
 The file is found via ``--data`` or ``$SEQRNN_DATA`` (the folder holding ``fra-eng.txt``).
 """
@@ -63,8 +63,10 @@ def large(args: argparse.Namespace) -> None:
               f"{metrics['train_perplexity']:.2f}, valid perplexity {metrics['valid_perplexity']:.2f}")
         return elapsed < budget
 
-    model.fit(train, 10_000, 128, args.lr, clip=1.0, valid=valid, progress=args.progress,
-              callback=stop, seed=args.seeds[0])
+    history = model.fit(train, 10_000, 128, args.lr, clip=1.0, valid=valid,
+                        progress=args.progress, callback=stop, seed=args.seeds[0], keep_best=True)
+    print(f"kept epoch {(history.best_epoch or 0) + 1} (valid perplexity "
+          f"{history.best_valid_perplexity:.2f}) of {len(history.train_perplexity)}")
     seconds = time.perf_counter() - start
     for beam in (1, 4):
         outs = tr.translate([s for s, _ in pairs], beam_size=beam)
