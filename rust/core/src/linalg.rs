@@ -279,31 +279,25 @@ impl Scalar for f32 {
     }
 
     unsafe fn kernel(p: Product<f32>, alpha: f32, beta: f32, engine: Engine) {
-        #[cfg(target_arch = "x86_64")]
-        if engine == Engine::Dot {
-            // SAFETY: forwarded from the caller; `engine` checked AVX-512F and unit strides.
-            unsafe {
+        // SAFETY (every arm): forwarded from the caller; `engine` checked AVX-512F and the unit
+        // strides its kernel needs.
+        match engine {
+            #[cfg(target_arch = "x86_64")]
+            Engine::Dot => unsafe {
                 dot::dot_nt(
                     p.m, p.n, p.k, p.a.ptr, p.a.rs, p.b.ptr, p.b.cs, p.c.ptr, p.c.rs, p.c.cs,
                     alpha, beta,
-                );
-            }
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if engine == Engine::Axpy {
-            // SAFETY: forwarded from the caller; `engine` checked AVX-512F and unit strides.
-            unsafe {
+                )
+            },
+            #[cfg(target_arch = "x86_64")]
+            Engine::Axpy => unsafe {
                 dot::axpy_nn(
                     p.m, p.n, p.k, p.a.ptr, p.a.rs, p.a.cs, p.b.ptr, p.b.rs, p.c.ptr, p.c.rs,
                     alpha, beta,
-                );
-            }
-            return;
+                )
+            },
+            _ => unsafe { gemm_crate(p, alpha, beta) },
         }
-        let _ = engine;
-        // SAFETY: forwarded from the caller.
-        unsafe { gemm_crate(p, alpha, beta) }
     }
 }
 
