@@ -8,7 +8,8 @@ validation character predicted from the ones before it). Each trains for ``--bud
 wall time; the best validation perplexity is kept (early stopping).
 
     python benchmarks/lm_quality.py [--budget 60] [--hidden 256] [--layers 1] [--lr 0.002]
-        [--dropout 0.0] [--impls seqrnn torch] [--data DIR] [--threads N]
+        [--dropout 0.0] [--decay 0.3 --patience 3] [--impls seqrnn torch] [--data DIR]
+        [--threads N]
 
 PyTorch is optional (``pip install torch``); without it only seqrnn runs.
 """
@@ -38,12 +39,23 @@ def run_seqrnn(args: argparse.Namespace, train: np.ndarray, valid: np.ndarray,
     curve: list[tuple[float, float]] = []
     start = time.perf_counter()
 
-    def record(epoch: int, metrics: dict[str, float]) -> bool:
-        curve.append((time.perf_counter() - start, metrics["valid_perplexity"]))
-        return curve[-1][0] < args.budget
+    lr, stalled = args.lr, [0]
 
-    lm.fit(train, 100_000, 32, 35, lr=args.lr, optimizer="adam", clip=1.0, valid_ids=valid,
-           progress=False, callback=record, seed=0)
+    def record(epoch: int, metrics: dict[str, float]) -> bool:
+        ppl = metrics["valid_perplexity"]
+        stalled[0] = 0 if not curve or ppl < min(p for _, p in curve) else stalled[0] + 1
+        curve.append((time.perf_counter() - start, ppl))
+        return curve[-1][0] < args.budget and (args.decay is None or stalled[0] < args.patience)
+
+    # Without --decay: one fit. With it, ReduceLROnPlateau by rounds: each round stops after
+    # `patience` epochs without a new best, goes back to the best epoch (keep_best) and goes on
+    # with the learning rate times `decay` (and a fresh Adam state).
+    for round_ in range(1000):
+        lm.fit(train, 100_000, 32, 35, lr=lr, optimizer="adam", clip=1.0, valid_ids=valid,
+               progress=False, callback=record, seed=round_, keep_best=args.decay is not None)
+        if args.decay is None or curve[-1][0] >= args.budget:
+            break
+        lr, stalled[0] = lr * args.decay, 0
     return curve
 
 
@@ -119,6 +131,10 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=0.002)
+    p.add_argument("--decay", type=float, default=None,
+                   help="seqrnn: multiply the learning rate by this after --patience epochs "
+                        "without a better validation perplexity, from the best epoch")
+    p.add_argument("--patience", type=int, default=3)
     p.add_argument("--impls", nargs="+", default=["seqrnn", "torch"])
     p.add_argument("--threads", type=int, default=None, help="PyTorch threads (default: its own)")
     p.add_argument("--data", help="folder of timemachine.txt (default: $SEQRNN_DATA)")
@@ -138,7 +154,8 @@ def main() -> None:
             if args.threads:
                 torch.set_num_threads(args.threads)
             curves["PyTorch"] = run_torch(args, train, valid, weights, vocab)
-    print(f"hidden {args.hidden}, {args.layers} layer(s), dropout {args.dropout}, Adam lr {args.lr}, "
+    decay = f", lr x {args.decay} after {args.patience} epochs without progress" if args.decay else ""
+    print(f"hidden {args.hidden}, {args.layers} layer(s), dropout {args.dropout}, Adam lr {args.lr}{decay}, "
           f"budget {args.budget:.0f} s, {len(train):,} training / {len(valid):,} validation chars")
     print("| implementation | s to valid ppl < 6.0 | s to <= 5.07 | best valid ppl | at s | epochs |")
     print("|---|---|---|---|---|---|")
