@@ -1,15 +1,21 @@
-"""What every seqrnn model class shares: its parameters as a PyTorch-style state dict."""
+"""What every seqrnn model class shares: its parameters as a PyTorch-style state dict, pickling
+through the checkpoint bytes, and conversion to and from PyTorch modules."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+_CORE = "_core"  # the compiled model; pickled as the safetensors bytes that ``save`` writes
+
 
 class StateDict:
-    """``state_dict()`` / ``load_state_dict()`` over the compiled model in ``self._core``."""
+    """``state_dict()`` / ``load_state_dict()`` over the compiled model in ``self._core``, plus
+    ``pickle``/``copy.deepcopy`` support and ``to_torch()`` / ``from_torch()``."""
 
     _core: Any
 
@@ -23,3 +29,46 @@ class StateDict:
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
         self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})
+
+    # ----- pickle and copy ----------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The instance's attributes with the compiled model replaced by its checkpoint bytes
+        (safetensors: parameters, configuration and dtype), so ``pickle``, ``copy.deepcopy``,
+        ``multiprocessing`` and ``joblib`` work and a copy shares nothing with the original."""
+        state = dict(self.__dict__)
+        core = state.pop(_CORE)
+        state[_CORE] = (type(core), core.to_bytes({}))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild from :meth:`__getstate__`; the bytes are validated as a checkpoint file is."""
+        state = dict(state)
+        core_type, data = state.pop(_CORE)
+        if not isinstance(data, bytes) or not hasattr(core_type, "from_bytes"):
+            raise TypeError(f"cannot restore a {type(self).__name__} from this pickled state")
+        self.__dict__.update(state)
+        self._core = core_type.from_bytes(data)[0]
+
+    # ----- PyTorch ------------------------------------------------------------------------------
+
+    def to_torch(self) -> Any:
+        """The equivalent PyTorch module with copies of the parameters (see
+        :func:`seqrnn.interop.to_torch`; needs ``pip install seqrnn[torch]``)."""
+        from .interop import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> Self:
+        """A model of this class from an equivalent PyTorch module (see
+        :func:`seqrnn.interop.from_torch`); ``TypeError`` if the module converts to another
+        kind of model."""
+        from .interop import from_torch
+
+        model = from_torch(module)
+        if not isinstance(model, cls):
+            raise TypeError(
+                f"{type(module).__name__} converts to a {type(model).__name__}, not a {cls.__name__}"
+            )
+        return model

@@ -746,3 +746,38 @@ impl<T: Float> Parameters<T> for Rnn<T> {
         out
     }
 }
+
+impl RnnConfig {
+    /// Number of scalar parameters, `None` on overflow.
+    pub fn num_params(&self) -> Option<usize> {
+        let h = self.hidden_size;
+        let biases = if self.bias { h.checked_mul(2)? } else { 0 };
+        let layer = |input: usize| -> Option<usize> {
+            h.checked_mul(input)?
+                .checked_add(h.checked_mul(h)?)?
+                .checked_add(biases)
+        };
+        let first = layer(self.input_size)?;
+        let other = layer(h)?.checked_mul(self.num_layers.saturating_sub(1))?;
+        first.checked_add(other)
+    }
+}
+
+/// The checkpoint kind of an [`Rnn`].
+pub const CHECKPOINT_KIND: &str = "RNN";
+
+impl<T: Float> Rnn<T> {
+    /// Safetensors bytes: every parameter under its `nn.RNN` name, the configuration and
+    /// `extra` metadata, as the models' checkpoints.
+    pub fn to_bytes(&self, extra: std::collections::HashMap<String, String>) -> Result<Vec<u8>> {
+        crate::checkpoint::model_to_bytes(CHECKPOINT_KIND, &self.config, self, extra)
+    }
+
+    /// Rebuilds an RNN from [`Rnn::to_bytes`] output, validating kind, configuration, names,
+    /// shapes and dtypes before use. Returns the RNN and the metadata.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Self, std::collections::HashMap<String, String>)> {
+        crate::checkpoint::model_from_bytes(bytes, CHECKPOINT_KIND, RnnConfig::num_params, |c| {
+            Rnn::new(c, Init::Uniform, 0)
+        })
+    }
+}

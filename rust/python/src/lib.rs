@@ -75,15 +75,42 @@ pub(crate) fn load_model<A: Send, B: Send>(
     f64: fn(&[u8]) -> seqrnn::Result<(B, Meta)>,
 ) -> PyResult<(Model<A, B>, Meta)> {
     use errors::IntoPyResult;
-    py.detach(|| -> seqrnn::Result<(Model<A, B>, Meta)> {
-        let bytes = seqrnn::checkpoint::read(path)?;
-        let meta = seqrnn::checkpoint::metadata(&bytes)?;
-        Ok(match seqrnn::checkpoint::dtype(&meta)? {
-            seqrnn::Dtype::F32 => f32(&bytes).map(|(m, meta)| (Model::F32(m), meta))?,
-            seqrnn::Dtype::F64 => f64(&bytes).map(|(m, meta)| (Model::F64(m), meta))?,
-        })
+    py.detach(|| model_from_bytes(&seqrnn::checkpoint::read(path)?, f32, f64))
+        .py()
+}
+
+/// `(model, metadata)` from checkpoint bytes, in the element type they record.
+pub(crate) fn model_from_bytes<A, B>(
+    bytes: &[u8],
+    f32: fn(&[u8]) -> seqrnn::Result<(A, Meta)>,
+    f64: fn(&[u8]) -> seqrnn::Result<(B, Meta)>,
+) -> seqrnn::Result<(Model<A, B>, Meta)> {
+    let meta = seqrnn::checkpoint::metadata(bytes)?;
+    Ok(match seqrnn::checkpoint::dtype(&meta)? {
+        seqrnn::Dtype::F32 => f32(bytes).map(|(m, meta)| (Model::F32(m), meta))?,
+        seqrnn::Dtype::F64 => f64(bytes).map(|(m, meta)| (Model::F64(m), meta))?,
     })
-    .py()
+}
+
+/// [`model_from_bytes`] with the GIL released (the bytes object is immutable).
+pub(crate) fn py_model_from_bytes<A: Send, B: Send>(
+    py: Python<'_>,
+    bytes: &[u8],
+    f32: fn(&[u8]) -> seqrnn::Result<(A, Meta)>,
+    f64: fn(&[u8]) -> seqrnn::Result<(B, Meta)>,
+) -> PyResult<(Model<A, B>, Meta)> {
+    use errors::IntoPyResult;
+    py.detach(|| model_from_bytes(bytes, f32, f64)).py()
+}
+
+/// Checkpoint bytes made with the GIL released, as a Python `bytes` object.
+pub(crate) fn py_bytes<'py>(
+    py: Python<'py>,
+    make: impl FnOnce() -> seqrnn::Result<Vec<u8>> + Send,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    use errors::IntoPyResult;
+    let bytes = py.detach(make).py()?;
+    Ok(pyo3::types::PyBytes::new(py, &bytes))
 }
 
 /// String metadata of a checkpoint.

@@ -8,7 +8,7 @@ use ndarray::Ix1;
 use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use seqrnn::{Dtype, Float, Init, LanguageModel, LmConfig, Nonlinearity, SamplingConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -215,6 +215,28 @@ impl PyLanguageModel {
             },
             meta,
         ))
+    }
+
+    /// The bytes `save` writes: safetensors with the parameters, configuration and `metadata`.
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        metadata: HashMap<String, String>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        dispatch!(&*self.inner.get(), lm => crate::py_bytes(py, || lm.to_bytes(metadata)))
+    }
+
+    /// Reads `to_bytes` output: `(model, metadata)`; the dtype is the one recorded.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<(Self, HashMap<String, String>)> {
+        let (inner, meta) = crate::py_model_from_bytes(
+            py,
+            data,
+            LanguageModel::from_bytes,
+            LanguageModel::from_bytes,
+        )?;
+        let inner = crate::Shared::new(inner);
+        Ok((PyLanguageModel { inner }, meta))
     }
 
     #[getter]

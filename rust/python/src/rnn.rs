@@ -6,8 +6,9 @@ use crate::{dispatch, Model};
 use ndarray::{Array3, Ix3};
 use numpy::Element;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use seqrnn::{Dtype, Float, Init, Nonlinearity, Rnn, RnnConfig, RnnInput};
+use std::collections::HashMap;
 
 /// Multi-layer Elman RNN (time-major; the Python class `seqrnn.RNN` adds batch_first).
 #[pyclass(name = "RNN", module = "seqrnn._core")]
@@ -146,6 +147,22 @@ impl PyRnn {
     /// Replaces all parameters; names, shapes and dtypes must match exactly.
     fn load_state_dict(&mut self, state_dict: &Bound<'_, PyDict>) -> PyResult<()> {
         dispatch!(&mut self.inner, rnn => convert::load_state_dict(rnn, state_dict))
+    }
+
+    /// Safetensors bytes with the parameters, configuration and `metadata`.
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        metadata: HashMap<String, String>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        dispatch!(&self.inner, rnn => crate::py_bytes(py, || rnn.to_bytes(metadata)))
+    }
+
+    /// Reads `to_bytes` output: `(rnn, metadata)`; the dtype is the one recorded.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<(Self, HashMap<String, String>)> {
+        let (inner, meta) = crate::py_model_from_bytes(py, data, Rnn::from_bytes, Rnn::from_bytes)?;
+        Ok((PyRnn { inner }, meta))
     }
 
     #[getter]

@@ -8,7 +8,7 @@ use ndarray::{Array2, Ix1, Ix2};
 use numpy::Element;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use seqrnn::seq2seq::Batch;
 use seqrnn::{
     Context, DecodeConfig, Dtype, Float, Init, OptimizerConfig, PairSet, Seq2Seq, Seq2SeqConfig,
@@ -233,6 +233,24 @@ impl PySeq2Seq {
             },
             meta,
         ))
+    }
+
+    /// The bytes `save` writes: safetensors with the parameters, configuration and `metadata`.
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        metadata: HashMap<String, String>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        dispatch!(&*self.inner.get(), m => crate::py_bytes(py, || m.to_bytes(metadata)))
+    }
+
+    /// Reads `to_bytes` output: `(model, metadata)`; the dtype is the one recorded.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<(Self, HashMap<String, String>)> {
+        let (inner, meta) =
+            crate::py_model_from_bytes(py, data, Seq2Seq::from_bytes, Seq2Seq::from_bytes)?;
+        let inner = crate::Shared::new(inner);
+        Ok((PySeq2Seq { inner }, meta))
     }
 
     /// `(src_vocab_size, tgt_vocab_size, embed_size, hidden_size, num_layers, context)`.
