@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -9,8 +11,27 @@ import pytest
 import seqrnn
 from seqrnn.interop import from_torch, to_torch
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # the conversions are checked where torch is installed
+    torch = F = None
+needs_torch = pytest.mark.skipif(torch is None, reason="needs torch (pip install seqrnn[torch])")
+
+
+def test_import_needs_neither_torch_nor_onnx() -> None:
+    code = ("import sys, seqrnn, seqrnn.interop, seqrnn.export; "
+            "print(sorted({'torch', 'onnx', 'onnxruntime'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_without_torch_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails
+    with pytest.raises(ImportError, match=r"needs torch: pip install seqrnn\[torch\]"):
+        seqrnn.RNN(2, 3, seed=0).to_torch()
+    with pytest.raises(ImportError, match="needs torch"):
+        from_torch(object())
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}  # float32
 
@@ -32,6 +53,7 @@ def assert_dicts_close(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) 
 # ----- RNN ------------------------------------------------------------------------------------
 
 
+@needs_torch
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_rnn_outputs_and_gradients_match_torch(batch_first: bool, nonlinearity: str) -> None:
@@ -57,6 +79,7 @@ def test_rnn_outputs_and_gradients_match_torch(batch_first: bool, nonlinearity: 
     np.testing.assert_allclose(d_h0, h0_t.grad.numpy(), **TOL)
 
 
+@needs_torch
 def test_rnn_round_trip_keeps_everything() -> None:
     rnn = seqrnn.RNN(3, 4, num_layers=3, nonlinearity="relu", bias=False, batch_first=True,
                      dropout=0.25, seed=0, dtype="float64")
@@ -70,6 +93,7 @@ def test_rnn_round_trip_keeps_everything() -> None:
         assert np.array_equal(back.state_dict()[k], v)
 
 
+@needs_torch
 def test_torch_rnn_converts_and_back() -> None:
     torch.manual_seed(0)
     module = torch.nn.RNN(2, 3, num_layers=2)
@@ -91,6 +115,7 @@ def lm_loss_torch(module: Any, x: np.ndarray, y: np.ndarray, mask: np.ndarray,
     return logits, (ce * m).sum() / m.sum()
 
 
+@needs_torch
 @pytest.mark.parametrize("embed_size", [None, 4])
 def test_language_model_logits_and_gradients_match_torch(embed_size: int | None) -> None:
     rng = np.random.default_rng(1)
@@ -114,6 +139,7 @@ def test_language_model_logits_and_gradients_match_torch(embed_size: int | None)
     assert_dicts_close(grads, grads_of(module))
 
 
+@needs_torch
 def test_language_model_round_trip() -> None:
     lm = seqrnn.LanguageModel(vocab_size=5, hidden_size=4, num_layers=2, embed_size=3, seed=0,
                               nonlinearity="relu", dtype="float64")
@@ -123,6 +149,7 @@ def test_language_model_round_trip() -> None:
         assert np.array_equal(back.state_dict()[k], v)
 
 
+@needs_torch
 def test_custom_language_model_module_converts() -> None:
     class CharRNN(torch.nn.Module):  # a user's own module with the same parts
         def __init__(self) -> None:
@@ -146,6 +173,7 @@ def seq2seq_batch(rng: np.random.Generator, src_v: int, tgt_v: int) -> tuple[np.
     return src, src_len, tgt_in, tgt_out, tgt_len
 
 
+@needs_torch
 @pytest.mark.parametrize("context", ["concat", "none"])
 def test_seq2seq_logits_and_gradients_match_torch(context: str) -> None:
     rng = np.random.default_rng(3)
@@ -169,6 +197,7 @@ def test_seq2seq_logits_and_gradients_match_torch(context: str) -> None:
                                logits.detach().numpy(), **TOL)
 
 
+@needs_torch
 def test_seq2seq_greedy_decoding_agrees_with_torch() -> None:
     model = seqrnn.Seq2Seq(9, 8, embed_size=4, hidden_size=6, num_layers=2, seed=5)
     module = to_torch(model)
@@ -189,6 +218,7 @@ def test_seq2seq_greedy_decoding_agrees_with_torch() -> None:
     assert got == want
 
 
+@needs_torch
 def test_seq2seq_round_trip_and_d2l_names() -> None:
     model = seqrnn.Seq2Seq(6, 7, embed_size=3, hidden_size=4, num_layers=1, context="none",
                            seed=0)
@@ -222,6 +252,7 @@ def test_seq2seq_round_trip_and_d2l_names() -> None:
 # ----- errors ---------------------------------------------------------------------------------
 
 
+@needs_torch
 def test_conversion_errors() -> None:
     with pytest.raises(TypeError, match="expects a seqrnn RNN, LanguageModel or Seq2Seq, got int"):
         to_torch(3)  # type: ignore[arg-type]

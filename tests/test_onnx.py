@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,13 @@ import seqrnn
 from _reference import _part, embedding, linear, rnn_forward, seq2seq_encode
 from seqrnn.export import decoder_to_onnx, encoder_to_onnx, to_onnx
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+try:
+    import onnx
+    import onnxruntime as ort
+except ImportError:  # the export is checked where onnx and onnxruntime are installed
+    onnx = ort = None
+needs_onnx = pytest.mark.skipif(ort is None, reason="needs onnx and onnxruntime "
+                                "(pip install seqrnn[onnx])")
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -21,6 +27,7 @@ def session(proto: Any) -> Any:
     return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
+@needs_onnx
 @pytest.mark.parametrize(("embed_size", "nonlinearity"), [(None, "tanh"), (3, "relu")])
 def test_language_model_matches(embed_size: int | None, nonlinearity: str,
                                  tmp_path: Path) -> None:
@@ -40,6 +47,7 @@ def test_language_model_matches(embed_size: int | None, nonlinearity: str,
         np.testing.assert_allclose(got_state, h_n, **TOL)
 
 
+@needs_onnx
 @pytest.mark.parametrize("context", ["concat", "none"])
 def test_encoder_and_decoder_match(context: str) -> None:
     rng = np.random.default_rng(1)
@@ -74,6 +82,7 @@ def test_encoder_and_decoder_match(context: str) -> None:
     np.testing.assert_allclose(nll[mask].mean(), loss, **TOL)
 
 
+@needs_onnx
 def test_greedy_decoding_with_onnxruntime_matches_translator() -> None:
     train, _ = seqrnn.toy.toy_translation_task(num_valid=5, max_number=60)
     tr = seqrnn.Translator.train(train, epochs=3, embed_size=8, hidden_size=16, num_layers=2,
@@ -98,7 +107,7 @@ def test_greedy_decoding_with_onnxruntime_matches_translator() -> None:
     assert got == tr.translate(sentences)
 
 
-def test_export_errors() -> None:
+def test_export_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TypeError, match="expects a seqrnn.LanguageModel, got Seq2Seq"):
         to_onnx(seqrnn.Seq2Seq(5, 5, 2, 3, seed=0))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="expected a seqrnn.Seq2Seq or Translator, got "
@@ -106,3 +115,6 @@ def test_export_errors() -> None:
         encoder_to_onnx(seqrnn.LanguageModel(5, 3, seed=0))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="expected a seqrnn.Seq2Seq or Translator, got str"):
         decoder_to_onnx("model")  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx fails
+    with pytest.raises(ImportError, match=r"needs onnx: pip install seqrnn\[onnx\]"):
+        to_onnx(seqrnn.LanguageModel(5, 3, seed=0))

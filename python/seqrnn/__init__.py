@@ -4,7 +4,7 @@ A Rust core computes forward passes and exact backpropagation through time; this
 gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 """
 
-from . import data, metrics, toy
+from . import data, export, interop, metrics, toy
 from ._core import NonFiniteError, __version__, get_num_threads, set_num_threads
 from .linear import Linear
 from .lm import LanguageModel
@@ -22,7 +22,9 @@ __all__ = [
     "Vocab",
     "__version__",
     "data",
+    "export",
     "get_num_threads",
+    "interop",
     "metrics",
     "set_num_threads",
     "tokenize",
