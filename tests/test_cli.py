@@ -182,6 +182,11 @@ def test_plot_without_matplotlib_fails_before_training(
         (["train-translate", "--pairs", "{folder}/text.txt", "--out", "{tmp}/m"], ["tab"]),
         (["train-translate", "--toy", "--num-valid", "5000", "--out", "{tmp}/m"], ["--num-valid"]),
         (["generate", "--model", "{folder}/lm.safetensors", "--prefix", ""], ["--prefix"]),
+        (["train-lm", "--text", "{folder}/text.txt", "--hidden", "30000000000", "--batch", "4",
+          "--steps", "10", "--out", "{tmp}/m"],
+         ["cannot allocate"]),
+        (["train-lm", "--text", "{folder}/text.txt", "--hidden", str(10**20), "--out", "{tmp}/m"],
+         ["--hidden must be at most"]),
     ],
 )
 def test_user_mistakes_are_one_line(argv: list[str], words: list[str], folder: Path,
@@ -213,6 +218,15 @@ def test_bench_passes_arguments_on(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(REPO)  # an installed wheel finds the script from the checkout it runs in
     assert main(["bench", "--help"]) == 0  # bench.py's own help: it exits before any work
     assert "--quick" in capfd.readouterr().out
+
+
+def test_console_script() -> None:
+    script = Path(sys.executable).with_name("seqrnn")  # installed next to this interpreter
+    if not script.exists():
+        pytest.skip("no seqrnn console script next to this Python")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == f"seqrnn {seqrnn.__version__}"
 
 
 def test_entry_point_help() -> None:

@@ -31,7 +31,9 @@ class CliError(Exception):
     """A user mistake, reported as one line ``seqrnn: error: ...`` with exit status 2."""
 
 
-USER_ERRORS = (CliError, OSError, ValueError, TypeError, IndexError)  # FileNotFoundError: OSError
+# FileNotFoundError is an OSError; MemoryError: sizes too large for this machine
+USER_ERRORS = (CliError, OSError, ValueError, TypeError, IndexError, MemoryError)
+_INT_MAX = 2**63 - 1
 _AT_LEAST_1 = {"hidden", "layers", "embed", "epochs", "batch", "steps", "num_steps", "num_examples",
                "top_k", "beam"}
 _AT_LEAST_0 = {"num_tokens", "num_valid", "min_freq", "seed", "temperature", "alpha", "dropout",
@@ -50,6 +52,8 @@ def check_values(args: argparse.Namespace) -> None:
         flag = "--" + name.replace("_", "-")
         if not math.isfinite(value):
             raise CliError(f"{flag} must be a finite number, got {value}")
+        if isinstance(value, int) and abs(value) > _INT_MAX:
+            raise CliError(f"{flag} must be at most {_INT_MAX}, got {value}")
         if name in _AT_LEAST_1 and value < 1:
             raise CliError(f"{flag} must be at least 1, got {value}")
         if name in _AT_LEAST_0 and value < 0:
