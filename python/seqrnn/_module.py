@@ -3,13 +3,17 @@ through the checkpoint bytes, and conversion to and from PyTorch modules."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from .lm import LanguageModel
+    from .rnn import RNN
+    from .seq2seq import Seq2Seq
 _CORE = "_core"  # the compiled model; pickled as the safetensors bytes that ``save`` writes
 
 
@@ -57,7 +61,7 @@ class StateDict:
         :func:`seqrnn.interop.to_torch`; needs ``pip install seqrnn[torch]``)."""
         from .interop import to_torch
 
-        return to_torch(self)
+        return to_torch(cast("RNN | LanguageModel | Seq2Seq", self))
 
     @classmethod
     def from_torch(cls, module: Any) -> Self:

@@ -16,7 +16,7 @@ _INT64_MAX = np.iinfo(np.int64).max
 def dtype_name(dtype: Any) -> str:
     """Normalize ``"float32"``, ``np.float32`` or ``np.dtype("f4")`` to ``"float32"``/``"float64"``."""
     try:
-        name = np.dtype(dtype).name
+        name = str(np.dtype(dtype).name)
     except TypeError as e:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from e
     if name not in DTYPES:

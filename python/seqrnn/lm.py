@@ -84,7 +84,7 @@ class LanguageModel(StateDict):
         init: str = "uniform",
         dropout: float = 0.0,
     ) -> None:
-        self.seed = v.seed_or_random(seed)
+        self.seed: int | None = v.seed_or_random(seed)
         self.vocab: Any = None  # a seqrnn.Vocab for the text-level methods
         self.level = "char"
         self._core = _core.LanguageModel(
@@ -123,7 +123,8 @@ class LanguageModel(StateDict):
 
     def logits(self, inputs: Any, state: Any = None) -> tuple[Array, Array]:
         """Logits ``(batch, steps, vocab)`` and the final state ``(num_layers, batch, hidden)``."""
-        return self._core.logits(self._ids(inputs, "inputs"), self._state(state))
+        logits, h_n = self._core.logits(self._ids(inputs, "inputs"), self._state(state))
+        return logits, h_n
 
     def loss_and_grads(
         self,

@@ -53,7 +53,7 @@ class Seq2Seq(StateDict):
         init: str = "orthogonal",
         dropout: float = 0.0,
     ) -> None:
-        self.seed = v.seed_or_random(seed)
+        self.seed: int | None = v.seed_or_random(seed)
         self._core = _core.Seq2Seq(
             v.positive_int(src_vocab_size, "src_vocab_size"),
             v.positive_int(tgt_vocab_size, "tgt_vocab_size"),
@@ -88,7 +88,7 @@ class Seq2Seq(StateDict):
 
     @staticmethod
     def _arrays(src: Any, src_valid_len: Any, tgt_in: Any, tgt_out: Any,
-                tgt_valid_len: Any) -> tuple[Array, ...]:
+                tgt_valid_len: Any) -> tuple[Array, Array, Array, Array, Array]:
         arrays = (v.ids(src, "src"), v.lengths(src_valid_len, "src_valid_len"), v.ids(tgt_in, "tgt_in"),
                   v.ids(tgt_out, "tgt_out"), v.lengths(tgt_valid_len, "tgt_valid_len"))
         for a, what in zip(arrays, ("src", "src_valid_len", "tgt_in", "tgt_out", "tgt_valid_len")):
@@ -227,6 +227,7 @@ class Translator:
     def __init__(self, model: Seq2Seq, src_vocab: Any, tgt_vocab: Any, num_steps: int) -> None:
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
         self.num_steps = v.positive_int(num_steps, "num_steps")
+        self.history: History | None = None  # set by Translator.train
 
     @classmethod
     def train(
@@ -275,7 +276,7 @@ class Translator:
 
         single = isinstance(sentences, str)
         try:
-            batch = [sentences] if single else list(sentences)
+            batch: list[str] = [sentences] if isinstance(sentences, str) else list(sentences)
         except TypeError:
             raise TypeError(f"sentences must be a str or a list of str, "
                             f"got {type(sentences).__name__}") from None
