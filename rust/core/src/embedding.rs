@@ -42,6 +42,17 @@ pub fn ids_from_i64<D: ndarray::Dimension>(
 }
 
 /// `embedding.weight`: row `i` is the vector of token `i`.
+///
+/// ```
+/// use ndarray::array;
+/// use seqrnn::{Embedding, Init};
+///
+/// let emb = Embedding::<f32>::new(5, 3, Init::Uniform, 0)?;
+/// let x = emb.forward(array![[0, 4], [4, 1]].view())?; // ids (steps, batch)
+/// assert_eq!(x.dim(), (2, 2, 3)); // (steps, batch, embed)
+/// assert_eq!(x.slice(ndarray::s![0, 1, ..]), emb.weight.row(4));
+/// # Ok::<(), seqrnn::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embedding<T> {
     /// `(vocab_size, embed_size)`.

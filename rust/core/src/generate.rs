@@ -238,6 +238,20 @@ impl<T: Float> LanguageModel<T> {
 }
 
 /// One generation stream (batch 1) that keeps its hidden state between calls.
+///
+/// ```
+/// use seqrnn::{Init, LanguageModel, LmConfig, SamplingConfig, Stream};
+///
+/// let lm = LanguageModel::<f32>::new(LmConfig::new(6, 8), Init::Uniform, 0)?;
+/// let mut stream = Stream::new(&lm, 0);
+/// let logits = stream.feed(&lm, &[1, 2, 3])?; // (vocab,) after the last token
+/// assert_eq!(logits.len(), 6);
+/// let sampling = SamplingConfig { temperature: 1.0, top_k: Some(3) };
+/// let next = stream.next(&lm, sampling)?; // sampled, fed, returned
+/// assert!(next < 6);
+/// stream.reset(); // the zero state again
+/// # Ok::<(), seqrnn::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Stream<T> {
     state: Array3<T>, // (num_layers, 1, hidden)

@@ -1,6 +1,6 @@
 //! The matrix products everything else is built on, in one place so the engine can change.
 //!
-//! [`gemm`] runs `f32` and `f64` products on the [`gemm`](https://docs.rs/gemm) crate's kernels
+//! [`gemm()`] runs `f32` and `f64` products on the [`gemm`](https://docs.rs/gemm) crate's kernels
 //! (AVX-512 where the CPU has it, else AVX2/FMA, chosen at run time), plus one kernel of its own:
 //! on x86-64 with AVX-512, an `f32` product `x @ w.t()` whose operands are both contiguous along
 //! the summed dimension `k` and where `x` has between 2 and `k / 2` rows (the recurrence of the
@@ -48,12 +48,12 @@ const MAX_BLOCKS: usize = 8;
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Sets the number of threads [`gemm`] may use (the caller's included); 0 restores the default.
+/// Sets the number of threads [`gemm()`] may use (the caller's included); 0 restores the default.
 pub fn set_num_threads(n: usize) {
     NUM_THREADS.store(n, Ordering::Relaxed);
 }
 
-/// The number of threads [`gemm`] may use: what [`set_num_threads`] set, else the available
+/// The number of threads [`gemm()`] may use: what [`set_num_threads`] set, else the available
 /// parallelism capped at 2.
 pub fn num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {
@@ -988,7 +988,7 @@ mod tests {
         y
     }
 
-    /// Runs [`gemm`] on `a`, `b`, `c` stored as `variant` says: 0 as given, 1 as views with
+    /// Runs [`gemm()`] on `a`, `b`, `c` stored as `variant` says: 0 as given, 1 as views with
     /// positive non-unit strides, 2 as views with negative strides. Returns the new `c`.
     fn gemm_in<T: Float>(
         variant: usize,
@@ -1165,7 +1165,7 @@ mod tests {
         }
     }
 
-    /// Threads calling [`gemm`] at once (all but one find the helpers busy and compute alone)
+    /// Threads calling [`gemm()`] at once (all but one find the helpers busy and compute alone)
     /// all get the single-threaded result.
     #[test]
     fn concurrent_callers_agree() {

@@ -7,6 +7,16 @@ use crate::{Float, Parameters, Result};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
 /// `output.weight` `(out, in)` and `output.bias` `(out,)`.
+///
+/// ```
+/// use ndarray::Array2;
+/// use seqrnn::{Init, Linear};
+///
+/// let layer = Linear::<f32>::new(4, 3, true, Init::Uniform, 0)?;
+/// let y = layer.forward(Array2::zeros((2, 4)).view())?; // (rows, in) -> (rows, out)
+/// assert_eq!(y.row(0), layer.bias.as_ref().unwrap()); // x W^T + b with x = 0
+/// # Ok::<(), seqrnn::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Linear<T> {
     /// `(out_features, in_features)`.

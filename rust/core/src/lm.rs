@@ -59,6 +59,33 @@ impl LmConfig {
 }
 
 /// A character- or word-level RNN language model. Its gradients are a `LanguageModel` too.
+///
+/// Shapes: ids `(steps, batch)`, logits `(steps, batch, vocab)`, states `(num_layers, batch,
+/// hidden)`. The crate documentation trains one; here, logits, gradients, generation and a
+/// checkpoint round trip:
+///
+/// ```
+/// use ndarray::Array2;
+/// use seqrnn::{Init, LanguageModel, LmConfig, SamplingConfig};
+/// use std::collections::HashMap;
+///
+/// let config = LmConfig { embed_size: Some(8), num_layers: 2, ..LmConfig::new(10, 16) };
+/// let lm = LanguageModel::<f32>::new(config, Init::Uniform, 0)?;
+/// let inputs = Array2::from_shape_fn((6, 3), |(t, b)| (t + b) % 10); // (steps, batch)
+/// let (logits, state) = lm.logits(inputs.view(), None)?;
+/// assert_eq!((logits.dim(), state.dim()), ((6, 3, 10), (2, 3, 16)));
+///
+/// let step = lm.loss_and_grads(inputs.view(), inputs.view(), None, None)?;
+/// assert!(step.loss > 0.0 && step.grads.embedding.is_some());
+///
+/// let greedy = SamplingConfig { temperature: 0.0, top_k: None };
+/// let ids = lm.generate(&[1, 2], 5, greedy, 0)?; // the prefix, then 5 new tokens
+/// assert_eq!(ids.len(), 7);
+///
+/// let (back, _) = LanguageModel::<f32>::from_bytes(&lm.to_bytes(HashMap::new())?)?;
+/// assert_eq!(back, lm);
+/// # Ok::<(), seqrnn::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct LanguageModel<T> {
     config: LmConfig,

@@ -160,6 +160,21 @@ impl OptimizerConfig {
 }
 
 /// An optimizer and its state (momentum buffers, moment estimates, squared-gradient sums).
+///
+/// ```
+/// use seqrnn::{Init, Linear, Optimizer, OptimizerConfig};
+///
+/// let mut layer = Linear::<f64>::new(2, 1, true, Init::Uniform, 0)?;
+/// let before = layer.weight.clone();
+/// let mut grads = layer.clone();
+/// grads.weight.fill(1.0);
+/// grads.bias.as_mut().map(|b| b.fill(0.0));
+/// let mut opt = Optimizer::new(OptimizerConfig::sgd(0.1))?;
+/// opt.step(&mut layer, &grads)?; // weight -= 0.1 * grad
+/// assert!((&before - &layer.weight).iter().all(|d| (d - 0.1).abs() < 1e-12));
+/// assert_eq!(opt.steps(), 1);
+/// # Ok::<(), seqrnn::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Optimizer<T> {
     config: OptimizerConfig,

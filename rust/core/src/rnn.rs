@@ -156,6 +156,28 @@ pub struct RnnLayer<T> {
 }
 
 /// A multi-layer RNN. Its gradients are an `Rnn` too, field for field.
+///
+/// Shapes: input `(steps, batch, input_size)`, states `(num_layers, batch, hidden)`.
+///
+/// ```
+/// use ndarray::Array3;
+/// use seqrnn::{Init, Rnn, RnnConfig, RnnInput};
+///
+/// let config = RnnConfig { num_layers: 2, ..RnnConfig::new(3, 4) };
+/// let rnn = Rnn::<f64>::new(config, Init::Uniform, 0)?;
+/// let x = Array3::from_elem((5, 2, 3), 0.5); // (steps, batch, input_size)
+/// let cache = rnn.forward(RnnInput::Dense(x), None, None)?;
+/// assert_eq!(cache.output().dim(), (5, 2, 4)); // top layer, every step
+/// assert_eq!(cache.h_n().dim(), (2, 2, 4)); // every layer, last step
+///
+/// // Gradients of sum(output): one entry per parameter, and of the input and initial state.
+/// let d_output = Array3::ones((5, 2, 4));
+/// let grads = rnn.backward(&cache, Some(d_output.view()), None)?;
+/// assert_eq!(grads.params.layers[1].weight_hh.dim(), (4, 4));
+/// assert_eq!(grads.input.map(|d| d.dim()), Some((5, 2, 3)));
+/// assert_eq!(grads.h0.dim(), (2, 2, 4));
+/// # Ok::<(), seqrnn::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rnn<T> {
     config: RnnConfig,

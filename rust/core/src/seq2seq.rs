@@ -148,6 +148,36 @@ fn check_source(src: ArrayView2<'_, usize>, src_len: &[usize]) -> Result<()> {
 }
 
 /// An RNN encoder-decoder. Its gradients are a `Seq2Seq` too.
+///
+/// Shapes (time-major): source ids `(src_steps, batch)`, target ids `(tgt_steps, batch)`,
+/// valid lengths `(batch,)`.
+///
+/// ```
+/// use ndarray::array;
+/// use seqrnn::seq2seq::Batch;
+/// use seqrnn::{Context, DecodeConfig, Init, Seq2Seq, Seq2SeqConfig};
+///
+/// let config = Seq2SeqConfig {
+///     src_vocab_size: 6, tgt_vocab_size: 7, embed_size: 4, hidden_size: 8, num_layers: 2,
+///     context: Context::Concat, dropout: 0.0,
+/// };
+/// let model = Seq2Seq::<f64>::new(config, Init::Orthogonal, 0)?;
+/// let src = array![[3, 4], [5, 2], [2, 0]]; // (src_steps 3, batch 2); 0 pads
+/// let tgt_in = array![[1, 1], [4, 6], [5, 2]]; // <bos> = 1, then the target
+/// let tgt_out = array![[4, 6], [5, 2], [2, 0]]; // the target, then <eos> = 2
+/// let batch = Batch {
+///     src: src.view(), src_len: &[3, 2],
+///     tgt_in: tgt_in.view(), tgt_out: tgt_out.view(), tgt_len: &[3, 2],
+/// };
+/// let step = model.loss_and_grads(&batch)?;
+/// assert_eq!(step.tokens, 5);
+///
+/// let cfg = DecodeConfig { bos: 1, eos: 2, max_len: 5, beam_size: 2, alpha: 0.75 };
+/// let hyps = model.beam_search(src.view(), &[3, 2], cfg)?;
+/// assert_eq!(hyps.len(), 2); // one translation per source sentence
+/// assert!(hyps.iter().all(|h| h.tokens.len() <= 5));
+/// # Ok::<(), seqrnn::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Seq2Seq<T> {
     config: Seq2SeqConfig,

@@ -92,7 +92,25 @@ fn update<T: Float, M: Parameters<T>>(
     })
 }
 
-/// Training state across minibatches and epochs.
+/// Training state across minibatches and epochs: d2l's `train_ch8` for a [`LanguageModel`].
+///
+/// ```
+/// use seqrnn::{Init, LanguageModel, LmConfig, OptimizerConfig, Sampling, TrainConfig, Trainer};
+///
+/// let corpus: Vec<usize> = (0..400).map(|i| i % 5).collect(); // 0 1 2 3 4 0 1 ...
+/// let mut lm = LanguageModel::<f32>::new(LmConfig::new(5, 16), Init::Uniform, 0)?;
+/// let mut trainer = Trainer::new(TrainConfig {
+///     batch_size: 4, num_steps: 10, sampling: Sampling::Sequential, clip: Some(1.0),
+///     optimizer: OptimizerConfig::adam(0.05), seed: 0,
+/// })?;
+/// let mut perplexity = f64::INFINITY;
+/// while trainer.epochs() < 20 {
+///     let stats = trainer.run(&mut lm, &corpus, usize::MAX)?; // the rest of one epoch
+///     perplexity = (stats.loss_sum / stats.tokens as f64).exp();
+/// }
+/// assert!(perplexity < 1.5, "{perplexity}"); // the cycle is learned
+/// # Ok::<(), seqrnn::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Trainer<T> {
     pub(crate) config: TrainConfig,
