@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 import seqrnn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from seqrnn import _core
 
 
@@ -50,6 +52,21 @@ def test_models_round_trip(model: Any, clone: Any) -> None:
     name = min(state)
     other.load_state_dict({**state, name: state[name] + 1})
     assert not np.array_equal(other.state_dict()[name], model.state_dict()[name])
+
+
+@settings(max_examples=25, deadline=None)
+@given(vocab=st.integers(1, 9), hidden=st.integers(1, 6), layers=st.integers(1, 3),
+       embed=st.one_of(st.none(), st.integers(1, 4)), dtype=st.sampled_from(["float32", "float64"]),
+       nonlinearity=st.sampled_from(["tanh", "relu"]), seed=st.integers(0, 2**63 - 1))
+def test_any_language_model_pickles(vocab: int, hidden: int, layers: int, embed: int | None,
+                                    dtype: str, nonlinearity: str, seed: int) -> None:
+    lm = seqrnn.LanguageModel(vocab, hidden, layers, embed, seed=seed, dtype=dtype,
+                              nonlinearity=nonlinearity)
+    other = pickle.loads(pickle.dumps(lm, protocol=pickle.HIGHEST_PROTOCOL))
+    assert repr(other) == repr(lm) and other.nonlinearity == nonlinearity
+    assert_same_parameters(other, lm)
+    x = np.arange(6).reshape(2, 3) % vocab
+    np.testing.assert_array_equal(other.logits(x)[0], lm.logits(x)[0])
 
 
 def test_pickled_state_is_checkpoint_bytes(tmp_path: Any) -> None:
