@@ -59,7 +59,14 @@ def _common(p: argparse.ArgumentParser, json_help: str, train: bool = True) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command but ``bench`` (which passes its arguments on)."""
+    """The argument parser of every command but ``bench`` (which passes its arguments on).
+
+    Example:
+        >>> args = build_parser().parse_args(["generate", "--model", "m.safetensors",
+        ...                                   "--prefix", "the"])
+        >>> args.num_tokens, args.temperature
+        (100, 0.0)
+    """
     parser = argparse.ArgumentParser(prog="seqrnn", description=DESCRIPTION,
                                      formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"seqrnn {__version__}")
@@ -153,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     0 on success; 2 for a user mistake (one ``seqrnn: error: ...`` line on stderr); argparse's
     own errors (unknown or missing options) exit 2 through ``SystemExit``; ``bench`` returns
     the benchmark's status; Ctrl-C gives 130.
+
+    Example:
+        >>> main(["translate", "--model", "missing.safetensors", "go ."])   # one line on stderr
+        2
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -19,17 +19,39 @@ _CORE = "_core"  # the compiled model; pickled as the safetensors bytes that ``s
 
 class StateDict:
     """``state_dict()`` / ``load_state_dict()`` over the compiled model in ``self._core``, plus
-    ``pickle``/``copy.deepcopy`` support and ``to_torch()`` / ``from_torch()``."""
+    ``pickle``/``copy.deepcopy`` support and ``to_torch()`` / ``from_torch()``.
+
+    Example:
+        >>> import copy, pickle
+        >>> lm = seqrnn.LanguageModel(vocab_size=5, hidden_size=4, seed=0)
+        >>> clone = pickle.loads(pickle.dumps(lm))          # or copy.deepcopy(lm)
+        >>> bool((clone.state_dict()["output.weight"] == lm.state_dict()["output.weight"]).all())
+        True
+    """
 
     _core: Any
 
     def state_dict(self) -> dict[str, npt.NDArray[Any]]:
-        """Copies of all parameters keyed by PyTorch-style names (``rnn.weight_ih_l0``, ...)."""
+        """Copies of all parameters keyed by PyTorch-style names (``rnn.weight_ih_l0``, ...),
+        shaped as PyTorch shapes them.
+
+        Example:
+            >>> lm = seqrnn.LanguageModel(vocab_size=5, hidden_size=4, seed=0)
+            >>> {k: a.shape for k, a in lm.state_dict().items()}  # doctest: +NORMALIZE_WHITESPACE
+            {'rnn.weight_ih_l0': (4, 5), 'rnn.weight_hh_l0': (4, 4), 'rnn.bias_ih_l0': (4,),
+             'rnn.bias_hh_l0': (4,), 'output.weight': (5, 4), 'output.bias': (5,)}
+        """
         return dict(self._core.state_dict())
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Replace every parameter; names, shapes and dtypes must match exactly (``ValueError``
-        for names and shapes, ``TypeError`` for dtypes). Nothing changes on error."""
+        for names and shapes, ``TypeError`` for dtypes). Nothing changes on error.
+
+        Example:
+            >>> a = seqrnn.RNN(3, 4, seed=0)
+            >>> b = seqrnn.RNN(3, 4, seed=1)
+            >>> b.load_state_dict(a.state_dict())             # b now computes what a computes
+        """
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
         self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})
@@ -58,7 +80,13 @@ class StateDict:
 
     def to_torch(self) -> Any:
         """The equivalent PyTorch module with copies of the parameters (see
-        :func:`seqrnn.interop.to_torch`; needs ``pip install seqrnn[torch]``)."""
+        :func:`seqrnn.interop.to_torch`; needs ``pip install seqrnn[torch]``).
+
+        Example:
+            >>> module = seqrnn.RNN(3, 4, seed=0).to_torch()    # a torch.nn.RNN
+            >>> module.weight_hh_l0.shape
+            torch.Size([4, 4])
+        """
         from .interop import to_torch
 
         return to_torch(cast("RNN | LanguageModel | Seq2Seq", self))
@@ -67,7 +95,13 @@ class StateDict:
     def from_torch(cls, module: Any) -> Self:
         """A model of this class from an equivalent PyTorch module (see
         :func:`seqrnn.interop.from_torch`); ``TypeError`` if the module converts to another
-        kind of model."""
+        kind of model.
+
+        Example:
+            >>> import torch
+            >>> seqrnn.RNN.from_torch(torch.nn.RNN(3, 4, nonlinearity="relu")).nonlinearity
+            'relu'
+        """
         from .interop import from_torch
 
         model = from_torch(module)

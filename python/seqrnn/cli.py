@@ -28,7 +28,14 @@ from .vocab import Vocab, tokenize
 
 
 class CliError(Exception):
-    """A user mistake, reported as one line ``seqrnn: error: ...`` with exit status 2."""
+    """A user mistake, reported as one line ``seqrnn: error: ...`` with exit status 2.
+
+    Example:
+        >>> from seqrnn.__main__ import main
+        >>> main(["generate", "--model", "missing.safetensors", "--prefix", "a"])  # stderr:
+        2
+        >>> # seqrnn: error: --model missing.safetensors: no such file
+    """
 
 
 # FileNotFoundError is an OSError; MemoryError: sizes too large for this machine
@@ -45,7 +52,14 @@ _BELOW_1 = {"dropout", "valid_fraction"}
 
 
 def check_values(args: argparse.Namespace) -> None:
-    """Range checks of the numeric options, so a bad value fails before any work is done."""
+    """Range checks of the numeric options, so a bad value fails before any work is done.
+
+    Example:
+        >>> check_values(argparse.Namespace(epochs=0, lr=0.1))
+        Traceback (most recent call last):
+            ...
+        seqrnn.cli.CliError: --epochs must be at least 1, got 0
+    """
     for name, value in vars(args).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
@@ -137,7 +151,12 @@ def _summary_line(m: dict[str, Any]) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with non-finite floats as ``None``, so the output is strict JSON."""
+    """``value`` with non-finite floats as ``None``, so the output is strict JSON.
+
+    Example:
+        >>> jsonable({"perplexity": float("inf"), "history": [1.5, float("nan")]})
+        {'perplexity': None, 'history': [1.5, None]}
+    """
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
@@ -151,7 +170,11 @@ def jsonable(value: Any) -> Any:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    """README's main job: a character model and the toy translator, trained and shown."""
+    """README's main job: a character model and the toy translator, trained and shown.
+
+    Example:
+        $ seqrnn demo --epochs 4 --hidden 128
+    """
     from . import demo
 
     text = None if args.text is None else _read_text(args.text, "--text")
@@ -160,7 +183,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
-    """Tokenize a text file, train a language model on it, save it with its vocabulary."""
+    """Tokenize a text file, train a language model on it, save it with its vocabulary.
+
+    The last ``--valid-fraction`` of the tokens gives validation perplexity; ``--json`` returns
+    the final metrics and the per-epoch history.
+
+    Example:
+        $ seqrnn train-lm --text book.txt --level word --hidden 256 --epochs 20 \\
+              --out lm.safetensors --plot curve.png
+    """
     text = _read_text(args.text, "--text")
     _check_outputs(args)
     tokens = tokenize(text, args.level)
@@ -198,7 +229,12 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
-    """Continue ``--prefix`` with a saved language model."""
+    """Continue ``--prefix`` with a saved language model.
+
+    Example:
+        $ seqrnn generate --model lm.safetensors --prefix "time traveller" --num-tokens 50 \\
+              --temperature 0.7
+    """
     lm = _load(args.model, LanguageModel)
     if lm.vocab is None:
         raise CliError(f"--model {args.model}: saved without a vocabulary; train it with "
@@ -238,7 +274,13 @@ def _translation_data(args: argparse.Namespace) -> Any:
 
 
 def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
-    """Train a seq2seq translator on sentence pairs, save it, report held-out BLEU."""
+    """Train a seq2seq translator on sentence pairs, save it, report held-out BLEU.
+
+    Example:
+        $ seqrnn train-translate --pairs fra-eng.txt --num-examples 640 --num-valid 128 \\
+              --out tr.safetensors
+        $ seqrnn train-translate --toy --epochs 30 --out numbers.safetensors
+    """
     _check_outputs(args)
     data = _translation_data(args)
     train, valid = data.split()
@@ -275,7 +317,13 @@ def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_translate(args: argparse.Namespace) -> list[dict[str, str]]:
-    """Translate the sentences given as arguments, or one per line from stdin."""
+    """Translate the sentences given as arguments, or one per line from stdin (blank lines
+    stay blank, so output lines match input lines).
+
+    Example:
+        $ seqrnn translate --model tr.safetensors "go ." "i lost ."
+        $ seqrnn translate --model tr.safetensors --beam 4 < sentences.txt
+    """
     translator = _load(args.model, Translator)
     sentences = args.sentences
     if not sentences:
@@ -293,7 +341,11 @@ def cmd_translate(args: argparse.Namespace) -> list[dict[str, str]]:
 
 def find_bench() -> Path | None:
     """``benchmarks/bench.py`` of the seqrnn source checkout holding this package (an editable
-    install) or in the current folder; ``None`` for an installed wheel elsewhere."""
+    install) or in the current folder; ``None`` for an installed wheel elsewhere.
+
+    Example:
+        >>> script = find_bench()       # .../benchmarks/bench.py in a clone, else None
+    """
     roots = [*Path(__file__).resolve().parents, Path.cwd()]
     for root in roots:
         script, project = root / "benchmarks" / "bench.py", root / "pyproject.toml"
@@ -303,7 +355,11 @@ def find_bench() -> Path | None:
 
 
 def run_bench(argv: list[str]) -> int:
-    """Run ``benchmarks/bench.py`` with ``argv``; its exit status is ours."""
+    """Run ``benchmarks/bench.py`` with ``argv``; its exit status is ours.
+
+    Example:
+        $ seqrnn bench --quick
+    """
     script = find_bench()
     if script is None:
         raise CliError("the benchmark ships with the source repository (benchmarks/bench.py); "

@@ -64,7 +64,8 @@ def to_torch(model: RNN | LanguageModel | Seq2Seq) -> Any:
 
     Example:
         >>> rnn = seqrnn.RNN(3, 4, num_layers=2, seed=0)
-        >>> torch_rnn = to_torch(rnn)            # torch.nn.RNN(3, 4, num_layers=2)
+        >>> to_torch(rnn)
+        RNN(3, 4, num_layers=2)
     """
     if not isinstance(model, (RNN, LanguageModel, Seq2Seq)):
         raise TypeError(
@@ -141,7 +142,10 @@ def from_torch(module: Any) -> RNN | LanguageModel | Seq2Seq:
     (bidirectional, ``proj_size``, no bias in a language model or translator).
 
     Example:
+        >>> import torch
         >>> rnn = from_torch(torch.nn.RNN(3, 4, num_layers=2))   # a seqrnn.RNN
+        >>> rnn
+        RNN(3, 4, num_layers=2, nonlinearity='tanh', bias=True, batch_first=False, dtype='float32')
     """
     torch = _torch()
     name = type(module).__name__

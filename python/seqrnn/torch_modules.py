@@ -51,7 +51,15 @@ class LanguageModelModule(nn.Module):
 
     def forward(self, inputs: torch.Tensor,
                 state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``(batch, steps, vocab)`` and the final state ``(num_layers, batch, hidden)``."""
+        """Logits ``(batch, steps, vocab)`` and the final state ``(num_layers, batch, hidden)``
+        from ids ``(batch, steps)`` and an optional initial state (zeros).
+
+        Example:
+            >>> m = LanguageModelModule(vocab_size=5, hidden_size=8, num_layers=2)
+            >>> logits, state = m(torch.tensor([[1, 2], [3, 4]]), torch.zeros(2, 2, 8))
+            >>> tuple(logits.shape), tuple(state.shape)
+            ((2, 2, 5), (2, 2, 8))
+        """
         if self.embedding is None:
             x = F.one_hot(inputs, self.vocab_size).to(self.output.weight.dtype)  # (B, T, V)
         else:
@@ -66,6 +74,11 @@ class Seq2SeqEncoder(nn.Module):
 
     ``forward(src (batch, steps) int64, src_valid_len (batch,))`` returns the final state
     ``(num_layers, batch, hidden)``.
+
+    Example:
+        >>> enc = Seq2SeqEncoder(vocab_size=10, embed_size=4, hidden_size=8, num_layers=2)
+        >>> enc(torch.tensor([[3, 4, 0], [5, 0, 0]]), torch.tensor([2, 1])).shape
+        torch.Size([2, 2, 8])
     """
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int,
@@ -76,7 +89,15 @@ class Seq2SeqEncoder(nn.Module):
                           dropout=dropout, dtype=dtype)
 
     def forward(self, src: torch.Tensor, src_valid_len: torch.Tensor) -> torch.Tensor:
-        """The state ``(num_layers, batch, hidden)`` after each source's last valid token."""
+        """The state ``(num_layers, batch, hidden)`` after each source's last valid token.
+
+        Example:
+            >>> enc = Seq2SeqEncoder(10, 4, 8, 1)
+            >>> a = enc(torch.tensor([[3, 4, 0]]), torch.tensor([2]))
+            >>> b = enc(torch.tensor([[3, 4, 9]]), torch.tensor([2]))   # other padding
+            >>> bool(torch.equal(a, b))
+            True
+        """
         x = self.embedding(src)  # (B, Ts, E)
         packed = nn.utils.rnn.pack_padded_sequence(
             x, src_valid_len.to("cpu", torch.int64), batch_first=True, enforce_sorted=False)
@@ -90,6 +111,11 @@ class Seq2SeqDecoder(nn.Module):
 
     ``forward(tgt_in (batch, steps) int64, state (num_layers, batch, hidden), context (batch,
     hidden) or None)`` returns ``(logits (batch, steps, vocab_size), state)``.
+
+    Example:
+        >>> dec = Seq2SeqDecoder(vocab_size=12, embed_size=4, hidden_size=8, num_layers=2)
+        >>> dec.rnn.input_size                   # embedding + context
+        12
     """
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int,
@@ -108,7 +134,15 @@ class Seq2SeqDecoder(nn.Module):
     def forward(self, tgt_in: torch.Tensor, state: torch.Tensor,
                 context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(batch, steps, vocab)`` and the new state; ``context`` defaults to
-        ``state[-1]`` (right for the first call after the encoder)."""
+        ``state[-1]`` (right for the first call after the encoder).
+
+        Example:
+            >>> dec = Seq2SeqDecoder(12, 4, 8, 2)
+            >>> state = torch.zeros(2, 3, 8)              # (num_layers, batch, hidden)
+            >>> logits, state = dec(torch.ones(3, 1, dtype=torch.int64), state, state[-1])
+            >>> tuple(logits.shape)                       # one step of 3 sentences
+            (3, 1, 12)
+        """
         x = self.embedding(tgt_in)  # (B, T, E)
         if self.context == "concat":
             c = state[-1] if context is None else context  # (B, H)
@@ -124,6 +158,11 @@ class Seq2SeqModule(nn.Module):
 
     ``forward(src (batch, src_steps), src_valid_len (batch,), tgt_in (batch, tgt_steps))``
     returns teacher-forced logits ``(batch, tgt_steps, tgt_vocab_size)``.
+
+    Example:
+        >>> m = Seq2SeqModule(10, 12, embed_size=4, hidden_size=8, num_layers=2)
+        >>> sorted(m.state_dict())[:3]
+        ['decoder.embedding.weight', 'decoder.output.bias', 'decoder.output.weight']
     """
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, embed_size: int,
@@ -137,7 +176,14 @@ class Seq2SeqModule(nn.Module):
 
     def forward(self, src: torch.Tensor, src_valid_len: torch.Tensor,
                 tgt_in: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits ``(batch, tgt_steps, tgt_vocab_size)``."""
+        """Teacher-forced logits ``(batch, tgt_steps, tgt_vocab_size)``.
+
+        Example:
+            >>> m = Seq2SeqModule(10, 12, embed_size=4, hidden_size=8, num_layers=1)
+            >>> src, src_len = torch.tensor([[3, 4, 2, 0]]), torch.tensor([3])
+            >>> m(src, src_len, torch.tensor([[1, 5, 6]])).shape
+            torch.Size([1, 3, 12])
+        """
         state = self.encoder(src, src_valid_len)  # (L, B, H)
         logits, _ = self.decoder(tgt_in, state, state[-1])
         return logits
