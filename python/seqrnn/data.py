@@ -77,6 +77,11 @@ def load_time_machine(path: str | os.PathLike[str] | None = None) -> str:
 
     ``path`` is the file or its folder; see :func:`find_data_file`. d2l's copy gives
     173,428 characters.
+
+    Example:
+        >>> text = load_time_machine()  # doctest: +SKIP
+        >>> len(text), text[:22]  # doctest: +SKIP
+        (173428, 'the time machine by h ')
     """
     text = find_data_file(TIME_MACHINE, path).read_text(encoding="utf-8")
     return _core.preprocess_d2l(text)
@@ -136,6 +141,11 @@ def seq_data_iter_random(
 
     A random offset, then non-overlapping subsequences in random order; ``Y`` is ``X``
     shifted by one token. Consecutive minibatches are unrelated.
+
+    Example:
+        >>> X, Y = next(seq_data_iter_random(np.arange(35), batch_size=2, num_steps=5, seed=0))
+        >>> X.shape, bool((Y == X + 1).all())
+        ((2, 5), True)
     """
     return _iterate(corpus, batch_size, num_steps, "random", seed)
 
@@ -144,7 +154,14 @@ def seq_data_iter_sequential(
     corpus: npt.ArrayLike, batch_size: int, num_steps: int, seed: int | None = None
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
     """d2l's sequential partitioning: row ``b`` of minibatch ``i + 1`` continues row ``b`` of
-    minibatch ``i``, so a hidden state can be carried across them. Shapes as above."""
+    minibatch ``i``, so a hidden state can be carried across them. Shapes as above.
+
+    Example:
+        >>> batches = list(seq_data_iter_sequential(np.arange(35), 2, 5, seed=0))
+        >>> first, second = batches[0][0], batches[1][0]         # (2, 5) each
+        >>> bool((second[:, 0] == first[:, -1] + 1).all())        # rows continue
+        True
+    """
     return _iterate(corpus, batch_size, num_steps, "sequential", seed)
 
 
@@ -241,6 +258,12 @@ def encode_sentences(
     unless ``preprocess`` is false.
 
     Shapes: ``n`` sentences -> ids ``(n, num_steps)``, valid lengths ``(n,)``.
+
+    Example:
+        >>> vocab = Vocab(["go", ".", "<eos>"], reserved_tokens=["<pad>"])
+        >>> ids, valid_len = encode_sentences(["Go.", "go go go go go"], vocab, num_steps=4)
+        >>> [vocab.to_tokens(row) for row in ids], valid_len.tolist()
+        ([['go', '.', '<eos>', '<pad>'], ['go', 'go', 'go', 'go']], [3, 4])
     """
     if isinstance(sentences, str) or not all(isinstance(s, str) for s in sentences):
         raise TypeError("sentences must be a list of str")
@@ -251,7 +274,14 @@ def encode_sentences(
 
 
 class TranslationBatch(NamedTuple):
-    """One minibatch of :meth:`TranslationData.batches`; every array has ``batch`` rows."""
+    """One minibatch of :meth:`TranslationData.batches`; every array has ``batch`` rows.
+
+    Example:
+        >>> data = make_translation_data([("Go.", "Va !"), ("Hi.", "Salut.")], num_steps=4)
+        >>> b = next(data.batches(batch_size=2, shuffle=False))
+        >>> b.src.shape, b.tgt_in.shape, b.src_valid_len.tolist()
+        ((2, 4), (2, 4), [3, 3])
+    """
 
     src: Ids  # (batch, num_steps)
     tgt_in: Ids  # (batch, num_steps), starts with <bos>
@@ -303,7 +333,13 @@ class TranslationData:
         return len(self.pairs)
 
     def subset(self, indices: npt.ArrayLike) -> TranslationData:
-        """The rows ``indices`` (same vocabularies), all of them its ``train`` part."""
+        """The rows ``indices`` (same vocabularies), all of them its ``train`` part.
+
+        Example:
+            >>> data = make_translation_data([("Go.", "Va !"), ("Hi.", "Salut.")], num_steps=4)
+            >>> data.subset([1]).pairs
+            [('hi .', 'salut .')]
+        """
         idx = _v.ids(indices, "indices")
         _v.ndim(idx, "indices", (1,), "(a flat array of row numbers)")
         if idx.size and not (0 <= idx.min() and idx.max() < len(self)):
@@ -324,7 +360,14 @@ class TranslationData:
         )
 
     def split(self) -> tuple[TranslationData, TranslationData]:
-        """``(training part, validation part)`` as two :class:`TranslationData`."""
+        """``(training part, validation part)`` as two :class:`TranslationData`.
+
+        Example:
+            >>> pairs = [("Go.", "Va !"), ("Hi.", "Salut."), ("Run!", "Cours !")]
+            >>> train, valid = make_translation_data(pairs, 4, num_valid=1).split()
+            >>> len(train), len(valid)
+            (2, 1)
+        """
         return self.subset(self.train), self.subset(self.valid)
 
     def encode_source(self, sentences: Sequence[str]) -> tuple[Ids, Ids]:
@@ -348,6 +391,12 @@ class TranslationData:
         with ``seed`` or in order; the last one may be smaller.
 
         Shapes: each array has ``batch_size`` rows, see :class:`TranslationBatch`.
+
+        Example:
+            >>> pairs = [("Go.", "Va !"), ("Hi.", "Salut."), ("Run!", "Cours !")]
+            >>> data = make_translation_data(pairs, num_steps=4)
+            >>> [len(b.src) for b in data.batches(batch_size=2, seed=0)]
+            [2, 1]
         """
         if part not in ("train", "valid"):
             raise ValueError(f"part must be 'train' or 'valid', got {part!r}")

@@ -8,8 +8,8 @@ never ``pyplot``, so no window or GUI backend is involved.
 Example:
     >>> from seqrnn._training import History
     >>> history = History(train_perplexity=[9.0, 5.0, 4.0], valid_perplexity=[8.0, 6.0, 5.5])
-    >>> check_plot_file("curve.png")                                  # doctest: +SKIP
-    >>> save_perplexity_curve(history, "curve.png", "char model")     # doctest: +SKIP
+    >>> check_plot_file("curve.png")
+    >>> save_perplexity_curve(history, "curve.png", "char model")
 """
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ def check_plot_file(path: str | os.PathLike[str]) -> None:
     ``ImportError`` when matplotlib is missing (the message names ``pip install matplotlib``);
     ``ValueError`` when the file name has no extension matplotlib writes (``.png``, ``.pdf``,
     ``.svg``, ...) or its folder does not exist.
+
+    Example:
+        >>> check_plot_file("curve.png")          # fine: returns None
+        >>> check_plot_file("curve.txt")
+        Traceback (most recent call last):
+            ...
+        ValueError: --plot curve.txt: give a file name with an image extension (.png, .pdf, .svg, ...)
     """
     try:
         from matplotlib.backend_bases import FigureCanvasBase
@@ -50,6 +57,10 @@ def save_perplexity_curve(
     """Write training (and, when recorded, validation) perplexity against epoch to ``path``.
 
     The format follows the file extension (``.png``, ``.pdf``, ``.svg``, ...).
+
+    Example:
+        >>> history = History(train_perplexity=[9.0, 5.0, 4.0], valid_perplexity=[8.0, 6.0, 5.5])
+        >>> save_perplexity_curve(history, "curve.png", "char model")
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator

@@ -101,19 +101,36 @@ class Vocab:
 
     def to_tokens(self, ids: Any) -> Any:
         """The token of one id, or the list of tokens of a list/array of ids (``IndexError``
-        for ids outside ``0 <= id < len(vocab)``)."""
+        for ids outside ``0 <= id < len(vocab)``).
+
+        Example:
+            >>> vocab = Vocab(tokenize("abba"))
+            >>> vocab.to_tokens(1), vocab.to_tokens([1, 2, 2])
+            ('a', ['a', 'b', 'b'])
+        """
         if isinstance(ids, (int, np.integer)) and not isinstance(ids, bool):
             return self._core.id_to_token(int(ids))
         return self.decode(ids)
 
     def encode(self, tokens: Iterable[str]) -> npt.NDArray[np.int64]:
-        """Shapes: ``(n,)`` tokens -> ``(n,)`` int64 ids (``unk`` for unknown tokens)."""
+        """Shapes: ``(n,)`` tokens -> ``(n,)`` int64 ids (``unk`` for unknown tokens).
+
+        Example:
+            >>> Vocab(tokenize("abba")).encode(["b", "a", "z"])      # <unk> is 0
+            array([2, 1, 0])
+        """
         if isinstance(tokens, str):
             raise TypeError("tokens must be a list of str, got a str; use tokenize(text) first")
         return self._core.encode(list(tokens))
 
     def decode(self, ids: Any) -> list[str]:
-        """Shapes: ``(n,)`` ids -> ``(n,)`` tokens; ``IndexError`` for an id out of range."""
+        """Shapes: ``(n,)`` ids -> ``(n,)`` tokens; ``IndexError`` for an id out of range.
+
+        Example:
+            >>> vocab = Vocab(tokenize("abba"))
+            >>> "".join(vocab.decode(vocab.encode(tokenize("baab"))))
+            'baab'
+        """
         if isinstance(ids, (list, tuple)) and not ids:
             return []
         a = v.ids(ids, "ids")
@@ -137,20 +154,35 @@ class Vocab:
         return self._core.token_freqs
 
     def to_json(self) -> str:
-        """``{"idx_to_token": [...], "token_freqs": [[token, count], ...]}``."""
+        """``{"idx_to_token": [...], "token_freqs": [[token, count], ...]}``.
+
+        Example:
+            >>> Vocab(["b", "a", "b"]).to_json()
+            '{"idx_to_token":["<unk>","a","b"],"token_freqs":[["b",2],["a",1]]}'
+        """
         return self._core.to_json()
 
     @classmethod
     def from_json(cls, json: str) -> Vocab:
         """Parse :meth:`to_json` output; ``ValueError`` for malformed JSON, repeated tokens or
-        a missing ``<unk>``."""
+        a missing ``<unk>``.
+
+        Example:
+            >>> vocab = Vocab(tokenize("hello"))
+            >>> Vocab.from_json(vocab.to_json()) == vocab
+            True
+        """
         if not isinstance(json, str):
             raise TypeError(f"json must be a str, got {type(json).__name__}")
         return cls._wrap(_core.Vocab.from_json(json))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_json` to ``path`` atomically (a temporary file in the same folder,
-        then ``os.replace``), so a reader never sees half a file."""
+        then ``os.replace``), so a reader never sees half a file.
+
+        Example:
+            >>> Vocab(tokenize("hello")).save("vocab.json")
+        """
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
@@ -165,7 +197,13 @@ class Vocab:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocab:
-        """Read a file written by :meth:`save`."""
+        """Read a file written by :meth:`save`.
+
+        Example:
+            >>> Vocab(tokenize("hello")).save("vocab.json")
+            >>> len(Vocab.load("vocab.json"))
+            5
+        """
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
     def __eq__(self, other: object) -> bool:
