@@ -105,6 +105,17 @@ class RNN(StateDict):
         ``lengths`` ``(batch,)`` gives each sequence's valid length: it stops there and
         carries its state, so ``h_n`` is the state at that step and ``output`` is zero
         beyond it (PyTorch's packed sequences).
+
+        Shapes: ``x`` ``(steps, batch, input_size)`` (``(batch, steps, input_size)`` with
+        ``batch_first``), ``h0`` ``(num_layers, batch, hidden)`` -> ``output`` ``(steps, batch,
+        hidden)``, ``h_n`` ``(num_layers, batch, hidden)``.
+
+        Example:
+            >>> rnn = RNN(input_size=2, hidden_size=3, batch_first=True, seed=0)
+            >>> x = np.ones((2, 4, 2), dtype=np.float32)          # (batch, steps, input)
+            >>> output, h_n = rnn.forward(x, lengths=[4, 2])
+            >>> output.shape, bool((output[1, 2:] == 0).all()), bool((h_n[0, 1] == output[1, 1]).all())
+            ((2, 4, 3), True, True)
         """
         x, h0, unbatched = self._time_major(x, h0)
         lens = None if lengths is None else v.lengths(lengths, "lengths")
@@ -120,6 +131,13 @@ class RNN(StateDict):
 
         Returns ``(grads, d_x, d_h0)``: ``grads`` keyed like ``state_dict()``, ``d_x`` shaped
         like ``x`` and ``d_h0`` like ``h0``.
+
+        Example:
+            >>> rnn = RNN(input_size=2, hidden_size=3, num_layers=2, seed=0, dtype="float64")
+            >>> x = np.random.default_rng(0).standard_normal((5, 1, 2))
+            >>> grads, d_x, d_h0 = rnn.backward(x, np.ones((5, 1, 3)))   # d sum(output)
+            >>> grads["weight_hh_l1"].shape, d_x.shape, d_h0.shape
+            ((3, 3), (5, 1, 2), (2, 1, 3))
         """
         x, h0, unbatched = self._time_major(x, h0)
         d_out = v.floats(d_output, "d_output", self.dtype)
