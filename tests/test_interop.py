@@ -103,6 +103,28 @@ def test_torch_rnn_converts_and_back() -> None:
         assert torch.equal(again.state_dict()[k], v)
 
 
+@needs_torch
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_outputs_gradients_and_round_trip(bias: bool) -> None:
+    rng = np.random.default_rng(5)
+    layer = seqrnn.Linear(4, 3, bias=bias, seed=0)
+    module = to_torch(layer)
+    assert isinstance(module, torch.nn.Linear) and (module.bias is not None) == bias
+    x = rng.standard_normal((2, 5, 4)).astype(np.float32)
+    d_y = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    x_t = t(x).requires_grad_()
+    y_t = module(x_t)
+    np.testing.assert_allclose(layer.forward(x), y_t.detach().numpy(), **TOL)
+    (y_t * t(d_y)).sum().backward()
+    grads, d_x = layer.backward(x, d_y)
+    assert_dicts_close(grads, grads_of(module))
+    np.testing.assert_allclose(d_x, x_t.grad.numpy(), **TOL)
+    back = seqrnn.Linear.from_torch(module)
+    assert repr(back) == repr(layer)
+    for k, v in layer.state_dict().items():
+        assert np.array_equal(back.state_dict()[k], v)
+
+
 # ----- language model -------------------------------------------------------------------------
 
 
@@ -254,7 +276,8 @@ def test_seq2seq_round_trip_and_d2l_names() -> None:
 
 @needs_torch
 def test_conversion_errors() -> None:
-    with pytest.raises(TypeError, match="expects a seqrnn RNN, LanguageModel or Seq2Seq, got int"):
+    with pytest.raises(TypeError, match="expects a seqrnn RNN, Linear, LanguageModel or Seq2Seq, "
+                       "got int"):
         to_torch(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="expects a torch.nn.Module, got str"):
         from_torch("rnn")

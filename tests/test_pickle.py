@@ -33,6 +33,7 @@ def models() -> list[Any]:
         lm,
         seqrnn.LanguageModel(5, hidden_size=4, seed=1),  # one-hot input, no vocabulary
         seqrnn.Seq2Seq(7, 8, embed_size=3, hidden_size=4, num_layers=1, context="none", seed=2),
+        seqrnn.Linear(3, 2, bias=False, seed=3, dtype="float64"),
     ]
 
 

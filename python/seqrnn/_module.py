@@ -11,9 +11,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from .lm import LanguageModel
-    from .rnn import RNN
-    from .seq2seq import Seq2Seq
+    from .interop import Model
 _CORE = "_core"  # the compiled model; pickled as the safetensors bytes that ``save`` writes
 
 
@@ -89,7 +87,7 @@ class StateDict:
         """
         from .interop import to_torch
 
-        return to_torch(cast("RNN | LanguageModel | Seq2Seq", self))
+        return to_torch(cast("Model", self))
 
     @classmethod
     def from_torch(cls, module: Any) -> Self:

@@ -1,6 +1,7 @@
 """Moving models between seqrnn and PyTorch (``pip install seqrnn[torch]``).
 
-:func:`to_torch` turns a :class:`seqrnn.RNN` into a ``torch.nn.RNN``, a
+:func:`to_torch` turns a :class:`seqrnn.RNN` into a ``torch.nn.RNN``, a :class:`seqrnn.Linear`
+into a ``torch.nn.Linear``, a
 :class:`seqrnn.LanguageModel` into a :class:`seqrnn.torch_modules.LanguageModelModule` and a
 :class:`seqrnn.Seq2Seq` into a :class:`seqrnn.torch_modules.Seq2SeqModule`, with the same
 parameters and the same outputs; :func:`from_torch` goes back. torch is imported by these
@@ -20,10 +21,11 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
+from .linear import Linear
 from .lm import LanguageModel
 from .rnn import RNN
 from .seq2seq import Seq2Seq
@@ -49,11 +51,15 @@ def _load(module: Any, state: dict[str, Any]) -> Any:
     return module
 
 
-def to_torch(model: RNN | LanguageModel | Seq2Seq) -> Any:
+Model: TypeAlias = RNN | LanguageModel | Seq2Seq | Linear  # what converts
+
+
+def to_torch(model: Model) -> Any:
     """The PyTorch module computing what ``model`` computes, with copies of its parameters.
 
     - :class:`seqrnn.RNN` -> ``torch.nn.RNN`` (same sizes, nonlinearity, bias, ``batch_first``
       and dropout);
+    - :class:`seqrnn.Linear` -> ``torch.nn.Linear``;
     - :class:`seqrnn.LanguageModel` -> :class:`~seqrnn.torch_modules.LanguageModelModule`,
       whose ``forward(ids (batch, steps))`` gives ``(logits (batch, steps, vocab), state)``;
     - :class:`seqrnn.Seq2Seq` -> :class:`~seqrnn.torch_modules.Seq2SeqModule`, whose
@@ -67,16 +73,18 @@ def to_torch(model: RNN | LanguageModel | Seq2Seq) -> Any:
         >>> to_torch(rnn)
         RNN(3, 4, num_layers=2)
     """
-    if not isinstance(model, (RNN, LanguageModel, Seq2Seq)):
-        raise TypeError(
-            f"to_torch expects a seqrnn RNN, LanguageModel or Seq2Seq, got {type(model).__name__}"
-        )
+    if not isinstance(model, (RNN, LanguageModel, Seq2Seq, Linear)):
+        raise TypeError(f"to_torch expects a seqrnn RNN, Linear, LanguageModel or Seq2Seq, got "
+                        f"{type(model).__name__}")
     torch = _torch()
     dtype = torch.float32 if model.dtype == "float32" else torch.float64
     if isinstance(model, RNN):
         module = torch.nn.RNN(model.input_size, model.hidden_size, model.num_layers,
                               nonlinearity=model.nonlinearity, bias=model.bias,
                               batch_first=model.batch_first, dropout=model.dropout, dtype=dtype)
+    elif isinstance(model, Linear):
+        module = torch.nn.Linear(model.in_features, model.out_features, bias=model.bias,
+                                 dtype=dtype)
     elif isinstance(model, LanguageModel):
         from .torch_modules import LanguageModelModule
 
@@ -127,10 +135,11 @@ def _output(decoder: Any) -> Any:
     return out if out is not None else getattr(decoder, "dense", None)  # d2l names it dense
 
 
-def from_torch(module: Any) -> RNN | LanguageModel | Seq2Seq:
+def from_torch(module: Any) -> Model:
     """The seqrnn model equivalent to a PyTorch module, with copies of its parameters.
 
-    Accepts a ``torch.nn.RNN`` (-> :class:`seqrnn.RNN`), a module with ``rnn`` (``nn.RNN``),
+    Accepts a ``torch.nn.RNN`` (-> :class:`seqrnn.RNN`), a ``torch.nn.Linear`` (->
+    :class:`seqrnn.Linear`), a module with ``rnn`` (``nn.RNN``),
     ``output`` (``nn.Linear``) and optionally ``embedding`` (``nn.Embedding``) attributes such
     as :class:`~seqrnn.torch_modules.LanguageModelModule` (-> :class:`seqrnn.LanguageModel`;
     without ``embedding`` the input is one-hot), and a module with ``encoder`` and ``decoder``
@@ -159,13 +168,18 @@ def from_torch(module: Any) -> RNN | LanguageModel | Seq2Seq:
                   dropout=dropout)
         rnn.load_state_dict(_numpy_state(module))
         return rnn
+    if isinstance(module, torch.nn.Linear):
+        layer = Linear(module.in_features, module.out_features, module.bias is not None, seed=0,
+                       dtype=dtype)
+        layer.load_state_dict(_numpy_state(module))
+        return layer
     if hasattr(module, "encoder") and hasattr(module, "decoder"):
         return _seq2seq(module, dtype)
     if hasattr(module, "rnn") and hasattr(module, "output"):
         return _language_model(module, dtype)
     raise TypeError(
-        f"from_torch expects an nn.RNN, a module with rnn/output (a language model) or with "
-        f"encoder/decoder (a translator), got {name}"
+        f"from_torch expects an nn.RNN, an nn.Linear, a module with rnn/output (a language "
+        f"model) or with encoder/decoder (a translator), got {name}"
     )
 
 

@@ -139,3 +139,51 @@ impl<T: Float> Parameters<T> for Linear<T> {
         out
     }
 }
+
+/// The sizes a [`Linear`] checkpoint records.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LinearConfig {
+    /// Input features.
+    pub in_features: usize,
+    /// Output features.
+    pub out_features: usize,
+    /// Whether the layer has a bias.
+    pub bias: bool,
+}
+
+impl LinearConfig {
+    /// Number of scalar parameters, `None` on overflow.
+    pub fn num_params(&self) -> Option<usize> {
+        let bias = if self.bias { self.out_features } else { 0 };
+        self.in_features
+            .checked_mul(self.out_features)?
+            .checked_add(bias)
+    }
+}
+
+/// The checkpoint kind of a [`Linear`] layer.
+pub const CHECKPOINT_KIND: &str = "Linear";
+
+impl<T: Float> Linear<T> {
+    /// The sizes of this layer.
+    pub fn config(&self) -> LinearConfig {
+        LinearConfig {
+            in_features: self.in_features(),
+            out_features: self.out_features(),
+            bias: self.bias.is_some(),
+        }
+    }
+
+    /// Safetensors bytes: `weight` (and `bias`), the sizes and `extra` metadata.
+    pub fn to_bytes(&self, extra: std::collections::HashMap<String, String>) -> Result<Vec<u8>> {
+        crate::checkpoint::model_to_bytes(CHECKPOINT_KIND, &self.config(), self, extra)
+    }
+
+    /// Rebuilds a layer from [`Linear::to_bytes`] output, validating kind, sizes, names,
+    /// shapes and dtypes before use. Returns the layer and the metadata.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Self, std::collections::HashMap<String, String>)> {
+        crate::checkpoint::model_from_bytes(bytes, CHECKPOINT_KIND, LinearConfig::num_params, |c| {
+            Linear::new(c.in_features, c.out_features, c.bias, Init::Uniform, 0)
+        })
+    }
+}

@@ -6,8 +6,9 @@ use crate::{dispatch, Model};
 use ndarray::Ix2;
 use numpy::Element;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use seqrnn::{Dtype, Float, Init, Linear};
+use std::collections::HashMap;
 
 /// `torch.nn.Linear`'s layer (the Python class `seqrnn.Linear` adds any leading dimensions).
 #[pyclass(name = "Linear", module = "seqrnn._core")]
@@ -84,6 +85,23 @@ impl PyLinear {
     /// Replaces all parameters; names, shapes and dtypes must match exactly.
     fn load_state_dict(&mut self, state_dict: &Bound<'_, PyDict>) -> PyResult<()> {
         dispatch!(&mut self.inner, layer => convert::load_state_dict(layer, state_dict))
+    }
+
+    /// Safetensors bytes with the parameters, sizes and `metadata`.
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        metadata: HashMap<String, String>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        dispatch!(&self.inner, layer => crate::py_bytes(py, || layer.to_bytes(metadata)))
+    }
+
+    /// Reads `to_bytes` output: `(layer, metadata)`; the dtype is the one recorded.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<(Self, HashMap<String, String>)> {
+        let (inner, meta) =
+            crate::py_model_from_bytes(py, data, Linear::from_bytes, Linear::from_bytes)?;
+        Ok((PyLinear { inner }, meta))
     }
 
     #[getter]
