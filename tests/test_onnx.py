@@ -28,19 +28,20 @@ def session(proto: Any) -> Any:
 
 
 @needs_onnx
-@pytest.mark.parametrize(("embed_size", "nonlinearity"), [(None, "tanh"), (3, "relu")])
-def test_language_model_matches(embed_size: int | None, nonlinearity: str,
+@pytest.mark.parametrize(("embed_size", "nonlinearity", "layers"),
+                         [(None, "tanh", 2), (3, "relu", 1), (4, "tanh", 3)])
+def test_language_model_matches(embed_size: int | None, nonlinearity: str, layers: int,
                                  tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    lm = seqrnn.LanguageModel(7, hidden_size=6, num_layers=2, embed_size=embed_size, seed=1,
-                              nonlinearity=nonlinearity)
+    lm = seqrnn.LanguageModel(7, hidden_size=6, num_layers=layers, embed_size=embed_size,
+                              seed=1, nonlinearity=nonlinearity)
     proto = to_onnx(lm, tmp_path / "lm.onnx")
-    assert [n.op_type for n in proto.graph.node].count("RNN") == 2
+    assert [n.op_type for n in proto.graph.node].count("RNN") == layers
     assert onnx.load(tmp_path / "lm.onnx").graph.name == "seqrnn_language_model"
     sess = ort.InferenceSession(str(tmp_path / "lm.onnx"), providers=["CPUExecutionProvider"])
     for batch, steps in ((3, 5), (1, 1)):  # symbolic dimensions
         x = rng.integers(0, 7, size=(batch, steps))
-        state = rng.standard_normal((2, batch, 6)).astype(np.float32)
+        state = rng.standard_normal((layers, batch, 6)).astype(np.float32)
         logits, h_n = lm.logits(x, state)
         got_logits, got_state = sess.run(None, {"tokens": x, "state": state})
         np.testing.assert_allclose(got_logits, logits, **TOL)
@@ -48,15 +49,15 @@ def test_language_model_matches(embed_size: int | None, nonlinearity: str,
 
 
 @needs_onnx
-@pytest.mark.parametrize("context", ["concat", "none"])
-def test_encoder_and_decoder_match(context: str) -> None:
+@pytest.mark.parametrize(("context", "layers"), [("concat", 2), ("none", 2), ("concat", 1)])
+def test_encoder_and_decoder_match(context: str, layers: int) -> None:
     rng = np.random.default_rng(1)
-    model = seqrnn.Seq2Seq(9, 8, embed_size=4, hidden_size=5, num_layers=2, context=context,
+    model = seqrnn.Seq2Seq(9, 8, embed_size=4, hidden_size=5, num_layers=layers, context=context,
                            seed=2)
     p = model.state_dict()
     src = rng.integers(0, 9, size=(4, 6))
     src_len = np.array([6, 3, 1, 5])
-    want_state, _ = seq2seq_encode(p, src, src_len, num_layers=2)  # float64 reference
+    want_state, _ = seq2seq_encode(p, src, src_len, num_layers=layers)  # float64 reference
     state = session(encoder_to_onnx(model)).run(None, {"src": src, "src_valid_len": src_len})[0]
     np.testing.assert_allclose(state, want_state, **TOL)
 
@@ -66,7 +67,7 @@ def test_encoder_and_decoder_match(context: str) -> None:
     if context == "concat":
         emb = np.concatenate([emb, np.broadcast_to(want_state[-1], (3, 4, 5))], axis=-1)
         feeds["context"] = state[-1]
-    out, want_h, _ = rnn_forward(_part(p, "decoder.rnn."), emb, want_state, num_layers=2)
+    out, want_h, _ = rnn_forward(_part(p, "decoder.rnn."), emb, want_state, num_layers=layers)
     want_logits = linear(out, p["decoder.output.weight"], p["decoder.output.bias"])
     logits, h = session(decoder_to_onnx(model)).run(None, feeds)
     np.testing.assert_allclose(logits, want_logits.transpose(1, 0, 2), **TOL)
