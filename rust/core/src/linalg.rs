@@ -396,7 +396,7 @@ unsafe fn run<T: Scalar>(p: Product<T>, alpha: T, beta: T) {
 }
 
 /// Runs `f(0)`, ..., `f(tasks - 1)`, each once, on the calling thread and up to
-/// [`num_threads`]` - 1` of the helper threads [`gemm`] uses; returns when all are done. Products
+/// [`num_threads`]` - 1` of the helper threads [`gemm()`] uses; returns when all are done. Products
 /// inside `f` run on the thread that calls them. When another thread is using the helpers, the
 /// caller runs every task itself.
 pub fn parallel_tasks(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
