@@ -111,6 +111,17 @@ def test_rnn_bytes_errors() -> None:
         _core.RNN.from_bytes("a str")  # type: ignore[arg-type]
 
 
+def test_trained_model_pickles_and_trains_again() -> None:
+    lm = seqrnn.LanguageModel(5, hidden_size=4, seed=0)
+    corpus = np.arange(200) % 5
+    lm.fit(corpus, epochs=1, batch_size=2, num_steps=5, lr=0.1, progress=False, seed=0)
+    clone = pickle.loads(pickle.dumps(lm))
+    assert_same_parameters(clone, lm)
+    clone.fit(corpus, epochs=1, batch_size=2, num_steps=5, lr=0.1, progress=False, seed=0)
+    lm.fit(corpus, epochs=1, batch_size=2, num_steps=5, lr=0.1, progress=False, seed=0)
+    assert_same_parameters(clone, lm)  # same start, same training, same numbers
+
+
 def test_translator_and_vocab_pickle() -> None:
     train, _ = seqrnn.toy.toy_translation_task(num_valid=5, max_number=40)
     tr = seqrnn.Translator.train(train, epochs=1, embed_size=4, hidden_size=6, num_layers=1,

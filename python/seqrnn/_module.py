@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from .interop import Model
 _CORE = "_core"  # the compiled model; pickled as the safetensors bytes that ``save`` writes
+_TRANSIENT = ("_fit_lock",)  # per-process state, made again when needed
 
 
 class StateDict:
@@ -60,7 +61,7 @@ class StateDict:
         """The instance's attributes with the compiled model replaced by its checkpoint bytes
         (safetensors: parameters, configuration and dtype), so ``pickle``, ``copy.deepcopy``,
         ``multiprocessing`` and ``joblib`` work and a copy shares nothing with the original."""
-        state = dict(self.__dict__)
+        state = {k: v for k, v in self.__dict__.items() if k not in _TRANSIENT}
         core = state.pop(_CORE)
         state[_CORE] = (type(core), core.to_bytes({}))
         return state
