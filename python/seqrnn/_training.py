@@ -24,6 +24,15 @@ class History:
 
     ``best_epoch`` is the 0-based epoch with the lowest validation perplexity
     (``best_valid_perplexity``), ``None`` without validation data.
+
+    Example:
+        >>> import seqrnn
+        >>> lm = seqrnn.LanguageModel(vocab_size=4, hidden_size=8, seed=0)
+        >>> ids = np.arange(200) % 4
+        >>> h = lm.fit(ids, epochs=3, batch_size=2, num_steps=10, lr=0.05, optimizer="adam",
+        ...            valid_ids=ids[:50], progress=False, seed=0)
+        >>> h.epochs, sorted(h.history), h.best_epoch
+        (3, ['seconds', 'tokens_per_second', 'train_perplexity', 'valid_perplexity'], 2)
     """
 
     train_perplexity: list[float] = field(default_factory=list)

@@ -416,7 +416,16 @@ class TranslationData:
 
 
 def check_pairs(pairs: Any) -> list[tuple[str, str]]:
-    """``pairs`` as a list of ``(source, target)`` str tuples; ``TypeError`` naming it otherwise."""
+    """``pairs`` as a list of ``(source, target)`` str tuples; ``TypeError`` naming it otherwise.
+
+    Example:
+        >>> check_pairs([["go .", "va !"]])
+        [('go .', 'va !')]
+        >>> check_pairs("go .")
+        Traceback (most recent call last):
+            ...
+        TypeError: pairs must be a list of (source, target) str pairs, got a str
+    """
     if isinstance(pairs, str):
         raise TypeError("pairs must be a list of (source, target) str pairs, got a str")
     try:

@@ -68,7 +68,16 @@ class Linear(StateDict):
         return np.ascontiguousarray(a.reshape(-1, features))
 
     def forward(self, x: Any) -> Array:
-        """``x W^T + b`` over the last dimension of ``x``."""
+        """``x W^T + b`` over the last dimension of ``x``.
+
+        Shapes: ``(..., in_features)`` -> ``(..., out_features)``.
+
+        Example:
+            >>> layer = Linear(3, 2, bias=False, seed=0)
+            >>> x = np.eye(3, dtype=np.float32)
+            >>> bool((layer.forward(x) == layer.state_dict()["weight"].T).all())   # rows of W^T
+            True
+        """
         rows = self._rows(x, "input", self.in_features, "in_features")
         y = self._core.forward(rows)  # (n, out_features)
         return y.reshape(*np.shape(x)[:-1], self.out_features)  # type: ignore[no-any-return]
@@ -80,6 +89,12 @@ class Linear(StateDict):
 
         Returns ``(grads, d_x)``: ``grads`` keyed like ``state_dict()`` and ``d_x`` shaped
         like ``x``.
+
+        Example:
+            >>> layer = Linear(3, 2, seed=0, dtype="float64")
+            >>> grads, d_x = layer.backward(np.ones((5, 3)), np.ones((5, 2)))
+            >>> grads["weight"].tolist(), grads["bias"].tolist(), d_x.shape
+            ([[5.0, 5.0, 5.0], [5.0, 5.0, 5.0]], [5.0, 5.0], (5, 3))
         """
         rows = self._rows(x, "input", self.in_features, "in_features")
         expected = (*np.shape(x)[:-1], self.out_features)

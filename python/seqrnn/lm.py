@@ -33,16 +33,37 @@ class Stream:
         self._core = _core.Stream(model._core, v.seed_or_random(seed))
 
     def feed(self, tokens: Any) -> Array:
-        """Feed one token id or a sequence of them; returns the next token's logits ``(vocab,)``."""
+        """Feed one token id or a sequence of them; returns the next token's logits ``(vocab,)``.
+
+        Example:
+            >>> s = LanguageModel(vocab_size=5, hidden_size=8, seed=0).stream()
+            >>> s.feed([1, 2, 3]).shape
+            (5,)
+        """
         return self._core.feed(v.ids(np.atleast_1d(tokens), "tokens"))
 
     def next(self, temperature: float = 0.0, top_k: int | None = None) -> int:
-        """Choose the next token (greedy at temperature 0), feed it, and return it."""
+        """Choose the next token (greedy at temperature 0), feed it, and return it.
+
+        Example:
+            >>> s = LanguageModel(vocab_size=5, hidden_size=8, seed=0).stream(seed=0)
+            >>> logits = s.feed([1, 2])
+            >>> s.next() == int(np.argmax(logits))            # greedy
+            True
+        """
         return int(self._core.next(v.number(temperature, "temperature"),
                                    v.optional_positive_int(top_k, "top_k")))
 
     def reset(self) -> None:
-        """Return to the zero state."""
+        """Return to the zero state.
+
+        Example:
+            >>> s = LanguageModel(vocab_size=5, hidden_size=8, seed=0).stream()
+            >>> first = s.feed([1])
+            >>> s.reset()
+            >>> bool((s.feed([1]) == first).all())
+            True
+        """
         self._core.reset()
 
     @property
@@ -122,7 +143,16 @@ class LanguageModel(StateDict):
         return None if state is None else v.floats(state, "state", self.dtype)
 
     def logits(self, inputs: Any, state: Any = None) -> tuple[Array, Array]:
-        """Logits ``(batch, steps, vocab)`` and the final state ``(num_layers, batch, hidden)``."""
+        """Logits ``(batch, steps, vocab)`` and the final state ``(num_layers, batch, hidden)``
+        of token ids ``(batch, steps)``, from ``state`` (zeros when ``None``).
+
+        Example:
+            >>> lm = LanguageModel(vocab_size=5, hidden_size=8, num_layers=2, seed=0)
+            >>> logits, state = lm.logits(np.array([[0, 1, 2], [3, 4, 0]]))
+            >>> more, _ = lm.logits(np.array([[3], [1]]), state)      # carry on from state
+            >>> logits.shape, state.shape, more.shape
+            ((2, 3, 5), (2, 2, 8), (2, 1, 5))
+        """
         logits, h_n = self._core.logits(self._ids(inputs, "inputs"), self._state(state))
         return logits, h_n
 
@@ -139,6 +169,13 @@ class LanguageModel(StateDict):
         ``inputs`` and ``targets`` are ``(batch, steps)`` ids; ``mask`` is ``None`` or 0/1
         (floats or booleans) shaped like ``targets``. Returns ``(loss, grads)`` with ``grads``
         keyed like ``state_dict()``; with ``return_state=True``, ``(loss, grads, final_state)``.
+
+        Example:
+            >>> lm = LanguageModel(vocab_size=5, hidden_size=8, seed=0)
+            >>> x = np.array([[0, 1, 2, 3, 4]])
+            >>> loss, grads = lm.loss_and_grads(x[:, :-1], x[:, 1:])   # (1, 4) each
+            >>> round(loss, 1), grads["rnn.weight_hh_l0"].shape           # about ln 5 at first
+            (1.6, (8, 8))
         """
         x, y = self._ids(inputs, "inputs"), self._ids(targets, "targets")
         v.same_shape(y, "targets", x, "inputs")
@@ -192,6 +229,17 @@ class LanguageModel(StateDict):
         ``keep_best=True`` ends with the parameters of the epoch with the lowest validation
         perplexity (``history.best_epoch``); ``best_path`` saves that model each time it
         improves.
+
+        Shapes: ``corpus_ids`` and ``valid_ids`` ``(n,)`` int64; each minibatch is ``(batch_size,
+        num_steps)``.
+
+        Example:
+            >>> lm = LanguageModel(vocab_size=4, hidden_size=16, seed=0)
+            >>> corpus = np.arange(400) % 4                                  # 0 1 2 3 0 1 ...
+            >>> history = lm.fit(corpus, epochs=10, batch_size=4, num_steps=10, lr=0.05,
+            ...                  optimizer="adam", progress=False, seed=0)
+            >>> history.epochs, history.train_perplexity[-1] < 1.5
+            (10, True)
         """
         ids = self._corpus(corpus_ids, "corpus_ids")
         valid = None if valid_ids is None else self._corpus(valid_ids, "valid_ids")
@@ -224,6 +272,11 @@ class LanguageModel(StateDict):
 
         The sequence is read as ``batch_size`` parallel streams with the state carried; a
         probability of zero gives ``inf``.
+
+        Example:
+            >>> lm = LanguageModel(vocab_size=4, hidden_size=8, seed=0)
+            >>> 2 < lm.perplexity(np.arange(100) % 4, batch_size=2, num_steps=10) < 8  # untrained
+            True
         """
         return float(self._core.perplexity(self._corpus(ids, "ids"), batch_size, num_steps))
 
@@ -242,6 +295,12 @@ class LanguageModel(StateDict):
         The prefix warms up the state; temperature 0 picks the most likely token, a positive
         temperature samples from ``softmax(logits / temperature)``, optionally among the
         ``top_k`` most likely tokens only.
+
+        Example:
+            >>> lm = LanguageModel(vocab_size=5, hidden_size=8, seed=0)
+            >>> ids = lm.generate([1, 2], num_tokens=4, temperature=0.8, top_k=3, seed=0)
+            >>> len(ids), ids[:2]
+            (6, [1, 2])
         """
         prefix = self._corpus(prefix_ids, "prefix_ids")
         return list(self._core.generate(prefix, v.non_negative_int(num_tokens, "num_tokens"),
@@ -250,7 +309,11 @@ class LanguageModel(StateDict):
                                         v.seed_or_random(seed)))
 
     def stream(self, seed: int | None = None) -> Stream:
-        """A :class:`Stream` for token-by-token use with a kept state."""
+        """A :class:`Stream` for token-by-token use with a kept state.
+
+        Example:
+            >>> stream = LanguageModel(vocab_size=5, hidden_size=8, seed=0).stream(seed=1)
+        """
         return Stream(self, seed)
 
     # ----- text level -----------------------------------------------------------------------
@@ -272,7 +335,16 @@ class LanguageModel(StateDict):
         progress: bool = True,
         **fit_kwargs: Any,
     ) -> LanguageModel:
-        """Build a vocabulary from ``text``, a model over it, and train it (three-line use)."""
+        """Build a vocabulary from ``text``, a model over it, and train it (three-line use);
+        ``fit_kwargs`` go to :meth:`fit`.
+
+        Example:
+            >>> lm = LanguageModel.from_text("abcd" * 200, hidden_size=16, epochs=5,
+            ...                              batch_size=4, num_steps=10, lr=0.05, seed=0,
+            ...                              progress=False)
+            >>> lm.predict("ab", num_tokens=6)
+            'abcdabcd'
+        """
         from .vocab import Vocab, tokenize
 
         tokens = tokenize(text, level)
@@ -286,7 +358,17 @@ class LanguageModel(StateDict):
 
     def predict(self, prefix: str, num_tokens: int = 50, temperature: float = 0.0,
                 top_k: int | None = None, seed: int | None = None) -> str:
-        """Text continuation of ``prefix`` (needs ``self.vocab``), as d2l's ``predict_ch8``."""
+        """Text continuation of ``prefix`` (needs ``self.vocab``), as d2l's ``predict_ch8``:
+        the prefix and ``num_tokens`` more tokens, joined by nothing (characters) or spaces
+        (words).
+
+        Example:
+            >>> lm = LanguageModel.from_text("to be or not to be " * 30, level="word",
+            ...                              hidden_size=16, epochs=5, batch_size=2,
+            ...                              num_steps=6, lr=0.05, seed=0, progress=False)
+            >>> lm.predict("to be", num_tokens=4)
+            'to be or not to be'
+        """
         if self.vocab is None:
             raise ValueError("predict needs a vocabulary: set model.vocab or use from_text/load")
         self._check_vocab()
@@ -301,7 +383,11 @@ class LanguageModel(StateDict):
     # ----- files ----------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write weights, configuration and vocabulary to one safetensors file, atomically."""
+        """Write weights, configuration and vocabulary to one safetensors file, atomically.
+
+        Example:
+            >>> LanguageModel(vocab_size=5, hidden_size=8, seed=0).save("lm.safetensors")
+        """
         meta = {}
         if self.vocab is not None:
             self._check_vocab()
@@ -315,7 +401,13 @@ class LanguageModel(StateDict):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LanguageModel:
-        """Read a file written by :meth:`save`; validates everything and never executes code."""
+        """Read a file written by :meth:`save`; validates everything and never executes code.
+
+        Example:
+            >>> LanguageModel(vocab_size=5, hidden_size=8, seed=0).save("lm.safetensors")
+            >>> LanguageModel.load("lm.safetensors")
+            LanguageModel(vocab_size=5, hidden_size=8, num_layers=1, embed_size=None, dtype='float32')
+        """
         core, meta = _core.LanguageModel.load(os.fspath(path))
         lm = cls.__new__(cls)
         lm._core, lm.seed, lm.vocab, lm.level = core, None, None, "char"

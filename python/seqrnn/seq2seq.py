@@ -100,7 +100,18 @@ class Seq2Seq(StateDict):
     def loss_and_grads(self, src: Any, src_valid_len: Any, tgt_in: Any, tgt_out: Any,
                        tgt_valid_len: Any) -> tuple[float, dict[str, Array]]:
         """Teacher-forced mean cross-entropy over target tokens before each valid length (sum
-        over tokens divided by their count) and the exact gradient of every parameter."""
+        over tokens divided by their count) and the exact gradient of every parameter.
+
+        Shapes: ``src`` ``(batch, src_steps)``, ``tgt_in`` and ``tgt_out`` ``(batch,
+        tgt_steps)``, valid lengths ``(batch,)`` -> ``(loss, {name: array shaped like the
+        parameter})``.
+
+        Example:
+            >>> m = Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, seed=0)
+            >>> loss, grads = m.loss_and_grads([[3, 4, 2]], [3], [[1, 5, 6]], [[5, 6, 2]], [3])
+            >>> grads["decoder.rnn.weight_ih_l0"].shape            # (hidden, embed + hidden)
+            (8, 12)
+        """
         loss, grads, _ = self._core.loss_and_grads(
             *self._arrays(src, src_valid_len, tgt_in, tgt_out, tgt_valid_len))
         return loss, dict(grads)
@@ -131,7 +142,19 @@ class Seq2Seq(StateDict):
         forms) adds a per-epoch validation perplexity. Returns a :class:`History`.
 
         ``checkpoint``, ``checkpoint_every``, ``checkpoint_every_steps``, ``resume``,
-        ``keep_best`` and ``best_path`` work as in :meth:`LanguageModel.fit`."""
+        ``keep_best`` and ``best_path`` work as in :meth:`LanguageModel.fit`.
+
+        Shapes: ``src``, ``tgt_in``, ``tgt_out`` ``(n, steps)``; valid lengths ``(n,)``.
+
+        Example:
+            >>> m = Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, seed=0)
+            >>> src, src_len = np.array([[3, 4, 2], [5, 2, 0]]), np.array([3, 2])
+            >>> tgt_in, tgt_out = np.array([[1, 5, 6], [1, 7, 0]]), np.array([[5, 6, 2], [7, 2, 0]])
+            >>> history = m.fit((src, src_len, tgt_in, tgt_out, np.array([3, 2])), epochs=50,
+            ...                 batch_size=2, lr=0.05, progress=False, seed=0)
+            >>> m.decode(src, src_len, bos=1, eos=2, max_len=5)     # learned by heart
+            [[5, 6], [7]]
+        """
         return self._fit(data, epochs, batch_size, lr, optimizer, clip, valid, progress, callback,
                          seed, weight_decay, Saving.of(
                              checkpoint, checkpoint_every, checkpoint_every_steps, resume,
@@ -166,7 +189,18 @@ class Seq2Seq(StateDict):
     def decode(self, src: Any, src_valid_len: Any, bos: int, eos: int, max_len: int,
                beam_size: int = 1, alpha: float = 0.75) -> list[list[int]]:
         """Token ids of the translation of each source row (without ``<bos>``/``<eos>``):
-        greedy for ``beam_size=1``, else beam search ranked by ``log P / L**alpha``."""
+        greedy for ``beam_size=1``, else beam search ranked by ``log P / L**alpha``.
+
+        Shapes: ``src`` ``(batch, src_steps)``, ``src_valid_len`` ``(batch,)`` -> ``batch``
+        lists of at most ``max_len`` ids.
+
+        Example:
+            >>> m = Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, seed=0)
+            >>> out = m.decode([[3, 4, 2, 0], [5, 2, 0, 0]], [3, 2], bos=1, eos=2, max_len=5,
+            ...                beam_size=3)
+            >>> len(out), all(len(ids) <= 5 for ids in out)
+            (2, True)
+        """
         src_a, lens = v.ids(src, "src"), v.lengths(src_valid_len, "src_valid_len")
         v.ndim(src_a, "src", (2,), "(batch, steps)")
         hyps = self._core.decode(src_a, lens, v.non_negative_int(bos, "bos"),
@@ -181,6 +215,12 @@ class Seq2Seq(StateDict):
         "logits": (out_steps, tgt_vocab), "tokens": [argmax of each step]}`` (top layer's
         states; ``tokens`` ends with ``eos`` when it was chosen within ``max_len`` steps). The
         tokens before ``eos`` are what :meth:`decode` returns for this sentence.
+
+        Example:
+            >>> m = Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, seed=0)
+            >>> steps = m.decode_steps([3, 4, 2], bos=1, eos=2, max_len=5)
+            >>> steps["encoder_states"].shape, steps["logits"].shape, steps["tokens"][-1]
+            ((3, 8), (5, 12), 2)
         """
         src_a = v.ids(src, "src")
         v.ndim(src_a, "src", (1,), "(src_steps,)")
@@ -189,12 +229,22 @@ class Seq2Seq(StateDict):
                 "tokens": list(tokens)}
 
     def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
-        """Write one safetensors file atomically."""
+        """Write one safetensors file atomically, with ``metadata`` (str -> str) in its header.
+
+        Example:
+            >>> Seq2Seq(10, 12, 4, 8, seed=0).save("s2s.safetensors", {"note": "untrained"})
+        """
         self._core.save(os.fspath(path), dict(metadata or {}))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Seq2Seq:
-        """Read a file written by :meth:`save` (validated; never executes code)."""
+        """Read a file written by :meth:`save` (validated; never executes code).
+
+        Example:
+            >>> Seq2Seq(10, 12, 4, 8, num_layers=1, seed=0).save("s2s.safetensors")
+            >>> Seq2Seq.load("s2s.safetensors")
+            Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, context='concat', dtype='float32')
+        """
         return cls._from_core(_core.Seq2Seq.load(os.fspath(path))[0])
 
     @classmethod
@@ -217,11 +267,12 @@ class Translator:
     """A :class:`Seq2Seq` with its vocabularies: sentences in, sentences out.
 
     Example:
-        >>> from seqrnn.toy import toy_translation_task
-        >>> train, valid = toy_translation_task()
-        >>> tr = Translator.train(train, epochs=30, progress=False)   # doctest: +SKIP
-        >>> tr.translate("twenty one")                                # doctest: +SKIP
-        'vingt et un'
+        >>> pairs = [("one", "un"), ("two", "deux"), ("three", "trois"), ("one two", "un deux"),
+        ...          ("two three", "deux trois"), ("three one", "trois un")]
+        >>> tr = Translator.train(pairs, epochs=100, embed_size=8, hidden_size=16,
+        ...                       num_layers=1, batch_size=6, lr=0.02, seed=0, progress=False)
+        >>> tr.translate(["one two", "three"])
+        ['un deux', 'trois']
     """
 
     def __init__(self, model: Seq2Seq, src_vocab: Any, tgt_vocab: Any, num_steps: int) -> None:
@@ -245,7 +296,17 @@ class Translator:
         progress: bool = True,
         **kwargs: Any,
     ) -> Translator:
-        """Vocabularies from ``pairs`` (source, target sentences), a model, and training."""
+        """Vocabularies from ``pairs`` (source, target sentences), a model, and training;
+        ``num_steps`` defaults to the longest sentence plus two, other keyword arguments go to
+        :meth:`Seq2Seq.fit`.
+
+        Example:
+            >>> tr = Translator.train([("hi", "salut"), ("go", "va")], epochs=30, embed_size=4,
+            ...                       hidden_size=8, num_layers=1, batch_size=2, seed=0,
+            ...                       progress=False)
+            >>> tr.translate("hi"), tr.history.epochs
+            ('salut', 30)
+        """
         from .data import check_pairs, make_translation_data
 
         pairs = check_pairs(pairs)
@@ -271,7 +332,17 @@ class Translator:
 
     def translate(self, sentences: str | Sequence[str], beam_size: int = 1, alpha: float = 0.75,
                   max_len: int | None = None) -> Any:
-        """Translate one sentence (returns a str) or a list of them (returns a list)."""
+        """Translate one sentence (returns a str) or a list of them (returns a list), greedy
+        or with beam search (``beam_size``, length penalty ``alpha``).
+
+        Example:
+            >>> pairs = [("one", "un"), ("two", "deux"), ("three", "trois"),
+            ...          ("one two", "un deux"), ("two three", "deux trois"), ("three one", "trois un")]
+            >>> tr = Translator.train(pairs, epochs=100, embed_size=8, hidden_size=16,
+            ...                       num_layers=1, batch_size=6, lr=0.02, seed=0, progress=False)
+            >>> tr.translate(["two three", "one", "three one"], beam_size=2)
+            ['deux trois', 'un', 'trois un']
+        """
         from .data import encode_sentences
 
         single = isinstance(sentences, str)
@@ -289,14 +360,28 @@ class Translator:
         return texts[0] if single else texts
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Model, both vocabularies and ``num_steps`` in one safetensors file, atomically."""
+        """Model, both vocabularies and ``num_steps`` in one safetensors file, atomically.
+
+        Example:
+            >>> tr = Translator.train([("hi", "salut")], epochs=1, embed_size=4, hidden_size=8,
+            ...                       num_layers=1, seed=0, progress=False)
+            >>> tr.save("tr.safetensors")
+        """
         self.model.save(path, {SRC_VOCAB_KEY: self.src_vocab.to_json(),
                                TGT_VOCAB_KEY: self.tgt_vocab.to_json(),
                                STEPS_KEY: str(self.num_steps)})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Translator:
-        """Read a file written by :meth:`save`."""
+        """Read a file written by :meth:`save`.
+
+        Example:
+            >>> tr = Translator.train([("hi", "salut")], epochs=1, embed_size=4, hidden_size=8,
+            ...                       num_layers=1, seed=0, progress=False)
+            >>> tr.save("tr.safetensors")
+            >>> Translator.load("tr.safetensors").num_steps
+            3
+        """
         from .vocab import Vocab
 
         core, meta = _core.Seq2Seq.load(os.fspath(path))
