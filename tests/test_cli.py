@@ -79,6 +79,8 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out, err = run(capsys, "train-lm", "--text", str(text), *argv,
                          "--out", str(tmp_path / "m.safetensors"))
     assert code == 0 and "epoch/s" in err and "%|" not in out
+    for metric in ("loss=", "ppl=", "tok/s="):  # the bar's postfix
+        assert metric in err
 
 
 def test_json_outputs_parse(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:

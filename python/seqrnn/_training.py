@@ -163,7 +163,8 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
                 if (saving.checkpoint is not None and every_steps is not None and not done
                         and trainer.steps % every_steps == 0):
                     write_checkpoint((tokens, loss_sum, elapsed))
-                bar.set_postfix({"ppl": f"{math.exp(loss_sum / max(tokens, 1)):.3f}",
+                loss = loss_sum / max(tokens, 1)
+                bar.set_postfix({"loss": f"{loss:.4f}", "ppl": f"{math.exp(loss):.3f}",
                                  "tok/s": f"{tokens / max(elapsed, 1e-9):,.0f}"}, refresh=False)
                 bar.refresh()
             seconds = time.perf_counter() - start
@@ -184,7 +185,8 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
                     if saving.best_path is not None:
                         (save_best or model.save)(saving.best_path)
             bar.update(1)
-            summary = {"ppl": f"{metrics['train_perplexity']:.3f}",
+            summary = {"loss": f"{math.log(metrics['train_perplexity']):.4f}",
+                       "ppl": f"{metrics['train_perplexity']:.3f}",
                        "tok/s": f"{metrics['tokens_per_second']:,.0f}"}
             if "valid_perplexity" in metrics:
                 summary["valid ppl"] = f"{metrics['valid_perplexity']:.3f}"
