@@ -184,7 +184,7 @@ def test_plot_without_matplotlib_fails_before_training(
         (["train-translate", "--pairs", "{folder}/text.txt", "--out", "{tmp}/m"], ["tab"]),
         (["train-translate", "--toy", "--num-valid", "5000", "--out", "{tmp}/m"], ["--num-valid"]),
         (["generate", "--model", "{folder}/lm.safetensors", "--prefix", ""], ["--prefix"]),
-        (["train-lm", "--text", "{folder}/text.txt", "--hidden", "30000000000", "--batch", "4",
+        (["train-lm", "--text", "{folder}/text.txt", "--hidden", str(10**17), "--batch", "4",
           "--steps", "10", "--out", "{tmp}/m"],
          ["cannot allocate"]),
         (["train-lm", "--text", "{folder}/text.txt", "--hidden", str(10**20), "--out", "{tmp}/m"],
