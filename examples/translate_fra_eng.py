@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 import seqrnn
@@ -58,11 +59,22 @@ def large(args: argparse.Namespace) -> None:
     tr = seqrnn.Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
     pairs = [data.pairs[i] for i in data.valid]
 
+    # --select-by-bleu: the first half of the held-out pairs picks the epoch (greedy BLEU after
+    # each one), the second half, never used for choosing, scores it.
+    pick, score = (pairs[:1000], pairs[1000:]) if args.select_by_bleu else ([], pairs)
+    best: dict[str, Any] = {"bleu": -1.0}
+
     def stop(epoch: int, metrics: dict[str, float]) -> bool:
-        elapsed = time.perf_counter() - start
-        print(f"  epoch {epoch + 1}: {elapsed:.0f} s, train perplexity "
-              f"{metrics['train_perplexity']:.2f}, valid perplexity {metrics['valid_perplexity']:.2f}")
-        return elapsed < budget
+        line = (f"  epoch {epoch + 1}: {time.perf_counter() - start:.0f} s, train perplexity "
+                f"{metrics['train_perplexity']:.2f}, valid perplexity "
+                f"{metrics['valid_perplexity']:.2f}")
+        if pick:
+            b = corpus_bleu(tr.translate([s for s, _ in pick]), [t for _, t in pick])
+            line += f", BLEU on the picking half {b:.3f}"
+            if b > best["bleu"]:
+                best.update(bleu=b, epoch=epoch + 1, weights=model.state_dict())
+        print(line)
+        return time.perf_counter() - start < budget
 
     history = model.fit(train, 10_000, 128, args.lr, clip=1.0, valid=valid,
                         progress=args.progress, callback=stop, seed=args.seeds[0],
@@ -70,12 +82,17 @@ def large(args: argparse.Namespace) -> None:
     if args.keep_best:
         print(f"kept epoch {(history.best_epoch or 0) + 1} (valid perplexity "
               f"{history.best_valid_perplexity:.2f}) of {len(history.train_perplexity)}")
+    if pick:
+        model.load_state_dict(best["weights"])
+        print(f"kept epoch {best['epoch']} (BLEU {best['bleu']:.3f} on the picking half) "
+              f"of {len(history.train_perplexity)}")
     seconds = time.perf_counter() - start
+    which = "the other half of the held-out pairs" if pick else "held-out pairs"
     for beam in (1, 4):
-        outs = tr.translate([s for s, _ in pairs], beam_size=beam)
-        print(f"held-out mean BLEU (k=2), beam {beam}: "
-              f"{corpus_bleu(outs, [t for _, t in pairs]):.3f} after {seconds:.0f} s of training")
-    for (s, t), o in list(zip(pairs, outs))[:8]:
+        outs = tr.translate([s for s, _ in score], beam_size=beam)
+        print(f"mean BLEU (k=2) on {which}, beam {beam}: "
+              f"{corpus_bleu(outs, [t for _, t in score]):.3f} after {seconds:.0f} s")
+    for (s, t), o in list(zip(score, outs))[:8]:
         print(f"  {s} => {o}   [{t}]")
 
 
@@ -94,6 +111,9 @@ def main() -> None:
     p.add_argument("--progress", action="store_true")
     p.add_argument("--keep-best", action="store_true",
                    help="large setting: keep the epoch with the lowest validation perplexity")
+    p.add_argument("--select-by-bleu", action="store_true",
+                   help="large setting: keep the epoch with the best greedy BLEU on half of the "
+                        "held-out pairs, score it on the other half")
     args = p.parse_args()
     np.set_printoptions(precision=3)
     (d2l if args.setting == "d2l" else large)(args)
