@@ -206,37 +206,24 @@ impl<T: Float> LanguageModel<T> {
         }
         crate::error::check_shape("targets", &[steps, batch], targets.shape())?;
         self.check_state(&inputs, state.as_ref())?;
-        // One dropout generator a part, seeded in order from `rng`.
-        let seeds: Option<Vec<u64>> = rng.map(|r| (0..parts).map(|_| r.random()).collect());
-        let results = crate::split::map(batch, parts, |i, cols| {
-            let mut rng = seeds
-                .as_ref()
-                .and_then(|s| s.get(i))
-                .map(|&s| <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(s));
+        let results = crate::split::map(batch, parts, rng, |cols, rng| {
             let state = state.as_ref().map(|s| s.slice(s![.., cols.clone(), ..]));
             let targets = targets.slice(s![.., cols.clone()]);
-            self.loss_and_grads_part(
-                inputs.slice(s![.., cols]),
-                targets,
-                None,
-                state,
-                rng.as_mut(),
-            )
+            self.loss_and_grads_part(inputs.slice(s![.., cols]), targets, None, state, rng)
         })?;
-        let (mut loss, mut state) = (T::zero(), Array3::zeros((0, 0, 0)));
+        let mut state = Array3::zeros((0, 0, 0));
         let mut weighted = Vec::with_capacity(parts);
         for (i, part) in results.into_iter().enumerate() {
             let cols = crate::split::range(batch, parts, i);
             let w = T::from_f64_lossy(cols.len() as f64 / batch as f64);
-            loss += part.loss * w;
             if i == 0 {
                 let (l, _, h) = part.state.dim();
                 state = Array3::zeros((l, batch, h)); // (L, B, H)
             }
             state.slice_mut(s![.., cols, ..]).assign(&part.state);
-            weighted.push((part.grads, w));
+            weighted.push((part.loss, part.grads, w));
         }
-        let grads = crate::split::weighted_sum(weighted)
+        let (loss, grads) = crate::split::weighted_sum(weighted)
             .ok_or_else(|| crate::Error::invalid("batch", "at least one sequence", 0))?;
         Ok(LmStep { loss, grads, state })
     }

@@ -360,25 +360,16 @@ impl<T: Float> Optimizer<T> {
     }
 }
 
-/// One pass of `rule` over contiguous tensors: writes the new values when `write`, and tells
-/// whether any new value is NaN or infinite. Branch-free per element, so that it vectorizes;
-/// compiled for AVX-512 as well, chosen at run time (same bits on every path).
-fn sweep<T: Float>(
-    rule: &Rule<T>,
-    p: &mut [T],
-    a: Option<&mut [T]>,
-    b: Option<&mut [T]>,
-    g: &[T],
-    write: bool,
-) -> bool {
-    #[inline(always)]
-    fn body<T: Float>(
+crate::vmath::multiversion! {
+    /// One pass of `rule` over contiguous tensors: writes the new values when `write`, and tells
+    /// whether any new value is NaN or infinite. Branch-free per element, so that it vectorizes.
+    fn sweep<T: Float>(
         rule: &Rule<T>,
         p: &mut [T],
         a: Option<&mut [T]>,
         b: Option<&mut [T]>,
         g: &[T],
-        write: bool,
+        write: bool
     ) -> bool {
         let mut bad = false;
         let zero = T::zero();
@@ -413,25 +404,6 @@ fn sweep<T: Float>(
         }
         bad
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn avx512<T: Float>(
-            rule: &Rule<T>,
-            p: &mut [T],
-            a: Option<&mut [T]>,
-            b: Option<&mut [T]>,
-            g: &[T],
-            write: bool,
-        ) -> bool {
-            body(rule, p, a, b, g, write)
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { avx512(rule, p, a, b, g, write) };
-        }
-    }
-    body(rule, p, a, b, g, write)
 }
 
 /// The element-wise update of step `t` (1-based): `(p, a, b, g) -> (p', a', b')`, where `a` is

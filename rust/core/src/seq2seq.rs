@@ -326,13 +326,7 @@ impl<T: Float> Seq2Seq<T> {
         if parts == 1 {
             return self.loss_and_grads_part(b, rng);
         }
-        // One dropout generator a part, seeded in order from `rng`.
-        let seeds: Option<Vec<u64>> = rng.map(|r| (0..parts).map(|_| r.random()).collect());
-        let results = crate::split::map(batch, parts, |i, cols| {
-            let mut rng = seeds
-                .as_ref()
-                .and_then(|s| s.get(i))
-                .map(|&s| <StdRng as rand::SeedableRng>::seed_from_u64(s));
+        let results = crate::split::map(batch, parts, rng, |cols, rng| {
             let part = Batch {
                 src: b.src.slice(s![.., cols.clone()]),
                 src_len: b.src_len.get(cols.clone()).unwrap_or_default(),
@@ -340,17 +334,20 @@ impl<T: Float> Seq2Seq<T> {
                 tgt_out: b.tgt_out.slice(s![.., cols.clone()]),
                 tgt_len: b.tgt_len.get(cols).unwrap_or_default(),
             };
-            self.loss_and_grads_part(&part, rng.as_mut())
+            self.loss_and_grads_part(&part, rng)
         })?;
         let tokens: usize = results.iter().map(|r| r.tokens).sum();
-        let mut loss = T::zero();
-        let mut weighted = Vec::with_capacity(parts);
-        for part in results {
-            let w = T::from_f64_lossy(part.tokens as f64 / tokens as f64);
-            loss += part.loss * w;
-            weighted.push((part.grads, w));
-        }
-        let grads = crate::split::weighted_sum(weighted)
+        let weighted = results
+            .into_iter()
+            .map(|p| {
+                (
+                    p.loss,
+                    p.grads,
+                    T::from_f64_lossy(p.tokens as f64 / tokens as f64),
+                )
+            })
+            .collect();
+        let (loss, grads) = crate::split::weighted_sum(weighted)
             .ok_or_else(|| Error::invalid("batch", "at least one sentence pair", 0))?;
         Ok(Seq2SeqStep {
             loss,

@@ -7,6 +7,8 @@
 //! on the number of threads, so neither do the results.
 
 use crate::{Float, Parameters, Result};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use std::ops::Range;
 use std::sync::Mutex;
 
@@ -32,16 +34,23 @@ pub fn range(batch: usize, parts: usize, i: usize) -> Range<usize> {
     batch * i / parts..batch * (i + 1) / parts
 }
 
-/// `f(i, range(batch, parts, i))` for every part `i`, run in parallel; the results in order, or
-/// the first part's error.
+/// `f(range(batch, parts, i), rng_i)` for every part `i`, run in parallel; the results in
+/// order, or the first part's error. With `rng` (dropout), each part gets a generator of its
+/// own, seeded in order from `rng`.
 pub fn map<R: Send>(
     batch: usize,
     parts: usize,
-    f: impl Fn(usize, Range<usize>) -> Result<R> + Sync,
+    rng: Option<&mut StdRng>,
+    f: impl Fn(Range<usize>, Option<&mut StdRng>) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
+    let seeds: Option<Vec<u64>> = rng.map(|r| (0..parts).map(|_| r.random()).collect());
     let slots: Vec<Mutex<Option<Result<R>>>> = (0..parts).map(|_| Mutex::new(None)).collect();
     crate::linalg::parallel_tasks(parts, &|i| {
-        let r = f(i, range(batch, parts, i));
+        let mut rng = seeds
+            .as_ref()
+            .and_then(|s| s.get(i))
+            .map(|&s| StdRng::seed_from_u64(s));
+        let r = f(range(batch, parts, i), rng.as_mut());
         if let Some(slot) = slots.get(i) {
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         }
@@ -56,18 +65,16 @@ pub fn map<R: Send>(
         .collect()
 }
 
-/// `sum_i w_i * p_i` over `(parameters, weight)` pairs of the same shapes, accumulated in
-/// order into the first one.
-pub fn weighted_sum<T: Float, P: Parameters<T>>(parts: Vec<(P, T)>) -> Option<P> {
+/// `(sum_i w_i * loss_i, sum_i w_i * grads_i)` over `(loss, gradients, weight)` parts, the
+/// gradients accumulated in order into the first part's.
+pub fn weighted_sum<T: Float, P: Parameters<T>>(parts: Vec<(T, P, T)>) -> Option<(T, P)> {
     let mut it = parts.into_iter();
-    let (mut total, w0) = it.next()?;
-    for (_, mut a) in total.named_mut() {
-        a.mapv_inplace(|x| x * w0);
+    let (loss0, mut grads, w0) = it.next()?;
+    let mut loss = loss0 * w0;
+    grads.scale(w0);
+    for (l, g, w) in it {
+        loss += l * w;
+        grads.add_scaled(w, &g);
     }
-    for (p, w) in it {
-        for ((_, mut a), (_, b)) in total.named_mut().into_iter().zip(p.named()) {
-            a.zip_mut_with(&b, |x, &y| *x += w * y);
-        }
-    }
-    Some(total)
+    Some((loss, grads))
 }

@@ -84,81 +84,69 @@ pub fn exp_cephes(x: f32) -> f32 {
     }
 }
 
-/// Defines `$name(xs)`: `$f` of every element, in a loop compiled for AVX-512 and for AVX2,
-/// chosen at run time (same bits on every path).
-macro_rules! elementwise {
-    ($(#[$doc:meta])* $name:ident, $f:path) => {
-        $(#[$doc])*
-        pub fn $name(xs: &mut [f32]) {
+/// Defines `$name` with its body compiled three times, for AVX-512, for AVX2 and for the
+/// baseline CPU, and run in the best the CPU has. No code here uses fused multiply-adds, so every
+/// path gives the same bits; the wider ones only vectorize better. Used for the elementwise
+/// functions and reductions below and for the optimizer's update.
+macro_rules! multiversion {
+    (
+        $(#[$attr:meta])*
+        $vis:vis fn $name:ident $(<$t:ident: $bound:path>)? ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?
+        $body:block
+    ) => {
+        $(#[$attr])*
+        $vis fn $name $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn each(xs: &mut [f32]) {
-                for x in xs {
-                    *x = $f(*x);
-                }
-            }
+            fn body $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                unsafe fn avx512(xs: &mut [f32]) {
-                    each(xs);
+                unsafe fn avx512 $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
-                unsafe fn avx2(xs: &mut [f32]) {
-                    each(xs);
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F, checked just above.
-                    return unsafe { avx512(xs) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has AVX2, checked just above.
-                    return unsafe { avx2(xs) };
-                }
-            }
-            each(xs);
-        }
-    };
-}
-
-elementwise!(
-    /// Replaces every element of `xs` by its tanh ([`tanh_rational`]).
-    tanh_f32,
-    tanh_rational
-);
-
-elementwise!(
-    /// Replaces every element of `xs` by its exponential ([`exp_cephes`]).
-    exp_f32,
-    exp_cephes
-);
-
-/// Runs `$body` compiled for AVX-512 when the CPU has it, else as is (same bits either way).
-macro_rules! with_avx512 {
-    (fn $name:ident<$t:ident: Float>($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
-        fn $name<$t: crate::Float>($($arg: $ty),*) -> $ret {
-            #[inline(always)]
-            fn body<$t: crate::Float>($($arg: $ty),*) -> $ret $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                unsafe fn avx512<$t: crate::Float>($($arg: $ty),*) -> $ret {
+                unsafe fn avx2 $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU has AVX-512F, checked just above.
                     return unsafe { avx512($($arg),*) };
                 }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
             }
             body($($arg),*)
         }
     };
 }
+pub(crate) use multiversion;
+
+multiversion! {
+    /// Replaces every element of `xs` by its tanh ([`tanh_rational`]).
+    pub fn tanh_f32(xs: &mut [f32]) {
+        for x in xs {
+            *x = tanh_rational(*x);
+        }
+    }
+}
+
+multiversion! {
+    /// Replaces every element of `xs` by its exponential ([`exp_cephes`]).
+    pub fn exp_f32(xs: &mut [f32]) {
+        for x in xs {
+            *x = exp_cephes(*x);
+        }
+    }
+}
 
 /// Lanes of the partial sums in [`sum_squares`]: a fixed order of summation on every path.
 const LANES: usize = 8;
 
-with_avx512! {
-    fn sum_squares_impl<T: Float>(xs: &[T]) -> f64 {
+multiversion! {
+    /// `sum(x^2)` in `f64`, in 8 interleaved partial sums added in order at the end.
+    pub fn sum_squares<T: crate::Float>(xs: &[T]) -> f64 {
         let mut acc = [0.0f64; LANES];
         let chunks = xs.chunks_exact(LANES);
         let tail = chunks.remainder();
@@ -176,20 +164,11 @@ with_avx512! {
     }
 }
 
-with_avx512! {
-    fn any_non_finite_impl<T: Float>(xs: &[T]) -> bool {
+multiversion! {
+    /// True when some element is NaN or infinite (a full pass, no early exit: it vectorizes).
+    pub fn any_non_finite<T: crate::Float>(xs: &[T]) -> bool {
         xs.iter().fold(false, |bad, x| bad | !x.is_finite())
     }
-}
-
-/// `sum(x^2)` in `f64`, in 8 interleaved partial sums added in order at the end.
-pub fn sum_squares<T: crate::Float>(xs: &[T]) -> f64 {
-    sum_squares_impl(xs)
-}
-
-/// True when some element is NaN or infinite (a full pass, no early exit: it vectorizes).
-pub fn any_non_finite<T: crate::Float>(xs: &[T]) -> bool {
-    any_non_finite_impl(xs)
 }
 
 #[cfg(test)]
