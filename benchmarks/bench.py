@@ -3,20 +3,29 @@
 Usage (from the repository root, with seqrnn installed; PyTorch is optional)::
 
     python benchmarks/bench.py                       # every case, 5 repeats, 2 threads
-    python benchmarks/bench.py --quick               # smoke test: small sizes, once, < 1 min
+    python benchmarks/bench.py --quick               # smoke test: small sizes, once, ~2 min
     python benchmarks/bench.py --write BENCHMARKS.md # also write the report as markdown
     python benchmarks/bench.py --cases lm generate --repeats 9 --threads 2
+    python benchmarks/bench.py --levels avx2 generic  # only these instruction-set levels
 
 Options: ``--repeats N`` measurements per implementation and case (default 5; 1 with
 ``--quick``); ``--threads N`` threads for PyTorch (``torch.set_num_threads``) and for the BLAS
 libraries (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, set before numpy
-loads) and for seqrnn (``seqrnn.set_num_threads``), default 2; ``--cases`` any of ``lm generate seq2seq matmul``
-(default all); ``--impls`` any of ``seqrnn torch numpy`` (default all that import);
+loads) and for seqrnn (``seqrnn.set_num_threads``), default 2; ``--cases`` any of ``lm generate
+seq2seq matmul`` (default all); ``--impls`` any of ``seqrnn torch numpy`` (default all that import);
 ``--clock cpu`` times with the process's CPU time instead of wall time, which keeps single-thread
 comparisons meaningful on a busy machine (the "CPU/wall" column shows how busy it was);
-``--openblas-coretype auto`` (default) picks NumPy's fastest OpenBLAS kernel set for this CPU
-(an environment may pin ``OPENBLAS_CORETYPE=Haswell``, AVX2 only), ``env`` keeps the
-environment's, any other value is used as given.
+``--openblas-coretype auto`` (default) picks NumPy's OpenBLAS kernel set of each level (the
+fastest of the level's sets that this OpenBLAS has; an environment may pin
+``OPENBLAS_CORETYPE=Haswell``, AVX2 only), ``env`` keeps the environment's, any other value is
+used as given (at every level); ``--levels`` any of ``avx512 avx2 generic`` that this CPU
+supports (default: all it supports, widest first).
+
+Instruction-set levels: every level runs the cases in a fresh process whose environment caps the
+libraries before they load: seqrnn (``SEQRNN_MAX_ISA``), PyTorch (``ATEN_CPU_CAPABILITY``,
+``MKL_ENABLE_INSTRUCTIONS``, ``ONEDNN_MAX_CPU_ISA``) and the float32 ceiling (NumPy's OpenBLAS
+forced to a kernel set of the level with ``OPENBLAS_CORETYPE``); this process collects their
+results into one report with a section per level and a cross-level summary (``_isa_levels.py``).
 
 Cases (identical shapes, data and starting weights for every implementation):
 
@@ -30,7 +39,7 @@ Cases (identical shapes, data and starting weights for every implementation):
   valid lengths in 6..10 (about 20% padding), batch 64, masked loss, SGD and clipping.
   (No NumPy version.)
 - ``matmul``: float32 2048x2048 @ 2048x2048 with numpy's and PyTorch's BLAS, GFLOP/s; the
-  higher median is the machine's ceiling that the other cases are measured against.
+  higher median is the level's ceiling that the other cases are measured against.
 
 Each measurement is prepared untimed (a fresh model from the same weights) and then timed
 around the work alone. The implementations are interleaved (each round measures every
@@ -41,17 +50,21 @@ compute seqrnn's loss and gradients. Medians are reported with min-max.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import _isa_levels as isa
 
 NAMES = {"seqrnn": "seqrnn", "torch": "PyTorch", "numpy": "NumPy"}
 GROUPS = {  # group: (title, what the unit counts, higher is better)
@@ -70,7 +83,7 @@ FLOP model (multiply-add = 2 FLOPs; biases, tanh, softmax and the one-hot gather
   Ls, Lt the valid (unpadded) source and target lengths of each pair, averaged over the data:
   encoder input and recurrence, decoder input [embedding, context] and recurrence, output.
 - achieved GFLOP/s = FLOPs per token (or pair) x tokens (or pairs) per second; "of ceiling" is
-  that divided by the best median float32 matmul GFLOP/s measured in this run."""
+  that divided by the best median float32 matmul GFLOP/s measured at the same level."""
 METHOD = """\
 Every implementation gets the same shapes, data and starting weights (seqrnn's, copied into the
 others). Before timing, each case checks that PyTorch and NumPy reproduce seqrnn's loss and every
@@ -92,7 +105,17 @@ median speeds (>1: seqrnn is faster).
   gather and its gradient as `np.add.at`; generation loops a matvec and samples by inverse CDF.
 - "CPU/wall" is the process's CPU time over wall time during the measurements (columns in the
   table's order): about the number of threads at work on an idle machine; below 1 means the
-  process was waiting for a core, i.e. the machine was busy and the numbers are less reliable."""
+  process was waiting for a core, i.e. the machine was busy and the numbers are less reliable.
+
+Instruction-set levels ({levels}): each level runs every case in a fresh process whose
+environment caps the libraries before they load: seqrnn by `SEQRNN_MAX_ISA`; PyTorch by
+`ATEN_CPU_CAPABILITY` (ATen's vectorized kernels), `MKL_ENABLE_INSTRUCTIONS` (MKL: the matrix
+products) and `ONEDNN_MAX_CPU_ISA` (oneDNN), MKL and oneDNN uncapped at `avx512` (MKL ignores
+`MKL_ENABLE_INSTRUCTIONS` on non-Intel CPUs: there `generic` adds `MKL_CBWR=COMPATIBLE`, MKL's
+SSE2 reproducibility branch, and `avx2` leaves MKL uncapped); the float32 ceiling of a level is
+NumPy's OpenBLAS forced to a kernel set of that level (`OPENBLAS_CORETYPE`: the fastest AVX-512
+set for `avx512`, the fastest AVX2 set for `avx2`, an SSE-only set for `generic`). Each level's
+section lists its variables and what the libraries in that process reported."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,19 +125,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="PyTorch, BLAS and seqrnn threads")
     p.add_argument("--write", metavar="FILE", help="write the markdown report to FILE")
     p.add_argument("--openblas-coretype", default="auto", metavar="NAME",
-                   help="OpenBLAS kernels for NumPy (OPENBLAS_CORETYPE); 'auto' tries the "
-                        "AVX-512 ones too and keeps the fastest at 2048x2048, 'env' keeps the "
-                        "environment's")
+                   help="OpenBLAS kernels for NumPy (OPENBLAS_CORETYPE); 'auto' keeps the "
+                        "fastest of each level's kernel sets at 2048x2048, 'env' keeps the "
+                        "environment's, any other name applies to every level")
     p.add_argument("--cases", nargs="+", choices=list(GROUPS), default=list(GROUPS))
     p.add_argument("--impls", nargs="+", choices=list(NAMES), default=list(NAMES))
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="time base; 'cpu' (process CPU time) resists a busy machine, and is "
                    "meaningful only when everything runs on one thread")
+    p.add_argument("--levels", nargs="+", choices=isa.LEVELS, metavar="L",
+                   help="instruction-set levels to run, of " + ", ".join(isa.LEVELS)
+                   + " (default: every level this CPU supports)")
+    p.add_argument("--_child-level", dest="child_level", help=argparse.SUPPRESS)
+    p.add_argument("--_child-out", dest="child_out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 5
     if args.repeats < 1 or args.threads < 1:
         p.error("--repeats and --threads must be positive")
+    if args.child_level is None:  # the parent: which levels
+        args.supported, args.levels_source = isa.supported_levels()
+        wanted = set(args.levels or args.supported)
+        if wanted - set(args.supported):
+            bad = ", ".join(sorted(wanted - set(args.supported)))
+            p.error(f"this CPU does not support level(s) {bad} (it supports "
+                    f"{', '.join(args.supported)}, from {args.levels_source})")
+        args.levels = [lvl for lvl in isa.LEVELS if lvl in wanted]
     return args
 
 
@@ -158,27 +194,23 @@ def fmt(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
 
 
-def speed_ratio(case: Any, res: dict[str, Any]) -> float | None:
+def speed_ratio(row: dict[str, Any]) -> float | None:
     """seqrnn's speed over PyTorch's (>1: seqrnn faster), from the medians."""
+    res = row["res"]
     if "seqrnn" not in res or "torch" not in res:
         return None
     a, b = res["seqrnn"]["median"], res["torch"]["median"]
-    return a / b if GROUPS[case.group][2] else b / a
+    return a / b if row["higher"] else b / a
 
 
-def ceiling(results: list[tuple[Any, dict[str, Any]]]) -> float | None:
-    peaks = [r["median"] for c, res in results if c.group == "matmul" for r in res.values()]
-    return max(peaks) if peaks else None
-
-
-def tables(results: list[tuple[Any, dict[str, Any]]], impls: list[str]) -> str:
-    """One markdown table per case group."""
-    peak, out = ceiling(results), []
+def tables(rows: list[dict[str, Any]], impls: list[str]) -> str:
+    """One markdown table per case group, from one level's rows."""
+    peak, out = isa.ceiling(rows), []
     for group, (title, unit, higher) in GROUPS.items():
-        rows = [(c, res) for c, res in results if c.group == group]
-        if not rows:
+        grp = [r for r in rows if r["group"] == group]
+        if not grp:
             continue
-        cols = [i for i in impls if any(i in res for _, res in rows)]
+        cols = [i for i in impls if any(i in r["res"] for r in grp)]
         better = "higher" if higher else "lower"
         out.append(f"### {title} ({unit}, {better} is better)\n")
         head = ["case"] + [f"{NAMES[i]}" for i in cols]
@@ -186,33 +218,33 @@ def tables(results: list[tuple[Any, dict[str, Any]]], impls: list[str]) -> str:
             head += ["seqrnn/PyTorch speed", "seqrnn GFLOP/s", "of ceiling"]
         head += ["CPU/wall"]
         out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for c, res in rows:
-            cells = [c.label] + [
+        for row in grp:
+            res = row["res"]
+            cells = [row["label"]] + [
                 f"{fmt(res[i]['median'])} ({fmt(res[i]['min'])}-{fmt(res[i]['max'])})"
                 if i in res else "-" for i in cols]
             if group != "matmul":
-                ratio = speed_ratio(c, res)
-                gf = c.gflops(res["seqrnn"]["median"]) if "seqrnn" in res else None
+                ratio, gf = row["ratio"], row["gflops"]
                 cells += [f"{ratio:.2f}x" if ratio else "-", fmt(gf) if gf else "-",
                           f"{gf / peak:.1%}" if gf and peak else "-"]
             cells.append(" / ".join(f"{res[i]['cpu_wall']:.1f}" if i in res else "-" for i in cols))
             out.append("| " + " | ".join(cells) + " |")
         if group == "matmul" and peak:
-            out.append(f"\nCeiling: **{fmt(peak)} GFLOP/s**.")
-        notes = [note for c, _ in rows if (note := notes_line(c))]
+            out.append(f"\nCeiling at this level: **{fmt(peak)} GFLOP/s**.")
+        notes = [note for row in grp if (note := notes_line(row))]
         if notes:
             out += ["", "Checks and data:", "", *notes]
         out.append("")
     return "\n".join(out)
 
 
-def notes_line(case: Any) -> str:
+def notes_line(row: dict[str, Any]) -> str:
     """What was verified and measured besides speed, as a markdown list item."""
-    notes = list(case.checks)
-    if case.perplexity:
+    notes = list(row["checks"])
+    if row["perplexity"]:
         notes.append("training perplexity of the last epoch " + ", ".join(
-            f"{NAMES[k]} {v:.2f}" for k, v in case.perplexity.items()))
-    return f"- {case.label}: " + "; ".join(notes) if notes else ""
+            f"{NAMES[k]} {v:.2f}" for k, v in row["perplexity"].items()))
+    return f"- {row['label']}: " + "; ".join(notes) if notes else ""
 
 
 def machine() -> list[str]:
@@ -235,7 +267,10 @@ def machine() -> list[str]:
     ]
 
 
+
+
 def versions(threads: int) -> list[str]:
+    """The software, without what a level sets (OpenBLAS's kernels, ATen's capability)."""
     import numpy as np
     import seqrnn
 
@@ -245,8 +280,7 @@ def versions(threads: int) -> list[str]:
         np_blas = f"{blas.get('name')} {blas.get('version')}"
     except (TypeError, KeyError, AttributeError):  # older numpy: no dict form
         np_blas = "unknown"
-    coretype = os.environ.get("OPENBLAS_CORETYPE", "the library's own choice")
-    lines.append(f"- NumPy {np.__version__} (BLAS: {np_blas}; OPENBLAS_CORETYPE {coretype})")
+    lines.append(f"- NumPy {np.__version__} (BLAS: {np_blas})")
     try:
         root = Path(__file__).resolve().parent.parent
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
@@ -265,8 +299,7 @@ def versions(threads: int) -> list[str]:
         cfg = torch.__config__.show()
         keep = ("BLAS_INFO", "USE_MKL", "USE_MKLDNN", "USE_OPENMP")
         build = [kv for kv in cfg.replace(",", " ").split() if kv.split("=")[0] in keep]
-        extra = [ln.strip(" -") for ln in cfg.splitlines()
-                 if "Math Kernel Library" in ln or "CPU capability" in ln]
+        extra = [ln.strip(" -") for ln in cfg.splitlines() if "Math Kernel Library" in ln]
         lines.append(f"- PyTorch {torch.__version__} ({', '.join(build + extra)}), "
                      f"torch.get_num_threads() = {torch.get_num_threads()}")
     lines.append(f"- threads: {threads} for PyTorch, the BLAS libraries and seqrnn "
@@ -274,67 +307,42 @@ def versions(threads: int) -> list[str]:
     return lines
 
 
-def report(args: argparse.Namespace, results: list[Any], impls: list[str],
+def results(runs: list[dict[str, Any]]) -> str:
+    """A section per level (what was capped, then its tables) and the cross-level summary."""
+    out = []
+    for run in runs:
+        out += [f"## Level: {run['level']}", "", *isa.level_lines(run), ""]
+        if "rows" in run:
+            out.append(tables(run["rows"], run["impls"]))
+        else:
+            out += [f"**This level failed (exit status {run['failed']}); see the console.**", ""]
+    return "\n".join(out + ["## Across levels", "", *isa.summary(runs, fmt)])
+
+
+def report(args: argparse.Namespace, runs: list[dict[str, Any]],
            load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
     cmd = f"python {shlex.join(sys.argv)}"
+    software = next((r["software"] for r in runs if "software" in r), ["- (no level completed)"])
     return "\n".join([
         "# Benchmarks", "",
         f"Written by `benchmarks/bench.py` on {time.strftime('%Y-%m-%d %H:%M %Z')} with:", "",
         f"```\n{cmd}\n```", "",
         "## Machine", "", *machine(),
+        (f"- instruction-set levels: {', '.join(args.supported)} (from {args.levels_source}); "
+         f"run here: {', '.join(args.levels)}"),
         "- load average (1, 5, 15 min) at start {:.2f}, {:.2f}, {:.2f}; at end {:.2f}, {:.2f}, "
         "{:.2f}".format(*load[0], *load[1]), "",
-        "## Software", "", *versions(args.threads), "",
-        "## Method", "", METHOD.format(repeats=args.repeats, clock=CLOCKS[args.clock]), "",
+        "## Software", "", *software, "",
+        "## Method", "", METHOD.format(repeats=args.repeats, clock=CLOCKS[args.clock],
+                                       levels=", ".join(args.levels)), "",
         "```\n" + FLOP_MODEL + "\n```", "",
-        "## Results", "", tables(results, impls),
+        results(runs),
     ])
 
 
-OPENBLAS_CANDIDATES = ("Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids")
-PROBE = """
-import time, numpy as np
-a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
-a @ a
-times = []
-for _ in range(3):
-    t = time.perf_counter(); a @ a; times.append(time.perf_counter() - t)
-print(2 * 2048**3 / min(times) / 1e9)
-"""
-
-
-def pick_openblas_coretype(choice: str) -> None:
-    """Sets ``OPENBLAS_CORETYPE`` before numpy loads: ``auto`` times a 2048x2048 product with each
-    of OpenBLAS's x86-64 kernel sets in a subprocess and keeps the fastest (an environment may
-    pin an older set, such as AVX2-only Haswell, on an AVX-512 machine)."""
-    if choice == "env":
-        return
-    if choice != "auto":
-        os.environ["OPENBLAS_CORETYPE"] = choice
-        return
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return
-    rates = {}
-    for name in OPENBLAS_CANDIDATES:
-        env = {**os.environ, "OPENBLAS_CORETYPE": name}
-        try:
-            out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True,
-                                 text=True, check=True, timeout=120).stdout
-            rates[name] = float(out.split()[-1])
-        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-            continue  # numpy missing, or a kernel set this OpenBLAS lacks
-    if rates:
-        best = max(rates, key=rates.__getitem__)
-        os.environ["OPENBLAS_CORETYPE"] = best
-        print("OpenBLAS kernels, 2048x2048 GFLOP/s: "
-              + ", ".join(f"{k} {v:.0f}" for k, v in rates.items()) + f"; using {best}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)  # read when the libraries load, so before numpy
-    pick_openblas_coretype(args.openblas_coretype)
+def run_level(args: argparse.Namespace) -> None:
+    """One level, in this process (capped by the parent through the environment): measures every
+    case and writes the rows, the software and what the libraries report to ``--_child-out``."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _cases as cases  # imports numpy, seqrnn and (if installed) torch
 
@@ -344,23 +352,58 @@ def main(argv: list[str] | None = None) -> None:
     cases.seqrnn.set_num_threads(args.threads)
     print(f"implementations: {', '.join(NAMES[i] for i in impls)}; threads {args.threads}; "
           f"repeats {args.repeats}; clock {args.clock}", flush=True)
-    load0, results = os.getloadavg(), []
+    load0, rows = os.getloadavg(), []
     for build in plan(args, cases, impls):
         t0 = time.perf_counter()
         case = build()
         res = measure(case, args.repeats, args.clock)
-        results.append((case, res))
+        row = {"group": case.group, "title": GROUPS[case.group][0], "label": case.label,
+               "unit": case.unit, "higher": GROUPS[case.group][2], "flops": case.flops,
+               "checks": case.checks, "perplexity": case.perplexity, "res": res,
+               "gflops": case.gflops(res["seqrnn"]["median"]) if "seqrnn" in res else None}
+        row["ratio"] = ratio = speed_ratio(row)
+        rows.append(row)
         parts = [f"{NAMES[k]} {fmt(r['median'])} ({fmt(r['min'])}-{fmt(r['max'])})"
                  for k, r in res.items()]
-        ratio = speed_ratio(case, res)
-        print(f"[{case.group} {case.label}] {case.unit}: " + " | ".join(parts)
+        print(f"[{args.child_level} {case.group} {case.label}] {case.unit}: " + " | ".join(parts)
               + (f" | seqrnn/PyTorch speed {ratio:.2f}x" if ratio else "")
               + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
-    text = report(args, results, impls, (load0, os.getloadavg()))
-    print("\n" + tables(results, impls))
+    data = {"level": args.child_level, "impls": impls, "rows": rows,
+            "load": [load0, os.getloadavg()], "software": versions(args.threads),
+            "info": isa.child_info(args.child_level, cases.seqrnn, cases.torch)}
+    Path(args.child_out).write_text(json.dumps(data, default=str))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)  # read when the libraries load, so before numpy
+    if args.child_level:
+        return run_level(args)
+    load0 = os.getloadavg()
+    size = 1024 if args.quick else 2048
+    coretypes = isa.choose_coretypes(args.openblas_coretype, args.levels, size)
+    passed = ["--repeats", str(args.repeats), "--threads", str(args.threads), "--clock",
+              args.clock, "--cases", *args.cases, "--impls", *args.impls]
+    runs: list[dict[str, Any]] = []
+    for level in args.levels:
+        caps = isa.level_env(level, coretypes[level][0])
+        print(f"\n=== level {level}: {' '.join(f'{k}={v}' for k, v in caps.items())}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "level.json"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--_child-level", level,
+                   "--_child-out", str(out), *passed, *(["--quick"] if args.quick else [])]
+            status = subprocess.run(cmd, env=isa.child_env(caps), check=False).returncode
+            run = json.loads(out.read_text()) if status == 0 and out.exists() else {
+                "level": level, "failed": status}
+        runs.append({**run, "caps": caps, "how": coretypes[level][1]})
+    text = report(args, runs, (load0, os.getloadavg()))
+    print("\n" + results(runs))
     if args.write:
         Path(args.write).write_text(text + "\n")
         print(f"wrote {args.write}")
+    if failed := [r["level"] for r in runs if "failed" in r]:
+        raise SystemExit(f"bench.py: level(s) {', '.join(failed)} failed (see above)")
 
 
 if __name__ == "__main__":
