@@ -10,6 +10,9 @@ import seqrnn
 from _reference import lm_logits, lm_loss_and_grads
 from test_rnn import DTYPES, assert_close, assert_grads_close
 
+# Every test here runs at each instruction-set level the CPU supports (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("every_level")
+
 V, H, B, T = 7, 6, 3, 5
 
 

@@ -7,6 +7,9 @@ import pytest
 import seqrnn
 from _reference import linear
 
+# Every test here runs at each instruction-set level the CPU supports (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("every_level")
+
 TOL = {"float64": 1e-12, "float32": 1e-5}
 
 

@@ -7,6 +7,9 @@ import pytest
 import seqrnn
 from _reference import rnn_backward, rnn_forward
 
+# Every test here runs at each instruction-set level the CPU supports (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("every_level")
+
 TOL = {"float64": 1e-10, "float32": 1e-5}
 DTYPES = ["float64", "float32"]
 

@@ -8,6 +8,9 @@ import seqrnn
 from _reference import seq2seq_beam, seq2seq_greedy, seq2seq_loss_and_grads
 from test_rnn import DTYPES, TOL, assert_grads_close
 
+# Every test here runs at each instruction-set level the CPU supports (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("every_level")
+
 VS, VT, E, H, B, TS, TT = 6, 7, 3, 4, 3, 5, 4  # vocabularies, sizes, batch, source/target steps
 BOS, EOS = 1, 2
 CASES = [("concat", 1), ("concat", 2), ("none", 1), ("none", 2)]

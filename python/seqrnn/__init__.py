@@ -5,7 +5,14 @@ gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 """
 
 from . import data, export, interop, metrics, toy
-from ._core import NonFiniteError, __version__, get_num_threads, set_num_threads
+from ._core import (
+    NonFiniteError,
+    __version__,
+    cpu_info,
+    get_num_threads,
+    set_max_isa,
+    set_num_threads,
+)
 from .linear import Linear
 from .lm import LanguageModel
 from .rnn import RNN
@@ -21,11 +28,13 @@ __all__ = [
     "Translator",
     "Vocab",
     "__version__",
+    "cpu_info",
     "data",
     "export",
     "get_num_threads",
     "interop",
     "metrics",
+    "set_max_isa",
     "set_num_threads",
     "tokenize",
     "toy",

@@ -5,10 +5,10 @@
 //!
 //! Engines:
 //! - `ndarray`: `ndarray::linalg::general_mat_mul` (the `matrixmultiply` crate), the engine
-//!   `seqrnn::linalg::gemm` used before;
+//!   `seqrnn::engine::gemm` used before;
 //! - `gemm-1t`, `gemm-rayon2`: the `gemm` crate called directly, single-threaded and with
 //!   `Parallelism::Rayon(2)`;
-//! - `seqrnn-1t`, `seqrnn-2t`: `seqrnn::linalg::gemm` with 1 and 2 threads.
+//! - `seqrnn-1t`, `seqrnn-2t`: `seqrnn::engine::gemm` with 1 and 2 threads.
 //!
 //! Shapes (row-major; `^T` is a transposed view), with `N = steps * batch = 35 * 32`:
 //! - `fwd`: `h (B, H) @ W_hh^T`, `beta = 1` (the forward time step; B = 1 is generation);
@@ -138,7 +138,7 @@ fn bench(cr: &mut Criterion) {
         for engine in ENGINES {
             group.bench_function(BenchmarkId::from_parameter(engine), |bn| {
                 let threads = if engine == "seqrnn-2t" { 2 } else { 1 };
-                seqrnn::linalg::set_num_threads(threads);
+                seqrnn::engine::set_num_threads(threads);
                 bn.iter(|| {
                     let mut cv = c.view_mut();
                     match engine {
@@ -147,11 +147,11 @@ fn bench(cr: &mut Criterion) {
                         "gemm-rayon2" => {
                             gemm_crate(&a, &b, s.beta, &mut cv, gemm::Parallelism::Rayon(2))
                         }
-                        _ => seqrnn::linalg::gemm(1.0, &a, &b, s.beta, &mut cv),
+                        _ => seqrnn::engine::gemm(1.0, &a, &b, s.beta, &mut cv),
                     }
                     black_box(&mut c);
                 });
-                seqrnn::linalg::set_num_threads(0);
+                seqrnn::engine::set_num_threads(0);
             });
         }
         group.finish();

@@ -71,13 +71,13 @@ pub trait Float:
     /// Reads from little-endian bytes (`size_of::<Self>()` of them; missing bytes read as 0).
     fn read_le(bytes: &[u8]) -> Self;
 
-    /// The tanh the models use: [`crate::vmath::tanh_rational`] for `f32`, exact for `f64`.
+    /// The tanh the models use: [`crate::engine::vmath::tanh_rational`] for `f32`, exact for `f64`.
     fn model_tanh(self) -> Self;
 
     /// [`Float::model_tanh`] of every element, vectorized.
     fn model_tanh_in_place(xs: &mut [Self]);
 
-    /// `exp` of every element: vectorized [`crate::vmath::exp_cephes`] for `f32`, exact for `f64`.
+    /// `exp` of every element: vectorized [`crate::engine::vmath::exp_cephes`] for `f32`, exact for `f64`.
     fn model_exp_in_place(xs: &mut [Self]);
 }
 
@@ -95,13 +95,13 @@ impl Float for f32 {
     const DTYPE: Dtype = Dtype::F32;
     #[inline]
     fn model_tanh(self) -> Self {
-        crate::vmath::tanh_rational(self)
+        crate::engine::vmath::tanh_rational(self)
     }
     fn model_tanh_in_place(xs: &mut [Self]) {
-        crate::vmath::tanh_f32(xs);
+        crate::engine::vmath::tanh_f32(xs);
     }
     fn model_exp_in_place(xs: &mut [Self]) {
-        crate::vmath::exp_f32(xs);
+        crate::engine::vmath::exp_f32(xs);
     }
     fn from_f64_lossy(x: f64) -> Self {
         x as f32

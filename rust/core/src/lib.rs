@@ -43,17 +43,18 @@
 //! # Ok::<(), seqrnn::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod alloc;
 pub mod checkpoint;
 pub mod data;
 pub mod decode;
 pub mod embedding;
+pub mod engine;
 pub mod error;
 mod float;
 pub mod generate;
 pub mod init;
-pub mod linalg;
 pub mod linear;
 pub mod lm;
 pub mod loss;
@@ -65,7 +66,6 @@ pub mod rnn;
 pub mod seq2seq;
 pub mod split;
 pub mod train;
-pub mod vmath;
 pub mod vocab;
 
 pub use data::Sampling;

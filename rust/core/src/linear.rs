@@ -1,8 +1,8 @@
 //! Affine map `y = x W^T + b` (PyTorch's `nn.Linear`), used for the logits projection.
 
+use crate::engine::gemm;
 use crate::error::{check_positive, check_shape};
 use crate::init::{fill_bias, fill_weight, Init};
-use crate::linalg::gemm;
 use crate::{Float, Parameters, Result};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 

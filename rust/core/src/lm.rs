@@ -4,8 +4,8 @@
 
 use crate::checkpoint;
 use crate::embedding::Embedding;
+use crate::engine::flatten;
 use crate::init::Init;
-use crate::linalg::flatten;
 use crate::linear::Linear;
 use crate::rnn::{Nonlinearity, Rnn, RnnConfig, RnnInput};
 use crate::{Float, Parameters, Result};

@@ -360,7 +360,7 @@ impl<T: Float> Optimizer<T> {
     }
 }
 
-crate::vmath::multiversion! {
+crate::engine::vmath::multiversion! {
     /// One pass of `rule` over contiguous tensors: writes the new values when `write`, and tells
     /// whether any new value is NaN or infinite. Branch-free per element, so that it vectorizes.
     fn sweep<T: Float>(

@@ -96,7 +96,7 @@ pub trait Parameters<T: Float> {
         let mut sum = 0.0f64;
         for (_, a) in self.named() {
             sum += match a.as_slice_memory_order() {
-                Some(xs) => crate::vmath::sum_squares(xs),
+                Some(xs) => crate::engine::vmath::sum_squares(xs),
                 None => a.iter().map(|&x| x.to_f64_lossless().powi(2)).sum(),
             };
         }
@@ -108,7 +108,7 @@ pub trait Parameters<T: Float> {
         self.named()
             .iter()
             .all(|(_, a)| match a.as_slice_memory_order() {
-                Some(xs) => !crate::vmath::any_non_finite(xs),
+                Some(xs) => !crate::engine::vmath::any_non_finite(xs),
                 None => a.iter().all(|x| x.is_finite()),
             })
     }

@@ -10,9 +10,9 @@
 //! into a buffer allocated once per call. Backward mirrors it: one loop back over time, then
 //! the weight gradients of all steps as single products.
 
+use crate::engine::{flatten, flatten_mut, gemm};
 use crate::error::{check_positive, check_shape};
 use crate::init::{fill_bias, fill_weight, Init};
-use crate::linalg::{flatten, flatten_mut, gemm};
 use crate::{Error, Float, Parameters, Result};
 use ndarray::{
     s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD, Axis, Zip,
@@ -481,9 +481,9 @@ impl<T: Float> Rnn<T> {
             }
             let act = c.nonlinearity;
             // W_hh^T stored row-major: `h_{t-1} @ W_hh^T` then reads rows of it in order, which
-            // beats dot products with the rows of W_hh up to 256 units when there are several
-            // rows to amortize the copy over; past that, dot products win (measured).
-            let w_hh_t = (batch > 1 && hidden <= 256)
+            // beats dot products with the rows of W_hh for small layers when there are several
+            // rows to amortize the copy over (measured per instruction-set level).
+            let w_hh_t = crate::engine::transposed_recurrence(batch, hidden)
                 .then(|| layer.weight_hh.t().as_standard_layout().into_owned()); // (H, H)
             let w_hh_t = w_hh_t.as_ref().map_or(layer.weight_hh.t(), |w| w.view());
             for t in 0..steps {

@@ -12,8 +12,8 @@
 
 use crate::checkpoint;
 use crate::embedding::Embedding;
+use crate::engine::flatten;
 use crate::init::Init;
-use crate::linalg::flatten;
 use crate::linear::Linear;
 use crate::lm::prefixed;
 use crate::rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnInput, StepInput};

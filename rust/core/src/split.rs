@@ -1,5 +1,5 @@
 //! Data parallelism inside one minibatch: its sequences are cut into parts whose forward and
-//! backward passes run at the same time on the [`crate::linalg`] threads, and whose mean losses
+//! backward passes run at the same time on the [`crate::engine`] threads, and whose mean losses
 //! and gradients are then combined, weighted by their token counts.
 //!
 //! Small recurrent products gain little from being split across threads (each time step would
@@ -45,7 +45,7 @@ pub fn map<R: Send>(
 ) -> Result<Vec<R>> {
     let seeds: Option<Vec<u64>> = rng.map(|r| (0..parts).map(|_| r.random()).collect());
     let slots: Vec<Mutex<Option<Result<R>>>> = (0..parts).map(|_| Mutex::new(None)).collect();
-    crate::linalg::parallel_tasks(parts, &|i| {
+    crate::engine::parallel_tasks(parts, &|i| {
         let mut rng = seeds
             .as_ref()
             .and_then(|s| s.get(i))

@@ -3,6 +3,8 @@
 //!
 //! Shapes (time-major): ids `(steps, batch)`; the LM loss is the mean cross-entropy.
 
+mod common;
+
 use ndarray::Array2;
 use seqrnn::{Init, LanguageModel, LmConfig, Parameters};
 
@@ -31,34 +33,36 @@ fn loss(m: &LanguageModel<f64>, seed: u64) -> f64 {
 
 #[test]
 fn gradients_are_exact_with_a_fixed_mask() {
-    let m = model(0.4);
-    let (x, y) = batch();
-    let mut rng = seqrnn::init::rng(11);
-    let step = m
-        .loss_and_grads_train(x.view(), y.view(), None, None, Some(&mut rng))
-        .unwrap();
-    let h = 1e-4;
-    let mut worst = 0.0f64;
-    for (name, g) in step.grads.named() {
-        for (j, &a) in g.iter().enumerate() {
-            let f = |d: f64| {
-                let mut p = m.clone();
-                for (n, mut t) in p.named_mut() {
-                    if n == name {
-                        if let Some(v) = t.iter_mut().nth(j) {
-                            *v += d;
+    common::at_every_level(|| {
+        let m = model(0.4);
+        let (x, y) = batch();
+        let mut rng = seqrnn::init::rng(11);
+        let step = m
+            .loss_and_grads_train(x.view(), y.view(), None, None, Some(&mut rng))
+            .unwrap();
+        let h = 1e-4;
+        let mut worst = 0.0f64;
+        for (name, g) in step.grads.named() {
+            for (j, &a) in g.iter().enumerate() {
+                let f = |d: f64| {
+                    let mut p = m.clone();
+                    for (n, mut t) in p.named_mut() {
+                        if n == name {
+                            if let Some(v) = t.iter_mut().nth(j) {
+                                *v += d;
+                            }
                         }
                     }
-                }
-                loss(&p, 11)
-            };
-            let num = (8.0 * (f(h) - f(-h)) - (f(2.0 * h) - f(-2.0 * h))) / (12.0 * h);
-            let e = (a - num).abs() / (a.abs() + num.abs()).max(1e-8);
-            assert!(e < 1e-6, "{name}[{j}]: analytic {a:e}, numeric {num:e}");
-            worst = worst.max(e);
+                    loss(&p, 11)
+                };
+                let num = (8.0 * (f(h) - f(-h)) - (f(2.0 * h) - f(-2.0 * h))) / (12.0 * h);
+                let e = (a - num).abs() / (a.abs() + num.abs()).max(1e-8);
+                assert!(e < 1e-6, "{name}[{j}]: analytic {a:e}, numeric {num:e}");
+                worst = worst.max(e);
+            }
         }
-    }
-    println!("worst relative error {worst:.2e}");
+        println!("worst relative error {worst:.2e}");
+    });
 }
 
 #[test]

@@ -12,6 +12,8 @@
 //! `L = sum(output * r1) + sum(h_n * r2)` with fixed random `r1`, `r2`, so `d_output = r1` and
 //! `d_h_n = r2`.
 
+mod common;
+
 use ndarray::{s, Array, Array1, Array2, Array3, ArrayView2, Axis, Dimension, ShapeBuilder};
 use seqrnn::loss::cross_entropy;
 use seqrnn::{Embedding, Error, Init, LanguageModel, Linear, LmConfig, Nonlinearity, Parameters};
@@ -195,74 +197,90 @@ fn rnn_gradcheck(
 
 #[test]
 fn rnn_tanh_2_layers_dense() {
-    rnn_gradcheck(2, Nonlinearity::Tanh, true, false, None, 1);
+    common::at_every_level(|| {
+        rnn_gradcheck(2, Nonlinearity::Tanh, true, false, None, 1);
+    });
 }
 
 #[test]
 fn rnn_tanh_3_layers_dense_no_bias() {
-    rnn_gradcheck(3, Nonlinearity::Tanh, false, false, None, 2);
+    common::at_every_level(|| {
+        rnn_gradcheck(3, Nonlinearity::Tanh, false, false, None, 2);
+    });
 }
 
 #[test]
 fn rnn_tanh_2_layers_one_hot() {
-    rnn_gradcheck(2, Nonlinearity::Tanh, true, true, None, 3);
+    common::at_every_level(|| {
+        rnn_gradcheck(2, Nonlinearity::Tanh, true, true, None, 3);
+    });
 }
 
 #[test]
 fn rnn_relu_2_layers_dense() {
-    rnn_gradcheck(2, Nonlinearity::Relu, true, false, None, 4);
+    common::at_every_level(|| {
+        rnn_gradcheck(2, Nonlinearity::Relu, true, false, None, 4);
+    });
 }
 
 #[test]
 fn rnn_relu_3_layers_one_hot_no_bias() {
-    rnn_gradcheck(3, Nonlinearity::Relu, false, true, None, 5);
+    common::at_every_level(|| {
+        rnn_gradcheck(3, Nonlinearity::Relu, false, true, None, 5);
+    });
 }
 
 #[test]
 fn rnn_tanh_2_layers_dense_with_lengths() {
-    rnn_gradcheck(2, Nonlinearity::Tanh, true, false, Some(&[4, 2, 1]), 6);
+    common::at_every_level(|| {
+        rnn_gradcheck(2, Nonlinearity::Tanh, true, false, Some(&[4, 2, 1]), 6);
+    });
 }
 
 #[test]
 fn rnn_relu_3_layers_one_hot_with_lengths() {
-    rnn_gradcheck(3, Nonlinearity::Relu, true, true, Some(&[1, 4, 3]), 7);
+    common::at_every_level(|| {
+        rnn_gradcheck(3, Nonlinearity::Relu, true, true, Some(&[1, 4, 3]), 7);
+    });
 }
 
 /// Padding semantics: each sequence of a padded batch gives the same outputs and final state as
 /// running it alone, truncated to its length (up to rounding); outputs at padded steps are zero.
 #[test]
 fn rnn_lengths_match_truncated_runs() {
-    let (steps, batch, layers, hidden) = (5, 3, 2, 4);
-    let mut config = RnnConfig::new(3, hidden);
-    config.num_layers = layers;
-    let rnn = Rnn::<f64>::new(config, Init::Uniform, 11).unwrap();
-    let mut rng = Rng(11);
-    let x: Array3<f64> = rng.array((steps, batch, 3));
-    let h0: Array3<f64> = rng.array((layers, batch, hidden));
-    let lengths = [5, 2, 3];
-    let run = |x: Array3<f64>, h0, lengths| rnn.forward(RnnInput::Dense(x), Some(h0), lengths);
-    let cache = run(x.clone(), h0.view(), Some(&lengths)).unwrap();
-    let (out, h_n) = (cache.output(), cache.h_n());
-    for (b, &len) in lengths.iter().enumerate() {
-        let xb = x.slice(s![..len, b..=b, ..]).to_owned();
-        let alone = run(xb, h0.slice(s![.., b..=b, ..]), None).unwrap();
-        let (alone_out, alone_h_n) = (alone.output(), alone.h_n());
-        // Equal up to rounding: products of one row and of three may sum in different orders.
-        let close = |p: ArrayView2<'_, f64>, q: ArrayView2<'_, f64>| {
-            assert_eq!(p.dim(), q.dim());
-            let worst = p
-                .iter()
-                .zip(q.iter())
-                .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
-            assert!(worst < 1e-14, "sequence {b} differs by {worst:e}");
-        };
-        close(
-            alone_out.index_axis(Axis(1), 0),
-            out.slice(s![..len, b, ..]),
-        );
-        close(alone_h_n.index_axis(Axis(1), 0), h_n.index_axis(Axis(1), b));
-        assert!(out.slice(s![len.., b, ..]).iter().all(|&v| v == 0.0));
-    }
+    common::at_every_level(|| {
+        let (steps, batch, layers, hidden) = (5, 3, 2, 4);
+        let mut config = RnnConfig::new(3, hidden);
+        config.num_layers = layers;
+        let rnn = Rnn::<f64>::new(config, Init::Uniform, 11).unwrap();
+        let mut rng = Rng(11);
+        let x: Array3<f64> = rng.array((steps, batch, 3));
+        let h0: Array3<f64> = rng.array((layers, batch, hidden));
+        let lengths = [5, 2, 3];
+        let run = |x: Array3<f64>, h0, lengths| rnn.forward(RnnInput::Dense(x), Some(h0), lengths);
+        let cache = run(x.clone(), h0.view(), Some(&lengths)).unwrap();
+        let (out, h_n) = (cache.output(), cache.h_n());
+        for (b, &len) in lengths.iter().enumerate() {
+            let xb = x.slice(s![..len, b..=b, ..]).to_owned();
+            let alone = run(xb, h0.slice(s![.., b..=b, ..]), None).unwrap();
+            let (alone_out, alone_h_n) = (alone.output(), alone.h_n());
+            // Equal up to rounding: products of one row and of three may sum in different orders.
+            let close = |p: ArrayView2<'_, f64>, q: ArrayView2<'_, f64>| {
+                assert_eq!(p.dim(), q.dim());
+                let worst = p
+                    .iter()
+                    .zip(q.iter())
+                    .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+                assert!(worst < 1e-14, "sequence {b} differs by {worst:e}");
+            };
+            close(
+                alone_out.index_axis(Axis(1), 0),
+                out.slice(s![..len, b, ..]),
+            );
+            close(alone_h_n.index_axis(Axis(1), 0), h_n.index_axis(Axis(1), b));
+            assert!(out.slice(s![len.., b, ..]).iter().all(|&v| v == 0.0));
+        }
+    });
 }
 
 /// `LanguageModel` (vocab 5, hidden 4, 2 layers, steps 4) with an initial state and, when
@@ -292,47 +310,55 @@ fn lm_gradcheck(embed_size: Option<usize>, seed: u64, batch: usize, masked: bool
 
 #[test]
 fn lm_one_hot_with_mask_and_state() {
-    lm_gradcheck(None, 21, 3, true);
+    common::at_every_level(|| {
+        lm_gradcheck(None, 21, 3, true);
+    });
 }
 
 #[test]
 fn lm_embedding_with_mask_and_state() {
-    lm_gradcheck(Some(3), 22, 3, true);
+    common::at_every_level(|| {
+        lm_gradcheck(Some(3), 22, 3, true);
+    });
 }
 
 #[test]
 fn lm_batch_split_into_parts() {
-    assert!(seqrnn::split::parts(17, 4) > 1);
-    lm_gradcheck(None, 23, 17, false);
-    lm_gradcheck(Some(3), 24, 17, false);
+    common::at_every_level(|| {
+        assert!(seqrnn::split::parts(17, 4) > 1);
+        lm_gradcheck(None, 23, 17, false);
+        lm_gradcheck(Some(3), 24, 17, false);
+    });
 }
 
 /// A minibatch cut into parts gives what the whole minibatch gives on one thread (a mask of
 /// ones takes the one-part path), up to rounding, and the same final states.
 #[test]
 fn lm_parts_match_the_whole_batch() {
-    let (vocab, steps, batch) = (7, 5, 19);
-    let mut config = LmConfig::new(vocab, 6);
-    config.num_layers = 2;
-    let lm = LanguageModel::<f64>::new(config, Init::Uniform, 5).unwrap();
-    let inputs = Array2::from_shape_fn((steps, batch), |(t, b)| (3 * t + b) % vocab);
-    let targets = Array2::from_shape_fn((steps, batch), |(t, b)| (t + 2 * b) % vocab);
-    let ones = Array2::<f64>::ones((steps, batch));
-    let split = lm
-        .loss_and_grads(inputs.view(), targets.view(), None, None)
-        .unwrap();
-    let whole = lm
-        .loss_and_grads(inputs.view(), targets.view(), Some(ones.view()), None)
-        .unwrap();
-    assert!((split.loss - whole.loss).abs() < 1e-12);
-    for ((name, a), (_, b)) in split.grads.named().into_iter().zip(whole.grads.named()) {
-        let worst = a
-            .iter()
-            .zip(b.iter())
-            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
-        assert!(worst < 1e-12, "{name}: {worst:e}");
-    }
-    assert_eq!(split.state, whole.state);
+    common::at_every_level(|| {
+        let (vocab, steps, batch) = (7, 5, 19);
+        let mut config = LmConfig::new(vocab, 6);
+        config.num_layers = 2;
+        let lm = LanguageModel::<f64>::new(config, Init::Uniform, 5).unwrap();
+        let inputs = Array2::from_shape_fn((steps, batch), |(t, b)| (3 * t + b) % vocab);
+        let targets = Array2::from_shape_fn((steps, batch), |(t, b)| (t + 2 * b) % vocab);
+        let ones = Array2::<f64>::ones((steps, batch));
+        let split = lm
+            .loss_and_grads(inputs.view(), targets.view(), None, None)
+            .unwrap();
+        let whole = lm
+            .loss_and_grads(inputs.view(), targets.view(), Some(ones.view()), None)
+            .unwrap();
+        assert!((split.loss - whole.loss).abs() < 1e-12);
+        for ((name, a), (_, b)) in split.grads.named().into_iter().zip(whole.grads.named()) {
+            let worst = a
+                .iter()
+                .zip(b.iter())
+                .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+            assert!(worst < 1e-12, "{name}: {worst:e}");
+        }
+        assert_eq!(split.state, whole.state);
+    });
 }
 
 /// Logits `(6, 5)`, targets `(6,)`, mask `(6,)`.
@@ -354,21 +380,27 @@ fn cross_entropy_check(mask: Option<Array1<f64>>) {
 
 #[test]
 fn cross_entropy_unmasked() {
-    cross_entropy_check(None);
+    common::at_every_level(|| {
+        cross_entropy_check(None);
+    });
 }
 
 #[test]
 fn cross_entropy_masked() {
-    cross_entropy_check(Some(Array1::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0])));
+    common::at_every_level(|| {
+        cross_entropy_check(Some(Array1::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0])));
+    });
 }
 
 #[test]
 fn cross_entropy_all_masked_is_an_error() {
-    let logits = Array2::<f64>::zeros((3, 4));
-    let targets = Array1::from_vec(vec![0, 1, 2]);
-    let mask = Array1::<f64>::zeros(3);
-    let r = cross_entropy(logits.view(), targets.view(), Some(mask.view()));
-    assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
+    common::at_every_level(|| {
+        let logits = Array2::<f64>::zeros((3, 4));
+        let targets = Array1::from_vec(vec![0, 1, 2]);
+        let mask = Array1::<f64>::zeros(3);
+        let r = cross_entropy(logits.view(), targets.view(), Some(mask.view()));
+        assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
+    });
 }
 
 /// `Linear` 3 -> 2 on `x` `(4, 3)`, loss `sum(y * r)`, `r` `(4, 2)`.
@@ -386,24 +418,30 @@ fn linear_check(bias: bool) {
 
 #[test]
 fn linear_backward_with_bias() {
-    linear_check(true);
+    common::at_every_level(|| {
+        linear_check(true);
+    });
 }
 
 #[test]
 fn linear_backward_without_bias() {
-    linear_check(false);
+    common::at_every_level(|| {
+        linear_check(false);
+    });
 }
 
 /// `Embedding` (vocab 5, embed 3) on ids `(4, 3)` with repeated and unused ids, loss
 /// `sum(E[ids] * r)`, `r` `(4, 3, 3)`.
 #[test]
 fn embedding_backward() {
-    let mut rng = Rng(51);
-    let emb = Embedding::<f64>::new(5, 3, Init::Uniform, 51).unwrap();
-    let ids = Array2::from_shape_fn((4, 3), |(t, b)| (t * b) % 4); // id 4 never occurs
-    let r: Array3<f64> = rng.array((4, 3, 3));
-    let grads = emb.backward(ids.view(), r.view()).unwrap();
-    assert!(grads.weight.row(4).iter().all(|&g| g == 0.0));
-    let loss = |m: &Embedding<f64>| (m.forward(ids.view()).unwrap() * &r).sum();
-    check_params(&emb, &grads, loss);
+    common::at_every_level(|| {
+        let mut rng = Rng(51);
+        let emb = Embedding::<f64>::new(5, 3, Init::Uniform, 51).unwrap();
+        let ids = Array2::from_shape_fn((4, 3), |(t, b)| (t * b) % 4); // id 4 never occurs
+        let r: Array3<f64> = rng.array((4, 3, 3));
+        let grads = emb.backward(ids.view(), r.view()).unwrap();
+        assert!(grads.weight.row(4).iter().all(|&g| g == 0.0));
+        let loss = |m: &Embedding<f64>| (m.forward(ids.view()).unwrap() * &r).sum();
+        check_params(&emb, &grads, loss);
+    });
 }

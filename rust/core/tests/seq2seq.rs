@@ -7,6 +7,8 @@
 //! Sizes: source vocab 6, target vocab 7, embed 3, hidden 4, batch 3, source steps 5, target
 //! steps 4. Shapes (time-major): ids `(steps, batch)`, lengths `(batch,)`.
 
+mod common;
+
 use ndarray::{s, Array2};
 use seqrnn::seq2seq::{Batch, Seq2SeqStep};
 use seqrnn::{Context, DecodeConfig, Error, Hypothesis, Init, Parameters, Result};
@@ -177,58 +179,68 @@ fn gradcheck(context: Context, layers: usize, seed: u64) {
 
 #[test]
 fn gradcheck_concat_1_layer() {
-    gradcheck(Context::Concat, 1, 1);
+    common::at_every_level(|| {
+        gradcheck(Context::Concat, 1, 1);
+    });
 }
 
 #[test]
 fn gradcheck_concat_2_layers() {
-    gradcheck(Context::Concat, 2, 2);
+    common::at_every_level(|| {
+        gradcheck(Context::Concat, 2, 2);
+    });
 }
 
 #[test]
 fn gradcheck_none_1_layer() {
-    gradcheck(Context::None, 1, 3);
+    common::at_every_level(|| {
+        gradcheck(Context::None, 1, 3);
+    });
 }
 
 #[test]
 fn gradcheck_none_2_layers() {
-    gradcheck(Context::None, 2, 4);
+    common::at_every_level(|| {
+        gradcheck(Context::None, 2, 4);
+    });
 }
 
 /// Ids at `t >= src_len` (source) or `t >= tgt_len` (both target arrays) change neither the loss
 /// nor any gradient, bit for bit; a valid id does change the loss.
 #[test]
 fn padding_changes_nothing() {
-    for (i, (context, layers)) in CASES.into_iter().enumerate() {
-        let m = model(context, layers, 10 + i as u64);
-        let data = Data::varied(10 + i as u64);
-        let base = data.run(&m).unwrap();
-        let mut padded = data.clone();
-        let bump = |a: &mut Array2<usize>, lens: &[usize], vocab: usize| {
-            for ((t, b), id) in a.indexed_iter_mut().filter(|((t, b), _)| *t >= lens[*b]) {
-                *id = (*id + 1 + t + b) % vocab;
-            }
-        };
-        bump(&mut padded.src, &data.src_len, SRC_VOCAB);
-        bump(&mut padded.tgt_in, &data.tgt_len, TGT_VOCAB);
-        bump(&mut padded.tgt_out, &data.tgt_len, TGT_VOCAB);
-        assert_ne!(padded.src, data.src);
-        assert_ne!(padded.tgt_in, data.tgt_in);
-        let other = padded.run(&m).unwrap();
-        assert_eq!(
-            base.loss.to_bits(),
-            other.loss.to_bits(),
-            "{context:?} {layers}"
-        );
-        assert_eq!(base.grads, other.grads, "{context:?} {layers}");
-        // A valid source id and a valid target id do matter.
-        let mut valid = data.clone();
-        valid.src[[1, 1]] = (valid.src[[1, 1]] + 1) % SRC_VOCAB;
-        assert_ne!(valid.run(&m).unwrap().loss, base.loss);
-        let mut valid = data.clone();
-        valid.tgt_out[[0, 2]] = (valid.tgt_out[[0, 2]] + 1) % TGT_VOCAB;
-        assert_ne!(valid.run(&m).unwrap().loss, base.loss);
-    }
+    common::at_every_level(|| {
+        for (i, (context, layers)) in CASES.into_iter().enumerate() {
+            let m = model(context, layers, 10 + i as u64);
+            let data = Data::varied(10 + i as u64);
+            let base = data.run(&m).unwrap();
+            let mut padded = data.clone();
+            let bump = |a: &mut Array2<usize>, lens: &[usize], vocab: usize| {
+                for ((t, b), id) in a.indexed_iter_mut().filter(|((t, b), _)| *t >= lens[*b]) {
+                    *id = (*id + 1 + t + b) % vocab;
+                }
+            };
+            bump(&mut padded.src, &data.src_len, SRC_VOCAB);
+            bump(&mut padded.tgt_in, &data.tgt_len, TGT_VOCAB);
+            bump(&mut padded.tgt_out, &data.tgt_len, TGT_VOCAB);
+            assert_ne!(padded.src, data.src);
+            assert_ne!(padded.tgt_in, data.tgt_in);
+            let other = padded.run(&m).unwrap();
+            assert_eq!(
+                base.loss.to_bits(),
+                other.loss.to_bits(),
+                "{context:?} {layers}"
+            );
+            assert_eq!(base.grads, other.grads, "{context:?} {layers}");
+            // A valid source id and a valid target id do matter.
+            let mut valid = data.clone();
+            valid.src[[1, 1]] = (valid.src[[1, 1]] + 1) % SRC_VOCAB;
+            assert_ne!(valid.run(&m).unwrap().loss, base.loss);
+            let mut valid = data.clone();
+            valid.tgt_out[[0, 2]] = (valid.tgt_out[[0, 2]] + 1) % TGT_VOCAB;
+            assert_ne!(valid.run(&m).unwrap().loss, base.loss);
+        }
+    });
 }
 
 /// The loss is the sum of the per-token cross-entropies over the number of valid tokens:
@@ -243,12 +255,14 @@ fn many(seed: u64) -> Data {
 
 #[test]
 fn gradcheck_batch_in_parts() {
-    assert!(seqrnn::split::parts(17, HIDDEN) > 1);
-    let m = model(Context::Concat, 2, 31);
-    let data = many(31);
-    let step = data.run(&m).unwrap();
-    let worst = check_params(&m, &step.grads, |p| data.run(p).unwrap().loss);
-    println!("17 pairs in parts: max relative error {worst:.2e}");
+    common::at_every_level(|| {
+        assert!(seqrnn::split::parts(17, HIDDEN) > 1);
+        let m = model(Context::Concat, 2, 31);
+        let data = many(31);
+        let step = data.run(&m).unwrap();
+        let worst = check_params(&m, &step.grads, |p| data.run(p).unwrap().loss);
+        println!("17 pairs in parts: max relative error {worst:.2e}");
+    });
 }
 
 #[test]

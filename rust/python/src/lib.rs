@@ -1,5 +1,6 @@
 //! Python bindings of seqrnn: extract and validate inputs, copy them, run the core with the
 //! GIL released, convert results, map errors. No arithmetic lives here.
+#![forbid(unsafe_code)]
 
 mod convert;
 mod errors;
@@ -134,14 +135,58 @@ fn set_num_threads(n: i64) -> PyResult<()> {
     let n = usize::try_from(n).map_err(|_| {
         pyo3::exceptions::PyValueError::new_err(format!("n must be >= 0 (0: the default), got {n}"))
     })?;
-    seqrnn::linalg::set_num_threads(n);
+    seqrnn::engine::set_num_threads(n);
     Ok(())
 }
 
 /// The number of threads matrix products may use.
 #[pyfunction]
 fn get_num_threads() -> usize {
-    seqrnn::linalg::num_threads()
+    seqrnn::engine::num_threads()
+}
+
+/// The machine's vector extensions and what the engine runs on, as a dict: ``arch``,
+/// ``features`` (detected vector extensions), ``supported`` (instruction-set levels the CPU
+/// has, widest first), ``max_isa`` (the cap in force, or None), ``isa`` (the level in use) and
+/// ``threads``.
+///
+/// Example::
+///
+///     >>> info = seqrnn.cpu_info()
+///     >>> info["isa"] in info["supported"] and "generic" in info["supported"]
+///     True
+#[pyfunction]
+fn cpu_info(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let info = seqrnn::engine::cpu_info();
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("arch", info.arch)?;
+    d.set_item("features", info.features)?;
+    let names: Vec<&str> = info.supported.iter().map(|i| i.name()).collect();
+    d.set_item("supported", names)?;
+    d.set_item("max_isa", info.max_isa.map(|i| i.name()))?;
+    d.set_item("isa", info.isa.name())?;
+    d.set_item("threads", info.threads)?;
+    Ok(d)
+}
+
+/// Caps the instruction-set level of the engine's kernels at ``"avx512"``, ``"avx2"`` or
+/// ``"generic"`` (portable code) for every thread; None restores the default (the
+/// ``SEQRNN_MAX_ISA`` environment variable, else no cap). A cap above what the CPU has changes
+/// nothing. Results agree between levels within float32 rounding.
+///
+/// Example::
+///
+///     >>> seqrnn.set_max_isa("generic")
+///     >>> seqrnn.cpu_info()["isa"]
+///     'generic'
+///     >>> seqrnn.set_max_isa(None)
+#[pyfunction]
+#[pyo3(signature = (level))]
+fn set_max_isa(level: Option<&str>) -> PyResult<()> {
+    use errors::IntoPyResult;
+    let cap = level.map(seqrnn::engine::Isa::parse).transpose().py()?;
+    seqrnn::engine::set_max_isa(cap);
+    Ok(())
 }
 
 #[pymodule]
@@ -149,6 +194,16 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(cpu_info, m)?)?;
+    m.add_function(wrap_pyfunction!(set_max_isa, m)?)?;
+    if let Err(value) = seqrnn::engine::isa::env_max_isa() {
+        let msg = format!(
+            "{} must be one of \"avx512\", \"avx2\", \"generic\", got {value:?}; ignored",
+            seqrnn::engine::ENV_VAR
+        );
+        let warning = m.py().get_type::<pyo3::exceptions::PyRuntimeWarning>();
+        PyErr::warn(m.py(), &warning, &std::ffi::CString::new(msg)?, 1)?;
+    }
     m.add(
         "NonFiniteError",
         m.py().get_type::<errors::NonFiniteError>(),

@@ -3,11 +3,12 @@
 //!
 //! `f32` tanh is the rational approximation Eigen and XLA use (odd degree-13 numerator over even
 //! degree-6 denominator, input clamped to about ±8, `x` itself below 4e-4): branch-free, so the
-//! compiler turns the loop into 16-wide AVX-512 (or 8-wide AVX2) code, selected at run time. Its
+//! compiler turns the loop into 16-wide AVX-512, 8-wide AVX2 or 4-wide SSE2/NEON code, chosen
+//! by the level in use ([`crate::engine::current`]). Its
 //! largest error against the exact tanh is 4.4e-7 (about 7 units in the last place near
 //! `|x| = 6`, where tanh is within 1e-5 of 1), and NaN stays NaN. Every code path does the same
 //! IEEE operations in the same order (no fused multiply-add), so the results are the same bits
-//! on every x86-64 CPU. `f64` keeps the C library's tanh.
+//! on every CPU and at every level. `f64` keeps the C library's tanh.
 
 // The coefficients are written as published, with more digits than an f32 holds.
 #![allow(clippy::excessive_precision)]
@@ -85,9 +86,10 @@ pub fn exp_cephes(x: f32) -> f32 {
 }
 
 /// Defines `$name` with its body compiled three times, for AVX-512, for AVX2 and for the
-/// baseline CPU, and run in the best the CPU has. No code here uses fused multiply-adds, so every
-/// path gives the same bits; the wider ones only vectorize better. Used for the elementwise
-/// functions and reductions below and for the optimizer's update.
+/// baseline CPU, and run at the level in use ([`crate::engine::current`]). No code here uses
+/// fused multiply-adds, so every path gives the same bits; the wider ones only vectorize
+/// better. Used for the elementwise functions and reductions below and for the optimizer's
+/// update.
 macro_rules! multiversion {
     (
         $(#[$attr:meta])*
@@ -98,23 +100,22 @@ macro_rules! multiversion {
         $vis fn $name $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             fn body $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? $body
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(x86_kernels)]
             {
                 #[target_feature(enable = "avx512f")]
-                unsafe fn avx512 $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+                fn avx512 $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
-                unsafe fn avx2 $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+                fn avx2 $(<$t: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has AVX-512F, checked just above.
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has AVX2, checked just above.
-                    return unsafe { avx2($($arg),*) };
+                match $crate::engine::current() {
+                    // SAFETY: the CPU has AVX-512F (the level in use is at most the CPU's).
+                    $crate::engine::Isa::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: the CPU has AVX2, as above.
+                    $crate::engine::Isa::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::engine::Isa::Generic => {}
                 }
             }
             body($($arg),*)
