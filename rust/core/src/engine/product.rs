@@ -253,24 +253,19 @@ impl Scalar for f32 {
 }
 
 impl Scalar for f64 {
-    fn plan(p: &Product<f64>, isa: Isa) -> Kernel {
-        let general = crate_gemm::general(isa);
-        match isa {
-            // The gemm crate's kernels for every shape, as measured before this engine had
-            // dot and broadcast kernels of its own (`f64` is for exactness checks).
-            Isa::Avx2 | Isa::Avx512 => general,
-            Isa::Generic => plan_with(p, Tuning::of(isa), isa, general),
-        }
+    fn plan(_: &Product<f64>, isa: Isa) -> Kernel {
+        // The general kernels for every shape: `f64` is for exactness checks, and these sum
+        // each element over `k` in order whatever the number of rows, so a batch gives the
+        // same bits as each of its rows alone.
+        crate_gemm::general(isa)
     }
 
     unsafe fn kernel(p: Product<f64>, alpha: f64, beta: f64, kernel: Kernel) {
-        // SAFETY: (every arm) forwarded from the caller.
+        // SAFETY: (both arms) forwarded from the caller.
         unsafe {
             match kernel {
-                Kernel::Dot(_) => portable::dot_nt::<f64, 2>(p, alpha, beta),
-                Kernel::Axpy(_) => portable::axpy_nn::<f64, 2>(p, alpha, beta),
                 Kernel::Crate(isa) => crate_gemm::run(p, alpha, beta, isa),
-                Kernel::Packed => portable::packed::<f64, 2>(p, alpha, beta),
+                _ => portable::packed::<f64, 2>(p, alpha, beta),
             }
         }
     }
