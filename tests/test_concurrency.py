@@ -2,6 +2,7 @@
 and never see torn parameters, a fit with concurrent readers ends exactly like one without,
 and a second fit of the same model at once is a clear error."""
 
+import os
 import threading
 
 import numpy as np
@@ -180,3 +181,64 @@ def test_load_state_dict_while_other_threads_read():
             r.join()
     assert not errors, errors
     assert set(seen) <= ppls  # every reader saw one whole model or the other
+
+
+def big_lm(seed):
+    # hidden 128, batch 32: products and minibatch parts both use the helper threads
+    return seqrnn.LanguageModel(7, hidden_size=128, seed=seed)
+
+
+BIG_FIT = {**FIT, "batch_size": 32, "epochs": 1}
+
+
+def test_two_threads_train_two_models_at_once_as_each_alone():
+    want = []
+    for seed in (1, 2):
+        m = big_lm(seed)
+        m.fit(CORPUS, **BIG_FIT)
+        want.append(m.state_dict())
+    models = [big_lm(1), big_lm(2)]
+    errors = []
+
+    def train(m):
+        try:
+            m.fit(CORPUS, **BIG_FIT)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=train, args=(m,)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for m, w in zip(models, want, strict=True):
+        got = m.state_dict()
+        assert all(np.array_equal(got[k], w[k]) for k in w)
+
+
+def _fit_in_child(queue):
+    m = big_lm(1)
+    m.fit(CORPUS, **BIG_FIT)
+    queue.put({k: v.tolist() for k, v in m.state_dict().items()})
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_after_the_helpers_started_trains_as_its_parent():
+    import multiprocessing
+
+    parent = big_lm(1)
+    parent.fit(CORPUS, **BIG_FIT)  # the helper threads now exist in this process
+    want = parent.state_dict()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_fit_in_child, args=(queue,))
+    child.start()
+    got = queue.get(timeout=120)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert all(np.array_equal(np.asarray(got[k], dtype=want[k].dtype), want[k]) for k in want)
+    # and the parent's helpers still work
+    again = big_lm(1)
+    again.fit(CORPUS, **BIG_FIT)
+    assert all(np.array_equal(again.state_dict()[k], want[k]) for k in want)

@@ -22,6 +22,14 @@ fn mul_add<T: Float, const L: usize>(a: &mut [T; L], x: &[T; L], y: &[T; L]) {
     }
 }
 
+/// The accumulators of a finished loop, behind an optimization barrier: without it the
+/// compiler vectorizes the loop across the tile's columns to suit the sums that follow (with
+/// shuffles at every step) instead of across the lanes of each accumulator.
+#[inline(always)]
+fn vectorized<A>(acc: A) -> A {
+    std::hint::black_box(acc)
+}
+
 /// `L` elements from `ptr` (unaligned).
 ///
 /// # Safety
@@ -96,6 +104,7 @@ unsafe fn dot_tile<T: Float, const L: usize, const R: usize, const C: usize>(
             }
             p += L;
         }
+        let mut acc = vectorized(acc);
         for q in p..k {
             for i in 0..R {
                 for j in 0..C {
@@ -212,6 +221,7 @@ unsafe fn axpy_tile<T: Float, const L: usize, const R: usize>(p: Product<T>, alp
                 }
             }
         }
+        let acc = vectorized(acc);
         for i in 0..R {
             let dst = p.c.at(i, 0).ptr;
             for v in 0..AXPY_V {
@@ -336,5 +346,5 @@ fn micro<T: Float, const L: usize>(kc: usize, a: &[T], b: &[T]) -> [[[T; L]; NV]
             }
         }
     }
-    acc
+    vectorized(acc)
 }
