@@ -11,9 +11,9 @@ const DOT_MR: usize = 2;
 /// Rows of `w` (columns of `c`) per dot-product tile.
 const DOT_NR: usize = 6;
 /// Rows of `a` per broadcast tile.
-const AXPY_MR: usize = 2;
+const AXPY_MR: usize = 6;
 /// Vectors of 8 columns per broadcast tile.
-const AXPY_V: usize = 4;
+const AXPY_V: usize = 2;
 
 /// A mask selecting the first `n` (0..=8) lanes, for `_mm256_maskload_ps`/`maskstore`.
 #[inline]
@@ -173,7 +173,7 @@ pub(super) unsafe fn dot_nt(p: Product<f32>, alpha: f32, beta: f32) {
 }
 
 /// `c[i, ..8V] = alpha * sum_p a[i, p] * b[p, ..8V] + beta * c[i, ..]` for `R` rows, the
-/// last of the `V` vectors of columns masked by `last`; `p` runs in order.
+/// last of the `V` vectors of columns masked by `last` if `RAGGED`; `p` runs in order.
 ///
 /// # Safety
 /// The operands must be valid for these shapes and strides, `b` and `c` with unit stride
@@ -181,7 +181,7 @@ pub(super) unsafe fn dot_nt(p: Product<f32>, alpha: f32, beta: f32) {
 #[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn axpy_tile<const R: usize, const V: usize>(
+unsafe fn axpy_tile<const R: usize, const V: usize, const RAGGED: bool>(
     k: usize,
     a: *const f32,
     rsa: isize,
@@ -194,8 +194,9 @@ unsafe fn axpy_tile<const R: usize, const V: usize>(
     alpha: f32,
     beta: f32,
 ) {
-    let full = _mm256_set1_epi32(-1);
-    let mask = |v: usize| if v + 1 == V { last } else { full };
+    // Masked loads and stores are slow on some CPUs: only the last vector of a ragged tile
+    // uses them.
+    let masked = |v: usize| v + 1 == V && RAGGED;
     let mut acc = [[_mm256_setzero_ps(); V]; R];
     // SAFETY: rows `0..R` of `a` and `c`, rows `0..k` of `b`, the masked columns.
     unsafe {
@@ -203,7 +204,11 @@ unsafe fn axpy_tile<const R: usize, const V: usize>(
             let brow = b.offset(p as isize * ldb);
             let mut bv = [_mm256_setzero_ps(); V];
             for (v, x) in bv.iter_mut().enumerate() {
-                *x = _mm256_maskload_ps(brow.add(8 * v), mask(v));
+                *x = if masked(v) {
+                    _mm256_maskload_ps(brow.add(8 * v), last)
+                } else {
+                    _mm256_loadu_ps(brow.add(8 * v))
+                };
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let av = _mm256_set1_ps(*a.offset(i as isize * rsa + p as isize * csa));
@@ -219,9 +224,18 @@ unsafe fn axpy_tile<const R: usize, const V: usize>(
                 let d = dst.add(8 * v);
                 let mut r = _mm256_mul_ps(alphav, x);
                 if beta != 0.0 {
-                    r = _mm256_fmadd_ps(betav, _mm256_maskload_ps(d, mask(v)), r);
+                    let old = if masked(v) {
+                        _mm256_maskload_ps(d, last)
+                    } else {
+                        _mm256_loadu_ps(d)
+                    };
+                    r = _mm256_fmadd_ps(betav, old, r);
                 }
-                _mm256_maskstore_ps(d, mask(v), r);
+                if masked(v) {
+                    _mm256_maskstore_ps(d, last, r);
+                } else {
+                    _mm256_storeu_ps(d, r);
+                }
             }
         }
     }
@@ -236,37 +250,70 @@ unsafe fn axpy_tile<const R: usize, const V: usize>(
 /// input, `b.cs == c.cs == 1` (or `n == 1`), and the CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn axpy_nn(p: Product<f32>, alpha: f32, beta: f32) {
+    // Few rows: wide tiles, so that enough independent sums are in flight.
+    match p.m {
+        // SAFETY: forwarded from the caller.
+        1 => unsafe { axpy_tiles::<1, 4>(p, alpha, beta) },
+        // SAFETY: forwarded from the caller.
+        2 => unsafe { axpy_tiles::<2, 4>(p, alpha, beta) },
+        // SAFETY: forwarded from the caller.
+        _ => unsafe { axpy_tiles::<AXPY_MR, AXPY_V>(p, alpha, beta) },
+    }
+}
+
+/// [`axpy_nn`] in tiles of up to `MR` rows by `8 V` columns.
+///
+/// # Safety
+/// As [`axpy_nn`].
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy_tiles<const MR: usize, const V: usize>(p: Product<f32>, alpha: f32, beta: f32) {
     let (a, b, c) = (p.a, p.b, p.c);
-    let width = 8 * AXPY_V;
+    let width = 8 * V;
     for j in (0..p.n).step_by(width) {
         let cols = width.min(p.n - j);
         let vecs = cols.div_ceil(8);
         let last = lanes(cols - 8 * (vecs - 1));
-        for i in (0..p.m).step_by(AXPY_MR) {
-            let (ap, bp, cp) = (a.at(i, 0).ptr, b.at(0, j).ptr, c.at(i, j).ptr);
+        let ragged = !cols.is_multiple_of(8);
+        let bp = b.at(0, j).ptr.cast_const();
+        for i in (0..p.m).step_by(MR) {
+            let (ap, cp) = (a.at(i, 0).ptr, c.at(i, j).ptr);
             macro_rules! go {
                 ($r:literal, $v:literal) => {
                     // SAFETY: the tile lies inside the operands.
                     unsafe {
-                        axpy_tile::<$r, $v>(
-                            p.k, ap, a.rs, a.cs, bp, b.rs, cp, c.rs, last, alpha, beta,
-                        )
+                        if ragged {
+                            axpy_tile::<$r, $v, true>(
+                                p.k, ap, a.rs, a.cs, bp, b.rs, cp, c.rs, last, alpha, beta,
+                            )
+                        } else {
+                            axpy_tile::<$r, $v, false>(
+                                p.k, ap, a.rs, a.cs, bp, b.rs, cp, c.rs, last, alpha, beta,
+                            )
+                        }
                     }
                 };
             }
             macro_rules! vecs {
                 ($r:literal) => {
-                    match vecs {
+                    match vecs.min(V) {
                         1 => go!($r, 1),
                         2 => go!($r, 2),
                         3 => go!($r, 3),
-                        _ => go!($r, 4),
+                        4 => go!($r, 4),
+                        5 => go!($r, 5),
+                        6 => go!($r, 6),
+                        7 => go!($r, 7),
+                        _ => go!($r, 8),
                     }
                 };
             }
-            match (p.m - i).min(AXPY_MR) {
+            match (p.m - i).min(MR) {
                 1 => vecs!(1),
-                _ => vecs!(2),
+                2 => vecs!(2),
+                3 => vecs!(3),
+                4 => vecs!(4),
+                5 => vecs!(5),
+                _ => vecs!(6),
             }
         }
     }
