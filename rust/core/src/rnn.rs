@@ -436,7 +436,7 @@ impl<T: Float> Rnn<T> {
                         );
                     }
                     (0, RnnInput::OneHot(ids)) => {
-                        let table = layer.weight_ih.t().as_standard_layout().into_owned(); // (V, H)
+                        let table = crate::engine::transpose(layer.weight_ih.view()); // (V, H)
                         for (mut row, &id) in pre.rows_mut().into_iter().zip(ids.iter()) {
                             row.assign(&table.row(id));
                         }
@@ -483,8 +483,8 @@ impl<T: Float> Rnn<T> {
             // W_hh^T stored row-major: `h_{t-1} @ W_hh^T` then reads rows of it in order, which
             // beats dot products with the rows of W_hh for small layers when there are several
             // rows to amortize the copy over (measured per instruction-set level).
-            let w_hh_t = crate::engine::transposed_recurrence(batch, hidden)
-                .then(|| layer.weight_hh.t().as_standard_layout().into_owned()); // (H, H)
+            let w_hh_t = crate::engine::forward_copies_w_hh_t(batch, hidden)
+                .then(|| crate::engine::transpose(layer.weight_hh.view())); // (H, H)
             let w_hh_t = w_hh_t.as_ref().map_or(layer.weight_hh.t(), |w| w.view());
             for t in 0..steps {
                 let (prev, mut cur) = s.multi_slice_mut((s![t, .., ..], s![t + 1, .., ..]));
@@ -611,6 +611,12 @@ impl<T: Float> Rnn<T> {
                 Some(d) => dh_next.assign(&d.index_axis(Axis(0), l)),
                 None => dh_next.fill(T::zero()),
             }
+            // `dz_t @ W_hh` as dot products with the rows of a row-major copy of W_hh^T, read
+            // in order, where that beats broadcasting into the far-apart rows of a large W_hh
+            // (measured per instruction-set level).
+            let w_hh_t = crate::engine::backward_copies_w_hh_t(hidden)
+                .then(|| crate::engine::transpose(layer.weight_hh.view())); // (H, H)
+            let w_hh = w_hh_t.as_ref().map_or(layer.weight_hh.view(), |w| w.t());
             for t in (0..steps).rev() {
                 let mut dzt = dz.index_axis_mut(Axis(0), t);
                 Zip::from(&mut dzt)
@@ -631,13 +637,7 @@ impl<T: Float> Rnn<T> {
                 for b in padded() {
                     dzt.row_mut(b).fill(T::zero());
                 }
-                gemm(
-                    T::one(),
-                    &dzt.view(),
-                    &layer.weight_hh.view(),
-                    T::zero(),
-                    &mut tmp.view_mut(),
-                );
+                gemm(T::one(), &dzt.view(), &w_hh, T::zero(), &mut tmp.view_mut());
                 for b in padded() {
                     tmp.row_mut(b).assign(&dh_next.row(b));
                 }

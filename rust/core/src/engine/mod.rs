@@ -42,10 +42,29 @@ pub use isa::{
 };
 pub use pool::{num_threads, parallel_tasks, set_num_threads};
 pub use product::{gemm, PARALLEL_MIN_WORK};
-pub use tuning::transposed_recurrence;
+pub use tuning::{backward_copies_w_hh_t, forward_copies_w_hh_t};
 
 use crate::{Error, Result};
-use ndarray::{ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3};
+use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3};
+
+/// `a^T` as a new row-major array, copied in square blocks so that both the rows read and
+/// the rows written stay in cache (an element-by-element strided copy misses on every read
+/// of a large matrix).
+///
+/// Shapes: `a` (m, n) -> (n, m).
+pub fn transpose<T: Copy + num_traits::Zero>(a: ArrayView2<'_, T>) -> Array2<T> {
+    const BLOCK: usize = 32;
+    let (m, n) = a.dim();
+    let mut out = Array2::zeros((n, m)); // (n, m)
+    for i in (0..m).step_by(BLOCK) {
+        for j in (0..n).step_by(BLOCK) {
+            let (i1, j1) = ((i + BLOCK).min(m), (j + BLOCK).min(n));
+            out.slice_mut(s![j..j1, i..i1])
+                .assign(&a.slice(s![i..i1, j..j1]).t());
+        }
+    }
+    out
+}
 
 /// Views a `(steps, batch, n)` array as `(steps * batch, n)`; the array must be in standard layout.
 pub fn flatten<'a, T>(a: ArrayView3<'a, T>) -> Result<ArrayView2<'a, T>> {

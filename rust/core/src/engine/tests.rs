@@ -309,3 +309,11 @@ fn recurrence_shapes_take_their_kernels() {
         );
     }
 }
+
+#[test]
+fn transpose_matches_the_view() {
+    for &(m, n) in &[(0, 3), (1, 1), (31, 33), (64, 64), (70, 129)] {
+        let a = rand(m, n, 9);
+        assert_eq!(transpose(a.view()), a.t());
+    }
+}

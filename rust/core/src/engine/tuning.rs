@@ -29,9 +29,14 @@ pub(super) struct Tuning {
     pub block_width: usize,
     /// Blocks of a split product, at most.
     pub max_blocks: usize,
-    /// Largest hidden size for which the forward recurrence multiplies by a row-major copy of
-    /// `W_hh^T` (read in order, row by row) rather than by dot products with the rows of `W_hh`.
-    pub transposed_recurrence_max_hidden: usize,
+    /// Largest hidden size for which the forward recurrence `h_{t-1} W_hh^T` multiplies by a
+    /// row-major copy of `W_hh^T` (broadcast kernel) rather than by dot products with the rows
+    /// of `W_hh`.
+    pub forward_copy_max_hidden: usize,
+    /// Smallest hidden size for which the backward recurrence `dz_t W_hh` takes dot products
+    /// with the rows of a row-major copy of `W_hh^T` rather than broadcasting into rows of
+    /// `W_hh` (whose rows lie far apart in a large matrix).
+    pub backward_copy_min_hidden: usize,
 }
 
 impl Tuning {
@@ -53,7 +58,8 @@ const AVX512: Tuning = Tuning {
     block_align: 16,
     block_width: 64,
     max_blocks: 8,
-    transposed_recurrence_max_hidden: 256,
+    forward_copy_max_hidden: 256,
+    backward_copy_min_hidden: usize::MAX,
 };
 
 const AVX2: Tuning = Tuning {
@@ -64,23 +70,32 @@ const AVX2: Tuning = Tuning {
     block_align: 16,
     block_width: 64,
     max_blocks: 8,
-    transposed_recurrence_max_hidden: 256,
+    forward_copy_max_hidden: 256,
+    backward_copy_min_hidden: 1024,
 };
 
 const GENERIC: Tuning = Tuning {
     axpy_max_rows: 16,
-    axpy_max_b: 512 * 512,
+    // No general kernel with a matrix-vector path: packing `b` never pays for few rows.
+    axpy_max_b: usize::MAX,
     dot_k_per_row: 2,
     crate_gemv: false,
     block_align: 16,
     block_width: 64,
     max_blocks: 8,
-    transposed_recurrence_max_hidden: 256,
+    forward_copy_max_hidden: 0,
+    backward_copy_min_hidden: 0,
 };
 
 /// Whether the forward recurrence of `batch` sequences of `hidden` units should multiply by a
 /// row-major copy of `W_hh^T` (worth its copy when there are several rows to amortize it over)
 /// at the level in use on this thread.
-pub fn transposed_recurrence(batch: usize, hidden: usize) -> bool {
-    batch > 1 && hidden <= Tuning::of(super::isa::current()).transposed_recurrence_max_hidden
+pub fn forward_copies_w_hh_t(batch: usize, hidden: usize) -> bool {
+    batch > 1 && hidden <= Tuning::of(super::isa::current()).forward_copy_max_hidden
+}
+
+/// Whether the backward recurrence of `hidden` units should multiply by a row-major copy of
+/// `W_hh^T` at the level in use on this thread.
+pub fn backward_copies_w_hh_t(hidden: usize) -> bool {
+    hidden >= Tuning::of(super::isa::current()).backward_copy_min_hidden
 }
