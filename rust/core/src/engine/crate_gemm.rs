@@ -12,7 +12,7 @@ use super::product::{Kernel, Product, Scalar};
 /// portable packed product is used.
 pub(super) fn general(isa: Isa) -> Kernel {
     match isa {
-        Isa::Generic if !cfg!(target_arch = "aarch64") => Kernel::Packed,
+        Isa::Generic if !cfg!(target_arch = "aarch64") => Kernel::Packed(Isa::Generic),
         _ => Kernel::Crate(isa),
     }
 }

@@ -28,6 +28,8 @@
 #[cfg(x86_kernels)]
 mod avx2;
 #[cfg(x86_kernels)]
+mod avx2_packed;
+#[cfg(x86_kernels)]
 mod avx512;
 mod crate_gemm;
 pub mod isa;

@@ -190,8 +190,9 @@ pub(super) enum Kernel {
     Dot(Isa),
     /// Rows of `b` broadcast into rows of `c` (few rows of `a`; `b`, `c` contiguous along `n`).
     Axpy(Isa),
-    /// The portable packed product ([`portable::packed`]).
-    Packed,
+    /// A packed product of this crate: AVX2 + FMA ([`super::avx2_packed`]) or portable
+    /// ([`portable::packed`]).
+    Packed(Isa),
 }
 
 /// The element types with fast kernels.
@@ -226,7 +227,10 @@ fn plan_with<T>(p: &Product<T>, t: &Tuning, isa: Isa, general: Kernel) -> Kernel
 
 impl Scalar for f32 {
     fn plan(p: &Product<f32>, isa: Isa) -> Kernel {
-        let general = crate_gemm::general(isa);
+        let general = match isa {
+            Isa::Avx2 => Kernel::Packed(Isa::Avx2),
+            _ => crate_gemm::general(isa),
+        };
         plan_with(p, Tuning::of(isa), isa, general)
     }
 
@@ -245,8 +249,10 @@ impl Scalar for f32 {
                 Kernel::Axpy(Isa::Avx2) => super::avx2::axpy_nn(p, alpha, beta),
                 Kernel::Dot(_) => portable::dot_nt::<f32, 4>(p, alpha, beta),
                 Kernel::Axpy(_) => portable::axpy_nn::<f32, 4>(p, alpha, beta),
+                #[cfg(x86_kernels)]
+                Kernel::Packed(Isa::Avx2) => super::avx2_packed::gemm(p, alpha, beta),
                 Kernel::Crate(isa) => crate_gemm::run(p, alpha, beta, isa),
-                Kernel::Packed => portable::packed::<f32, 4>(p, alpha, beta),
+                Kernel::Packed(_) => portable::packed::<f32, 4>(p, alpha, beta),
             }
         }
     }

@@ -304,7 +304,10 @@ fn recurrence_shapes_take_their_kernels() {
         );
         let general = plan(hs.t(), hs.view(), isa);
         assert!(
-            matches!(general, product::Kernel::Crate(_) | product::Kernel::Packed),
+            matches!(
+                general,
+                product::Kernel::Crate(_) | product::Kernel::Packed(_)
+            ),
             "{isa} weight gradient: {general:?}"
         );
     }
