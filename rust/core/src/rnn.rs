@@ -10,7 +10,7 @@
 //! into a buffer allocated once per call. Backward mirrors it: one loop back over time, then
 //! the weight gradients of all steps as single products.
 
-use crate::engine::{flatten, flatten_mut, gemm};
+use crate::engine::{flatten, flatten_mut, gemm, Pass, Recurrent};
 use crate::error::{check_positive, check_shape};
 use crate::init::{fill_bias, fill_weight, Init};
 use crate::{Error, Float, Parameters, Result};
@@ -480,15 +480,11 @@ impl<T: Float> Rnn<T> {
                 }
             }
             let act = c.nonlinearity;
-            // W_hh^T stored row-major: `h_{t-1} @ W_hh^T` then reads rows of it in order, which
-            // beats dot products with the rows of W_hh for small layers when there are several
-            // rows to amortize the copy over (measured per instruction-set level).
-            let w_hh_t = crate::engine::forward_copies_w_hh_t(batch, hidden)
-                .then(|| crate::engine::transpose(layer.weight_hh.view())); // (H, H)
-            let w_hh_t = w_hh_t.as_ref().map_or(layer.weight_hh.t(), |w| w.view());
+            // W_hh^T prepared once for every step (a copy or packing that suits the kernels).
+            let w_hh_t = Recurrent::new(layer.weight_hh.t(), batch, Pass::Forward); // (H, H)
             for t in 0..steps {
                 let (prev, mut cur) = s.multi_slice_mut((s![t, .., ..], s![t + 1, .., ..]));
-                gemm(T::one(), &prev.view(), &w_hh_t, T::one(), &mut cur);
+                w_hh_t.gemm(T::one(), &prev.view(), T::one(), &mut cur);
                 act.apply_in_place(&mut cur);
                 if let Some(lengths) = lengths {
                     for (b, _) in lengths.iter().enumerate().filter(|(_, &n)| t >= n) {
@@ -611,12 +607,8 @@ impl<T: Float> Rnn<T> {
                 Some(d) => dh_next.assign(&d.index_axis(Axis(0), l)),
                 None => dh_next.fill(T::zero()),
             }
-            // `dz_t @ W_hh` as dot products with the rows of a row-major copy of W_hh^T, read
-            // in order, where that beats broadcasting into the far-apart rows of a large W_hh
-            // (measured per instruction-set level).
-            let w_hh_t = crate::engine::backward_copies_w_hh_t(hidden)
-                .then(|| crate::engine::transpose(layer.weight_hh.view())); // (H, H)
-            let w_hh = w_hh_t.as_ref().map_or(layer.weight_hh.view(), |w| w.t());
+            // W_hh prepared once for every step (a copy or packing that suits the kernels).
+            let w_hh = Recurrent::new(layer.weight_hh.view(), batch, Pass::Backward); // (H, H)
             for t in (0..steps).rev() {
                 let mut dzt = dz.index_axis_mut(Axis(0), t);
                 Zip::from(&mut dzt)
@@ -637,7 +629,7 @@ impl<T: Float> Rnn<T> {
                 for b in padded() {
                     dzt.row_mut(b).fill(T::zero());
                 }
-                gemm(T::one(), &dzt.view(), &w_hh, T::zero(), &mut tmp.view_mut());
+                w_hh.gemm(T::one(), &dzt.view(), T::zero(), &mut tmp.view_mut());
                 for b in padded() {
                     tmp.row_mut(b).assign(&dh_next.row(b));
                 }

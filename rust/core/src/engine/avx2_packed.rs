@@ -19,7 +19,7 @@ use std::cell::RefCell;
 /// Rows of a tile.
 const MR: usize = 6;
 /// Columns of a tile (two vectors).
-const NR: usize = 16;
+pub(super) const NR: usize = 16;
 /// Depth of a slice.
 const KC: usize = 256;
 /// Rows of `a` packed at once.
@@ -53,7 +53,7 @@ pub(super) unsafe fn gemm(p: Product<f32>, alpha: f32, beta: f32) {
             let kc = depth.min(p.k - pc);
             let beta = if pc == 0 { beta } else { 1.0 };
             // SAFETY: rows `pc..pc + kc` of `b` are in bounds.
-            unsafe { pack_b(p.b.at(pc, 0), kc, p.n, bp) };
+            unsafe { pack_b(p.b.at(pc, 0), kc, p.n, bp, KC * NR) };
             for ic in (0..p.m).step_by(MC) {
                 let mc = MC.min(p.m - ic);
                 // SAFETY: rows `ic..ic + mc`, columns `pc..pc + kc` of `a` are in bounds.
@@ -72,14 +72,15 @@ pub(super) unsafe fn gemm(p: Product<f32>, alpha: f32, beta: f32) {
     });
 }
 
-/// Packs `kc` rows of `b` (all `n` columns) into strips of `NR` columns, zero-padded.
+/// Packs `kc` rows of `b` (all `n` columns) into strips of `NR` columns, zero-padded, each
+/// strip `stride` floats after the previous one.
 ///
 /// # Safety
-/// `b` must be valid for `kc` rows and `n` columns.
+/// `b` must be valid for `kc` rows and `n` columns; `out` holds whole strips.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pack_b(b: Mat<f32>, kc: usize, n: usize, out: &mut [f32]) {
-    for (js, strip) in out.chunks_exact_mut(KC * NR).enumerate() {
+unsafe fn pack_b(b: Mat<f32>, kc: usize, n: usize, out: &mut [f32], stride: usize) {
+    for (js, strip) in out.chunks_exact_mut(stride).enumerate() {
         let j0 = js * NR;
         let cols = NR.min(n - j0);
         let mut q0 = 0;
@@ -231,6 +232,25 @@ unsafe fn tile(
             }
         }
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { store(&acc, c, rows, cols, alpha, beta) }
+}
+
+/// `c = alpha * acc + beta * c` on the `rows x cols` part of a tile (`c` not read when `beta`
+/// is 0).
+///
+/// # Safety
+/// `c` is valid for `rows x cols` elements.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn store(
+    acc: &[[__m256; 2]; MR],
+    c: Mat<f32>,
+    rows: usize,
+    cols: usize,
+    alpha: f32,
+    beta: f32,
+) {
     let alphav = _mm256_set1_ps(alpha);
     if rows == MR && cols == NR && c.cs == 1 {
         for (i, row) in acc.iter().enumerate() {
@@ -248,7 +268,7 @@ unsafe fn tile(
         }
     } else {
         let mut out = [[0f32; NR]; MR];
-        for (o, row) in out.iter_mut().zip(&acc) {
+        for (o, row) in out.iter_mut().zip(acc.iter()) {
             // SAFETY: `o` holds 16 floats.
             unsafe {
                 _mm256_storeu_ps(o.as_mut_ptr(), _mm256_mul_ps(alphav, row[0]));
@@ -295,4 +315,101 @@ fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
         _mm256_permute2f128_ps::<0x31>(u2, u6),
         _mm256_permute2f128_ps::<0x31>(u3, u7),
     ]
+}
+
+/// `b` (k, n) in strips of `NR` columns, one after another (`k x NR` each, zero-padded), for
+/// [`gemm_strips`].
+///
+/// # Safety
+/// `b` must be valid for `k` rows and `n` columns; the CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn strips(b: Mat<f32>, k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0.0; k * n.div_ceil(NR) * NR];
+    // SAFETY: forwarded from the caller; `out` holds whole strips of `k * NR`.
+    unsafe { pack_b(b, k, n, &mut out, k * NR) };
+    out
+}
+
+/// `c (m, n) = alpha * a (m, k) @ b + beta * c` for the strips `range` of `b` packed by
+/// [`strips`], `a` contiguous along `k` and read in place; each element sums over `k` in order.
+///
+/// # Safety
+/// `a` must be valid for (m, k) with `a.cs == 1`, `c` for (m, n) overlapping neither input,
+/// `strips` must come from [`strips`] for a `b` of (k, n), and the CPU must support AVX2 and
+/// FMA.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn gemm_strips(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<f32>,
+    strips: &[f32],
+    c: Mat<f32>,
+    alpha: f32,
+    beta: f32,
+    range: std::ops::Range<usize>,
+) {
+    for js in range {
+        let Some(strip) = strips.get(js * k * NR..(js + 1) * k * NR) else {
+            return;
+        };
+        let j = js * NR;
+        let cols = NR.min(n - j);
+        for i in (0..m).step_by(MR) {
+            let (ap, cp) = (a.at(i, 0), c.at(i, j));
+            macro_rules! go {
+                ($r:literal) => {
+                    // SAFETY: rows `i..i + r` of `a` and `c`, the strip's `k` steps.
+                    unsafe { tile_direct::<$r>(k, ap, strip, cp, cols, alpha, beta) }
+                };
+            }
+            match (m - i).min(MR) {
+                1 => go!(1),
+                2 => go!(2),
+                3 => go!(3),
+                4 => go!(4),
+                5 => go!(5),
+                _ => go!(6),
+            }
+        }
+    }
+}
+
+/// One `R x NR` tile of [`gemm_strips`]: rows of `a` broadcast in place, the strip read in
+/// order.
+///
+/// # Safety
+/// As [`gemm_strips`], for `R` rows of `a` and `c` and `cols` columns of `c`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_direct<const R: usize>(
+    k: usize,
+    a: Mat<f32>,
+    strip: &[f32],
+    c: Mat<f32>,
+    cols: usize,
+    alpha: f32,
+    beta: f32,
+) {
+    for i in 0..R {
+        _mm_prefetch::<_MM_HINT_T0>(c.at(i, 0).ptr.cast_const().cast());
+    }
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    let bp = strip.as_ptr();
+    let rows: [*const f32; R] = std::array::from_fn(|i| a.at(i, 0).ptr.cast_const());
+    for q in 0..k {
+        // SAFETY: step `q < k` of the strip and of each row of `a`.
+        unsafe {
+            let b0 = _mm256_loadu_ps(bp.add(q * NR));
+            let b1 = _mm256_loadu_ps(bp.add(q * NR + 8));
+            for (acc, row) in acc.iter_mut().zip(&rows) {
+                let x = _mm256_broadcast_ss(&*row.add(q));
+                acc[0] = _mm256_fmadd_ps(x, b0, acc[0]);
+                acc[1] = _mm256_fmadd_ps(x, b1, acc[1]);
+            }
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { store(&acc, c, R, cols, alpha, beta) }
 }

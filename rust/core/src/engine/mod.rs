@@ -36,6 +36,7 @@ pub mod isa;
 mod pool;
 mod portable;
 mod product;
+mod recurrent;
 mod tuning;
 pub mod vmath;
 
@@ -44,7 +45,7 @@ pub use isa::{
 };
 pub use pool::{num_threads, parallel_tasks, set_num_threads};
 pub use product::{gemm, PARALLEL_MIN_WORK};
-pub use tuning::{backward_copies_w_hh_t, forward_copies_w_hh_t};
+pub use recurrent::{Pass, Recurrent};
 
 use crate::{Error, Result};
 use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3};

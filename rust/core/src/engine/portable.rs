@@ -272,7 +272,9 @@ pub(super) unsafe fn packed<T: Float, const L: usize>(p: Product<T>, alpha: T, b
     let nr = NV * L;
     let n_pad = p.n.div_ceil(nr) * nr;
     let mut bp = vec![T::zero(); KC * n_pad]; // (n_pad / nr) panels of (kc, nr)
-    let mut ap = vec![T::zero(); KC * MC.div_ceil(MR) * MR]; // panels of (kc, MR)
+                                              // Panels of (kc, MR, L): each value of `a` repeated over the lanes, so that the
+                                              // micro-tile loads it as a vector (SSE2 has no broadcast from memory).
+    let mut ap = vec![T::zero(); KC * MC.div_ceil(MR) * MR * L];
     for pc in (0..p.k).step_by(KC) {
         let kc = KC.min(p.k - pc);
         // The first slice scales `c` by `beta`, later ones add to it.
@@ -293,24 +295,29 @@ pub(super) unsafe fn packed<T: Float, const L: usize>(p: Product<T>, alpha: T, b
         for ic in (0..p.m).step_by(MC) {
             let mc = MC.min(p.m - ic);
             for (ip, panel) in ap
-                .chunks_exact_mut(KC * MR)
+                .chunks_exact_mut(KC * MR * L)
                 .take(mc.div_ceil(MR))
                 .enumerate()
             {
                 for q in 0..kc {
                     for r in 0..MR {
                         let i = ip * MR + r;
-                        panel[q * MR + r] = if i < mc {
+                        let x = if i < mc {
                             // SAFETY: in bounds of `a`.
                             unsafe { *p.a.at(ic + i, pc + q).ptr }
                         } else {
                             T::zero()
                         };
+                        panel[(q * MR + r) * L..(q * MR + r + 1) * L].fill(x);
                     }
                 }
             }
             for (jp, bpanel) in bp.chunks_exact(KC * nr).enumerate() {
-                for (ip, apanel) in ap.chunks_exact(KC * MR).take(mc.div_ceil(MR)).enumerate() {
+                for (ip, apanel) in ap
+                    .chunks_exact(KC * MR * L)
+                    .take(mc.div_ceil(MR))
+                    .enumerate()
+                {
                     let (i0, j0) = (ic + ip * MR, jp * nr);
                     let (rows, cols) = (MR.min(p.m - i0), nr.min(p.n - j0));
                     let acc = micro::<T, L>(kc, apanel, bpanel);
@@ -327,12 +334,12 @@ pub(super) unsafe fn packed<T: Float, const L: usize>(p: Product<T>, alpha: T, b
     }
 }
 
-/// The `MR x NV L` micro-tile of packed panels `a` `(kc, MR)` and `b` `(kc, NV L)`.
+/// The `MR x NV L` micro-tile of packed panels `a` `(kc, MR, L)` and `b` `(kc, NV L)`.
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
 fn micro<T: Float, const L: usize>(kc: usize, a: &[T], b: &[T]) -> [[[T; L]; NV]; MR] {
     let mut acc = [[[T::zero(); L]; NV]; MR];
-    for (av, bv) in a.chunks_exact(MR).zip(b.chunks_exact(NV * L)).take(kc) {
+    for (av, bv) in a.chunks_exact(MR * L).zip(b.chunks_exact(NV * L)).take(kc) {
         let mut bl = [[T::zero(); L]; NV];
         for v in 0..NV {
             for l in 0..L {
@@ -340,7 +347,8 @@ fn micro<T: Float, const L: usize>(kc: usize, a: &[T], b: &[T]) -> [[[T; L]; NV]
             }
         }
         for r in 0..MR {
-            let x = [av[r]; L];
+            let mut x = [T::zero(); L];
+            x.copy_from_slice(&av[r * L..(r + 1) * L]);
             for v in 0..NV {
                 mul_add(&mut acc[r][v], &x, &bl[v]);
             }

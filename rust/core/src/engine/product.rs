@@ -65,7 +65,7 @@ pub fn gemm<T: Float>(
 }
 
 /// `x` as a `U`; only called with `U` = `T`.
-fn cast<T: 'static + Copy, U: 'static + Copy>(x: T) -> U {
+pub(super) fn cast<T: 'static + Copy, U: 'static + Copy>(x: T) -> U {
     assert!(TypeId::of::<T>() == TypeId::of::<U>());
     // SAFETY: same type (checked just above).
     unsafe { std::mem::transmute_copy(&x) }
@@ -95,14 +95,23 @@ impl<T> Mat<T> {
         })
     }
 
-    fn of(a: &ArrayView2<'_, T>) -> Option<Self> {
+    pub fn of(a: &ArrayView2<'_, T>) -> Option<Self> {
         Self::from_parts(a.as_ptr() as *mut T, a.dim(), a.strides())
     }
 
-    fn of_mut(a: &mut ArrayViewMut2<'_, T>) -> Option<Self> {
+    pub fn of_mut(a: &mut ArrayViewMut2<'_, T>) -> Option<Self> {
         let dim = a.dim();
         let strides = [a.strides()[0], a.strides()[1]];
         Self::from_parts(a.as_mut_ptr(), dim, &strides)
+    }
+
+    /// The same operand with elements of type `U` (only used with `U` = `T`).
+    pub fn cast<U>(self) -> Mat<U> {
+        Mat {
+            ptr: self.ptr.cast(),
+            rs: self.rs,
+            cs: self.cs,
+        }
     }
 
     /// The element at (`i`, `j`) (wrapping arithmetic: only dereferenced in bounds).
@@ -129,18 +138,13 @@ pub(super) struct Product<T> {
 
 impl<T> Product<T> {
     fn cast<U>(self) -> Product<U> {
-        let m = |x: Mat<T>| Mat {
-            ptr: x.ptr as *mut U,
-            rs: x.rs,
-            cs: x.cs,
-        };
         Product {
             m: self.m,
             n: self.n,
             k: self.k,
-            a: m(self.a),
-            b: m(self.b),
-            c: m(self.c),
+            a: self.a.cast(),
+            b: self.b.cast(),
+            c: self.c.cast(),
         }
     }
 
@@ -214,12 +218,18 @@ pub(super) trait Scalar: Float + crate_gemm::CrateKernels {
 fn plan_with<T>(p: &Product<T>, t: &Tuning, isa: Isa, general: Kernel) -> Kernel {
     let axpy =
         p.contiguous_n() && p.m <= t.axpy_max_rows && p.n.saturating_mul(p.k) <= t.axpy_max_b;
+    let gemv = p.contiguous_k() && p.m == 1;
     if p.contiguous_k() && p.m > 1 && p.m.saturating_mul(t.dot_k_per_row) < p.k {
         Kernel::Dot(isa)
-    } else if axpy && !(p.contiguous_k() && p.m == 1 && t.crate_gemv) {
+    } else if gemv {
+        // One row: the gemm crate's matrix-vector kernel where it has one, else dot products.
+        if t.crate_gemv {
+            Kernel::Crate(isa)
+        } else {
+            Kernel::Dot(isa)
+        }
+    } else if axpy {
         Kernel::Axpy(isa)
-    } else if p.contiguous_k() && p.m == 1 && !t.crate_gemv {
-        Kernel::Dot(isa)
     } else {
         general
     }
@@ -227,8 +237,11 @@ fn plan_with<T>(p: &Product<T>, t: &Tuning, isa: Isa, general: Kernel) -> Kernel
 
 impl Scalar for f32 {
     fn plan(p: &Product<f32>, isa: Isa) -> Kernel {
+        // The AVX2 packed product where its packing pays (the gemm crate's kernel has paths
+        // for thin products and reads one operand in place).
+        let packed_pays = p.m >= 16 && p.n >= 16 && p.k >= 16;
         let general = match isa {
-            Isa::Avx2 => Kernel::Packed(Isa::Avx2),
+            Isa::Avx2 if packed_pays => Kernel::Packed(Isa::Avx2),
             _ => crate_gemm::general(isa),
         };
         plan_with(p, Tuning::of(isa), isa, general)

@@ -320,3 +320,37 @@ fn transpose_matches_the_view() {
         assert_eq!(transpose(a.view()), a.t());
     }
 }
+
+/// Prepared recurrent weights (copies, strips) give the products of the plain views at every
+/// level, for both passes, with ragged sizes and products split across threads.
+#[test]
+fn recurrent_weights_match_plain_products() {
+    for isa in supported() {
+        with_max_isa(Some(isa), || {
+            for &(batch, hidden) in &[(1, 40), (3, 520), (16, 520), (16, 1030), (40, 64)] {
+                let w = rand(hidden, hidden, 21).mapv(|v| v as f32);
+                let h = rand(batch, hidden, 22).mapv(|v| v as f32);
+                let c0 = rand(batch, hidden, 23).mapv(|v| v as f32);
+                for pass in [Pass::Forward, Pass::Backward] {
+                    let b = match pass {
+                        Pass::Forward => w.t(),
+                        Pass::Backward => w.view(),
+                    };
+                    let prepared = Recurrent::new(b, batch, pass);
+                    for beta in [0.0, 1.0] {
+                        let mut want = c0.clone();
+                        gemm(1.0, &h.view(), &b, beta, &mut want.view_mut());
+                        let mut got = c0.clone();
+                        prepared.gemm(1.0, &h.view(), beta, &mut got.view_mut());
+                        for (g, w) in got.iter().zip(&want) {
+                            assert!(
+                                (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                                "{isa} {pass:?} ({batch}, {hidden}) beta {beta}: {g} vs {w}"
+                            );
+                        }
+                    }
+                }
+            }
+        });
+    }
+}

@@ -7,6 +7,7 @@
 //! BENCHMARKS.md) on a 2-core AMD EPYC (Zen 4) at each level.
 
 use super::isa::Isa;
+use super::recurrent::{Layout, Pass};
 
 /// Per-level choices.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +38,9 @@ pub(super) struct Tuning {
     /// with the rows of a row-major copy of `W_hh^T` rather than broadcasting into rows of
     /// `W_hh` (whose rows lie far apart in a large matrix).
     pub backward_copy_min_hidden: usize,
+    /// Smallest hidden size for which a recurrence with several rows multiplies by `W_hh` cut
+    /// into strips (AVX2 + FMA only; `usize::MAX`: never).
+    pub packed_min_hidden: usize,
 }
 
 impl Tuning {
@@ -60,6 +64,7 @@ const AVX512: Tuning = Tuning {
     max_blocks: 8,
     forward_copy_max_hidden: 256,
     backward_copy_min_hidden: usize::MAX,
+    packed_min_hidden: usize::MAX,
 };
 
 const AVX2: Tuning = Tuning {
@@ -72,6 +77,7 @@ const AVX2: Tuning = Tuning {
     max_blocks: 8,
     forward_copy_max_hidden: 256,
     backward_copy_min_hidden: 1024,
+    packed_min_hidden: 512,
 };
 
 const GENERIC: Tuning = Tuning {
@@ -85,17 +91,20 @@ const GENERIC: Tuning = Tuning {
     max_blocks: 8,
     forward_copy_max_hidden: 0,
     backward_copy_min_hidden: 0,
+    packed_min_hidden: usize::MAX,
 };
 
-/// Whether the forward recurrence of `batch` sequences of `hidden` units should multiply by a
-/// row-major copy of `W_hh^T` (worth its copy when there are several rows to amortize it over)
-/// at the level in use on this thread.
-pub fn forward_copies_w_hh_t(batch: usize, hidden: usize) -> bool {
-    batch > 1 && hidden <= Tuning::of(super::isa::current()).forward_copy_max_hidden
-}
-
-/// Whether the backward recurrence of `hidden` units should multiply by a row-major copy of
-/// `W_hh^T` at the level in use on this thread.
-pub fn backward_copies_w_hh_t(hidden: usize) -> bool {
-    hidden >= Tuning::of(super::isa::current()).backward_copy_min_hidden
+/// The layout [`super::Recurrent`] keeps `b` in for a recurrence of `batch` sequences of
+/// `hidden` units at level `isa` (measured, see the fields of [`Tuning`]).
+pub(super) fn recurrent_layout(isa: Isa, pass: Pass, batch: usize, hidden: usize) -> Layout {
+    let t = Tuning::of(isa);
+    if batch > 1 && hidden >= t.packed_min_hidden {
+        return Layout::Packed;
+    }
+    match pass {
+        Pass::Forward if batch > 1 && hidden <= t.forward_copy_max_hidden => Layout::RowMajor,
+        Pass::Forward => Layout::ColMajor,
+        Pass::Backward if hidden >= t.backward_copy_min_hidden => Layout::ColMajor,
+        Pass::Backward => Layout::RowMajor,
+    }
 }
