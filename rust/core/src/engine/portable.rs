@@ -127,6 +127,7 @@ unsafe fn dot_tile<T: Float, const L: usize, const R: usize, const C: usize>(
 /// # Safety
 /// The operands must be valid for the product's shapes and strides, `c` must overlap neither
 /// input, and `a.cs == 1`, `b.rs == 1` (or `k == 1`).
+#[inline(never)] // a symbol of its own in profiles
 pub(super) unsafe fn dot_nt<T: Float, const L: usize>(p: Product<T>, alpha: T, beta: T) {
     let (a, lda, w, ldw) = (p.a.ptr, p.a.rs, p.b.ptr, p.b.cs);
     let tile = |i: usize, j: usize| {
@@ -171,6 +172,7 @@ const AXPY_V: usize = 2;
 /// # Safety
 /// The operands must be valid for the product's shapes and strides, `c` must overlap neither
 /// input, and `b.cs == c.cs == 1` (or `n == 1`).
+#[inline(never)] // a symbol of its own in profiles
 pub(super) unsafe fn axpy_nn<T: Float, const L: usize>(p: Product<T>, alpha: T, beta: T) {
     let width = AXPY_V * L;
     let mut j = 0;
@@ -268,6 +270,7 @@ const MC: usize = 128;
 /// # Safety
 /// The operands must be valid for the product's shapes and strides, and `c` must overlap
 /// neither input.
+#[inline(never)] // a symbol of its own in profiles
 pub(super) unsafe fn packed<T: Float, const L: usize>(p: Product<T>, alpha: T, beta: T) {
     let nr = NV * L;
     let n_pad = p.n.div_ceil(nr) * nr;
