@@ -32,6 +32,7 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
     import seqrnn
     import torch
+    from seqrnn import _core
 
     sys.path.insert(0, str(HERE))
     from _torch_rnn import TorchLM
@@ -52,11 +53,13 @@ def child(args: argparse.Namespace) -> None:
         h = lm.fit(ids, args.epochs, BATCH, STEPS, lr=LR, clip=CLIP, sampling=sampling,
                    progress=False, seed=0)
         ours = time.perf_counter() - start
+        print(f"{sampling}: seqrnn perplexity {h.train_perplexity[-1]:.3f} in {ours:.1f} s",
+              flush=True)
         model = TorchLM(weights)
         opt = torch.optim.SGD(model.parameters(), lr=LR)
         start, ppl = time.perf_counter(), float("nan")
         for epoch in range(args.epochs):
-            xs, ys = seqrnn.batches(ids, BATCH, STEPS, sampling, seed=epoch)  # (n, B, T)
+            xs, ys = _core.batches(ids, BATCH, STEPS, sampling, seed=epoch)  # (n, B, T)
             xs = torch.from_numpy(np.ascontiguousarray(xs.transpose(0, 2, 1)))  # (n, T, B)
             ys = torch.from_numpy(np.ascontiguousarray(ys.transpose(0, 2, 1)))
             state = torch.zeros(1, BATCH, HIDDEN)
