@@ -66,6 +66,15 @@ enum Prepared<'a, T> {
     },
 }
 
+impl<T> Drop for Recurrent<'_, T> {
+    fn drop(&mut self) {
+        #[cfg(x86_kernels)]
+        if let Prepared::Strips { strips, .. } = &mut self.prepared {
+            super::avx2_packed::recycle(std::mem::take(strips));
+        }
+    }
+}
+
 impl<'a, T: Float> Recurrent<'a, T> {
     /// Prepares `b` (k, n) for products with `batch` rows of `a` at the level in use.
     pub fn new(b: ArrayView2<'a, T>, batch: usize, pass: Pass) -> Self {
