@@ -318,34 +318,17 @@ fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
 }
 
 /// `b` (k, n) in strips of `NR` columns, one after another (`k x NR` each, zero-padded), for
-/// [`gemm_strips`].
+/// [`gemm_strips`], written into `out` (whatever it held).
 ///
 /// # Safety
 /// `b` must be valid for `k` rows and `n` columns; the CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn strips(b: Mat<f32>, k: usize, n: usize) -> Vec<f32> {
-    // A buffer given back by `recycle` on this thread, if any: the recurrence packs W_hh at
-    // every minibatch, and a fresh buffer of a megabyte costs page faults each time.
-    let mut out = SPARE.with_borrow_mut(Vec::pop).unwrap_or_default();
+pub(super) unsafe fn strips(b: Mat<f32>, k: usize, n: usize, mut out: Vec<f32>) -> Vec<f32> {
     out.clear();
     out.resize(k * n.div_ceil(NR) * NR, 0.0);
     // SAFETY: forwarded from the caller; `out` holds whole strips of `k * NR`.
     unsafe { pack_b(b, k, n, &mut out, k * NR) };
     out
-}
-
-/// Gives a buffer of [`strips`] back for the next packing on this thread.
-pub(super) fn recycle(buffer: Vec<f32>) {
-    SPARE.with_borrow_mut(|spare| {
-        if spare.len() < 4 {
-            spare.push(buffer);
-        }
-    });
-}
-
-thread_local! {
-    /// Buffers of [`strips`] kept for reuse (at most 4).
-    static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `c (m, n) = alpha * a (m, k) @ b + beta * c` for the strips `range` of `b` packed by

@@ -56,9 +56,20 @@ use ndarray::{s, Array2, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3};
 ///
 /// Shapes: `a` (m, n) -> (n, m).
 pub fn transpose<T: Copy + num_traits::Zero>(a: ArrayView2<'_, T>) -> Array2<T> {
+    transpose_into(a, Vec::new())
+}
+
+/// [`transpose`] into `buffer` (whatever it held; reallocated only if too small).
+pub(crate) fn transpose_into<T: Copy + num_traits::Zero>(
+    a: ArrayView2<'_, T>,
+    mut buffer: Vec<T>,
+) -> Array2<T> {
     const BLOCK: usize = 32;
     let (m, n) = a.dim();
-    let mut out = Array2::zeros((n, m)); // (n, m)
+    buffer.clear();
+    buffer.resize(m * n, T::zero());
+    let mut out = Array2::from_shape_vec((n, m), buffer) // (n, m)
+        .unwrap_or_else(|_| Array2::zeros((n, m)));
     for i in (0..m).step_by(BLOCK) {
         for j in (0..n).step_by(BLOCK) {
             let (i1, j1) = ((i + BLOCK).min(m), (j + BLOCK).min(n));

@@ -19,10 +19,12 @@ use super::isa::Isa;
 use super::pool;
 #[cfg(x86_kernels)]
 use super::product::{cast, Mat, Product};
-use super::{gemm, transpose, tuning};
+use super::{gemm, transpose_into, tuning};
 use crate::Float;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use std::any::Any;
 use std::any::TypeId;
+use std::cell::RefCell;
 
 /// Which way the recurrence runs: the layouts that pay differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,13 +47,15 @@ pub(super) enum Layout {
 }
 
 /// `b` (k, n) prepared for products `a (m, k) @ b` with `m` = the batch.
-pub struct Recurrent<'a, T> {
+pub struct Recurrent<'a, T: Float> {
     prepared: Prepared<'a, T>,
 }
 
 enum Prepared<'a, T> {
     /// `b` as given.
     View(ArrayView2<'a, T>),
+    /// Nothing (after its buffer went back for reuse).
+    Done,
     /// A row-major copy of `b`.
     RowMajor(Array2<T>),
     /// A row-major copy of `b^T`, so `b` is its transposed view (column-major).
@@ -66,13 +70,41 @@ enum Prepared<'a, T> {
     },
 }
 
-impl<T> Drop for Recurrent<'_, T> {
+impl<T: Float> Drop for Recurrent<'_, T> {
     fn drop(&mut self) {
-        #[cfg(x86_kernels)]
-        if let Prepared::Strips { strips, .. } = &mut self.prepared {
-            super::avx2_packed::recycle(std::mem::take(strips));
+        match std::mem::replace(&mut self.prepared, Prepared::Done) {
+            Prepared::RowMajor(a) | Prepared::ColMajor(a) => give(a.into_raw_vec_and_offset().0),
+            #[cfg(x86_kernels)]
+            Prepared::Strips { strips, .. } => give(strips),
+            Prepared::View(_) | Prepared::Done => {}
         }
     }
+}
+
+thread_local! {
+    /// Buffers of prepared matrices that are done with, for the next ones on this thread: the
+    /// recurrence prepares W_hh at every minibatch, and a fresh buffer of a megabyte or more
+    /// costs page faults each time (14% of the time at hidden 512, measured).
+    static SPARE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `U` given back earlier on this thread, or a new one.
+fn take<U: 'static>() -> Vec<U> {
+    SPARE
+        .with_borrow_mut(|spare| {
+            let i = spare.iter().position(|b| b.is::<Vec<U>>())?;
+            spare.swap_remove(i).downcast::<Vec<U>>().ok().map(|b| *b)
+        })
+        .unwrap_or_default()
+}
+
+/// Keeps `buffer` for [`take`] (at most 4 on a thread).
+fn give<U: 'static>(buffer: Vec<U>) {
+    SPARE.with_borrow_mut(|spare| {
+        if spare.len() < 4 {
+            spare.push(Box::new(buffer));
+        }
+    });
 }
 
 impl<'a, T: Float> Recurrent<'a, T> {
@@ -91,12 +123,16 @@ impl<'a, T: Float> Recurrent<'a, T> {
                     n,
                     // SAFETY: `T` is `f32`, `b` is valid for (k, n), and the CPU has AVX2 and
                     // FMA (the level in use is at most the CPU's).
-                    strips: unsafe { super::avx2_packed::strips(bm.cast(), b.nrows(), n) },
+                    strips: unsafe { super::avx2_packed::strips(bm.cast(), b.nrows(), n, take()) },
                 },
                 None => Prepared::View(b),
             },
-            Layout::RowMajor if b.strides()[1] != 1 => Prepared::RowMajor(transpose(b.t())),
-            Layout::ColMajor if b.strides()[0] != 1 => Prepared::ColMajor(transpose(b)),
+            Layout::RowMajor if b.strides()[1] != 1 => {
+                Prepared::RowMajor(transpose_into(b.t(), take()))
+            }
+            Layout::ColMajor if b.strides()[0] != 1 => {
+                Prepared::ColMajor(transpose_into(b, take()))
+            }
             _ => Prepared::View(b),
         };
         let _ = is_f32;
@@ -107,6 +143,7 @@ impl<'a, T: Float> Recurrent<'a, T> {
     pub fn gemm(&self, alpha: T, a: &ArrayView2<'_, T>, beta: T, c: &mut ArrayViewMut2<'_, T>) {
         match &self.prepared {
             Prepared::View(b) => gemm(alpha, a, b, beta, c),
+            Prepared::Done => unreachable!("a Recurrent is only emptied when it is dropped"),
             Prepared::RowMajor(b) => gemm(alpha, a, &b.view(), beta, c),
             Prepared::ColMajor(bt) => gemm(alpha, a, &bt.t(), beta, c),
             #[cfg(x86_kernels)]
