@@ -15,7 +15,10 @@ from seqrnn import data
 LM = seqrnn.LanguageModel(5, 4, seed=0)  # vocab 5, hidden 4, one-hot input, float32
 S2S = seqrnn.Seq2Seq(6, 7, embed_size=3, hidden_size=4, num_layers=1, seed=0)  # src 6, tgt 7
 VOCAB = seqrnn.Vocab(list("abcab"))  # 4 tokens
-TRANSLATOR = seqrnn.Translator(S2S, seqrnn.Vocab(list("abcde")), seqrnn.Vocab(list("abcdef")), 5)
+# src: <unk>, <pad>, <eos>, a, b, c; tgt: <unk>, <pad>, <bos>, <eos>, a, b, c
+TRANSLATOR = seqrnn.Translator(S2S, seqrnn.Vocab(list("abc"), reserved_tokens=["<pad>", "<eos>"]),
+                               seqrnn.Vocab(list("abc"), reserved_tokens=["<pad>", "<bos>", "<eos>"]),
+                               5)
 CORPUS = np.arange(50) % 5
 SRC = np.array([[3, 4, 2, 0]])  # (batch 1, steps 4)
 TGT_IN, TGT_OUT = np.array([[1, 5, 6]]), np.array([[5, 6, 2]])  # (batch 1, steps 3)
@@ -273,11 +276,11 @@ FILE_CASES = [
      lambda tmp: seqrnn.Translator.load(saved(tmp, LM, "lm.safetensors"))),
     ("plain Seq2Seq file as Translator", ValueError, r"not a translator checkpoint \(no seqrnn.src_vocab\)",
      lambda tmp: seqrnn.Translator.load(saved(tmp, S2S, "s2s.safetensors"))),
-    ("translator num_steps not a number", ValueError, r"num_steps must be a positive int, got 'ten'",
+    ("translator num_steps not a number", ValueError, r"^invalid checkpoint: .*num_steps must be an int in \[1, 65536\], got 'ten'",
      lambda tmp: seqrnn.Translator.load(saved(tmp, S2S, "t.safetensors", _translator_meta("ten")))),
-    ("translator num_steps 0", ValueError, r"^num_steps must be at least 1, got 0",
+    ("translator num_steps 0", ValueError, r"^invalid checkpoint: .*num_steps must be an int in \[1, 65536\], got '0'",
      lambda tmp: seqrnn.Translator.load(saved(tmp, S2S, "t.safetensors", _translator_meta("0")))),
-    ("translator vocabularies of other sizes", ValueError, r"vocabulary sizes do not match",
+    ("translator vocabularies of other sizes", ValueError, r"^invalid checkpoint: .*src_vocab: the model expects 6 tokens, got",
      lambda tmp: seqrnn.Translator.load(saved(tmp, S2S, "t.safetensors", _translator_meta("5", VOCAB)))),
     ("lm vocabulary of another size", ValueError, r"vocabulary has 4 tokens, the model 5",
      lambda tmp: seqrnn.LanguageModel.load(_lm_with_vocab(tmp, VOCAB))),

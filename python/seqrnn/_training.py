@@ -3,7 +3,6 @@ keeping the best epoch, responsiveness."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -14,8 +13,7 @@ from typing import Any
 
 from . import _validate as v
 
-FIT_KEY = "seqrnn.fit"  # checkpoint metadata: history and the epoch in progress, as JSON
-BEST = "best."  # checkpoint tensors: the best parameters so far, for keep_best
+BEST = "best."  # checkpoint tensors: the best parameters so far, for keep_best (checked by the core)
 
 
 @dataclass
@@ -131,17 +129,21 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
     best: dict[str, Any] | None = None
     tokens, loss_sum, seconds_before = 0, 0.0, 0.0  # the epoch in progress
     if saving.resume_from is not None:
-        meta, extra = trainer.resume(core, saving.resume_from, saving.seed_given)
-        state = json.loads(meta.get(FIT_KEY, "{}"))
-        history = History(**state.get("history", {}))
-        tokens, loss_sum, seconds_before = state.get("partial", (0, 0.0, 0.0))
+        # The core checks the record's schema and the best tensors before anything changes.
+        record, extra = trainer.resume(core, saving.resume_from, saving.seed_given)
+        if record is not None:
+            train, valid, speed, secs, best_epoch, best_valid, partial = record
+            history = History(train, valid, speed, secs, best_epoch, best_valid)
+            tokens, loss_sum, seconds_before = partial
         best = {k[len(BEST):]: a for k, a in extra.items() if k.startswith(BEST)} or None
 
     def write_checkpoint(partial: tuple[int, float, float]) -> None:
         assert saving.checkpoint is not None
-        state = {"history": history.__dict__, "partial": partial}
+        h = history
+        record = (h.train_perplexity, h.valid_perplexity, h.tokens_per_second, h.seconds,
+                  h.best_epoch, h.best_valid_perplexity, partial)
         extra = {BEST + k: a for k, a in (best or {}).items()} if saving.keep_best else {}
-        trainer.checkpoint(core, saving.checkpoint, {FIT_KEY: json.dumps(state)}, extra)
+        trainer.checkpoint(core, saving.checkpoint, record, extra)
 
     every_steps = saving.every_steps
     bar = tqdm(total=epochs, initial=min(trainer.epochs, epochs), unit="epoch",

@@ -414,11 +414,18 @@ class LanguageModel(StateDict):
         if VOCAB_KEY in meta:
             from .vocab import Vocab
 
-            lm.vocab = Vocab.from_json(meta[VOCAB_KEY])
+            name = os.fspath(path)
+            try:
+                lm.vocab = Vocab.from_json(meta[VOCAB_KEY])
+            except ValueError as e:
+                raise ValueError(f"invalid checkpoint: {name}: {e}") from None
             if len(lm.vocab) != core.vocab_size:
                 raise ValueError(
-                    f"{os.fspath(path)}: vocabulary has {len(lm.vocab)} tokens, "
+                    f"invalid checkpoint: {name}: vocabulary has {len(lm.vocab)} tokens, "
                     f"the model {core.vocab_size}"
                 )
             lm.level = meta.get("seqrnn.level", "char")
+            if lm.level not in ("char", "word"):
+                raise ValueError(f"invalid checkpoint: {name}: seqrnn.level must be 'char' or "
+                                 f"'word', got {lm.level[:40]!r}")
         return lm

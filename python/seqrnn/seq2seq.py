@@ -17,6 +17,9 @@ from ._training import History, Saving, run_epochs
 
 Array = npt.NDArray[Any]
 SRC_VOCAB_KEY, TGT_VOCAB_KEY, STEPS_KEY = "seqrnn.src_vocab", "seqrnn.tgt_vocab", "seqrnn.num_steps"
+MAX_NUM_STEPS = 65_536  # the longest sentence (in tokens) a Translator pads to
+# The reserved tokens a translator's vocabularies must hold (make_translation_data adds them).
+SRC_RESERVED, TGT_RESERVED = ("<pad>", "<eos>"), ("<pad>", "<bos>", "<eos>")
 
 
 class Seq2Seq(StateDict):
@@ -276,8 +279,24 @@ class Translator:
     """
 
     def __init__(self, model: Seq2Seq, src_vocab: Any, tgt_vocab: Any, num_steps: int) -> None:
-        self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
+        """``num_steps`` (at most ``MAX_NUM_STEPS``, 65,536) is the length sentences are cut
+        or padded to; the vocabularies must fit the model and hold d2l's reserved tokens
+        (``<pad>`` and ``<eos>``; the target one ``<bos>`` too)."""
         self.num_steps = v.positive_int(num_steps, "num_steps")
+        if self.num_steps > MAX_NUM_STEPS:
+            raise ValueError(f"num_steps must be at most {MAX_NUM_STEPS}, got {num_steps}")
+        for side, vocab, size, reserved in (("src_vocab", src_vocab, model.src_vocab_size,
+                                             SRC_RESERVED),
+                                            ("tgt_vocab", tgt_vocab, model.tgt_vocab_size,
+                                             TGT_RESERVED)):
+            if len(vocab) != size:
+                raise ValueError(f"{side}: the model expects {size} tokens, got {len(vocab)}")
+            tokens = set(vocab.idx_to_token)
+            missing = [t for t in reserved if t not in tokens]
+            if missing:
+                raise ValueError(f"{side}: expected the reserved tokens {list(reserved)}, "
+                                 f"{missing[0]!r} is missing")
+        self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
         self.history: History | None = None  # set by Translator.train
 
     @classmethod
@@ -384,15 +403,20 @@ class Translator:
         """
         from .vocab import Vocab
 
-        core, meta = _core.Seq2Seq.load(os.fspath(path))
+        name = os.fspath(path)
+        core, meta = _core.Seq2Seq.load(name)
         missing = [k for k in (SRC_VOCAB_KEY, TGT_VOCAB_KEY, STEPS_KEY) if k not in meta]
         if missing:
-            raise ValueError(f"{os.fspath(path)}: not a translator checkpoint (no {missing[0]})")
+            raise ValueError(f"invalid checkpoint: {name}: not a translator checkpoint "
+                             f"(no {missing[0]})")
         model = Seq2Seq._from_core(core)
-        src_vocab, tgt_vocab = Vocab.from_json(meta[SRC_VOCAB_KEY]), Vocab.from_json(meta[TGT_VOCAB_KEY])
-        if (len(src_vocab), len(tgt_vocab)) != (model.src_vocab_size, model.tgt_vocab_size):
-            raise ValueError(f"{os.fspath(path)}: vocabulary sizes do not match the model")
         steps = meta[STEPS_KEY]
-        if not steps.isdecimal():
-            raise ValueError(f"{os.fspath(path)}: num_steps must be a positive int, got {steps!r}")
-        return cls(model, src_vocab, tgt_vocab, int(steps))
+        if not (steps.isascii() and steps.isdigit() and len(steps) <= 6
+                and 1 <= int(steps) <= MAX_NUM_STEPS):
+            raise ValueError(f"invalid checkpoint: {name}: num_steps must be an int in "
+                             f"[1, {MAX_NUM_STEPS}], got {steps[:40]!r}")
+        try:
+            vocabs = Vocab.from_json(meta[SRC_VOCAB_KEY]), Vocab.from_json(meta[TGT_VOCAB_KEY])
+            return cls(model, *vocabs, int(steps))
+        except ValueError as e:
+            raise ValueError(f"invalid checkpoint: {name}: {e}") from None

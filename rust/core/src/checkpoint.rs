@@ -1,6 +1,7 @@
 //! Checkpoints: one safetensors file, tensors under their state-dict names, configuration as
 //! JSON in the file's metadata. Writes are atomic; reads validate before anything is used and
-//! never execute code.
+//! never execute code: the header's sizes and offsets, no key twice, the configuration's schema
+//! (no unknown field, every size accounted for by the file's tensors), every value finite.
 
 use crate::{Dtype, Error, Float, Parameters, Result};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -110,10 +111,78 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-/// The string metadata of safetensors bytes (validates the header).
+/// The string metadata of safetensors bytes (validates the header: sizes and offsets against
+/// the file, and no key twice at any level, so a second `seqrnn.kind` or a second tensor of one
+/// name is refused instead of one of them silently winning).
 pub fn metadata(bytes: &[u8]) -> Result<HashMap<String, String>> {
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+    let (header_len, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+    let header = bytes
+        .get(8..8 + header_len)
+        .ok_or_else(|| bad("the header is longer than the file"))?;
+    serde_json::from_slice::<Unique>(header).map_err(|e| bad(format!("header: {e}")))?;
     Ok(meta.metadata().clone().unwrap_or_default())
+}
+
+/// Any JSON value whose objects hold no key twice, at any depth (serde_json bounds the depth).
+struct Unique;
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Unique, A::Error> {
+        while seq.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Unique, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<Unique>()?;
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "key {key:?} appears twice"
+                )));
+            }
+        }
+        Ok(Unique)
+    }
 }
 
 /// The element type recorded in a checkpoint.
@@ -158,7 +227,21 @@ pub fn tensors<T: Float>(bytes: &[u8]) -> Result<Vec<(String, ArrayD<T>)>> {
         }
         let data = view.data();
         let size = std::mem::size_of::<T>();
-        let values: Vec<T> = data.chunks_exact(size).map(T::read_le).collect();
+        let mut values: Vec<T> = Vec::new();
+        values
+            .try_reserve_exact(data.len() / size)
+            .map_err(|_| Error::OutOfMemory {
+                what: format!("tensor {name}"),
+                bytes: data.len() as u128,
+            })?;
+        values.extend(data.chunks_exact(size).map(T::read_le));
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            return Err(bad(format!(
+                "tensor {name} holds a non-finite value ({}) at element {i}: seqrnn never \
+                 saves one (training stops before a non-finite update)",
+                values[i]
+            )));
+        }
         let a = ArrayD::from_shape_vec(IxDyn(view.shape()), values)
             .map_err(|e| bad(format!("{name}: {e}")))?;
         out.push((name, a));
@@ -221,7 +304,14 @@ where
             "configuration needs {expected} parameters, the file holds {present}"
         )));
     }
-    let tensors = tensors::<T>(bytes)?;
+    // The recorded dtype is `T`'s: a tensor of another type is a damaged or forged file.
+    let tensors = tensors::<T>(bytes).map_err(|e| match e {
+        Error::DtypeMismatch { what, got, .. } => bad(format!(
+            "tensor {what} is {got} in a {} file",
+            T::DTYPE.name()
+        )),
+        e => e,
+    })?;
     let mut model = build(config)?;
     let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
     model.load_state_dict(&views)?;

@@ -142,6 +142,7 @@ impl<T: Float> Parameters<T> for Linear<T> {
 
 /// The sizes a [`Linear`] checkpoint records.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinearConfig {
     /// Input features.
     pub in_features: usize,

@@ -17,6 +17,7 @@ use std::path::Path;
 
 /// Sizes and options of a [`LanguageModel`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LmConfig {
     /// Number of token types.
     pub vocab_size: usize,

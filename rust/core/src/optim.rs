@@ -31,6 +31,7 @@ pub fn clip_grad_value<T: Float, P: Parameters<T>>(grads: &mut P, clip_value: f6
 /// Which optimizer, with its hyper-parameters (PyTorch's defaults via the constructors).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "lowercase")]
+#[serde(deny_unknown_fields)]
 pub enum OptimizerConfig {
     /// `v = momentum * v + g; p -= lr * v` (plain SGD when momentum is 0).
     Sgd {

@@ -26,15 +26,24 @@ use std::collections::HashMap;
 pub const CHECKPOINT_KIND: &str = "TrainingCheckpoint";
 /// Metadata key holding the training progress as JSON.
 pub const PROGRESS: &str = "seqrnn.progress";
+/// Metadata key holding a [`FitRecord`] as JSON (written by Python's `fit`; optional).
+pub const FIT_RECORD: &str = "seqrnn.fit";
+/// Prefix of extra tensors holding a copy of the model's parameters (the best epoch's, for
+/// `keep_best`): `best.<parameter name>`, checked against the model when resuming.
+pub const BEST: &str = "best.";
 const OPTIMIZER: &str = "optimizer.";
 const CARRIED: &str = "trainer.state";
 const EXTRA: &str = "extra.";
+/// The largest step or epoch count a checkpoint may record (2^53: exact as a float in every
+/// language that reads it, and never near wrapping).
+pub const MAX_COUNT: u64 = 1 << 53;
 
 /// Named tensors a caller stores along with a checkpoint (e.g. the best parameters so far).
 pub type Extra<T> = Vec<(String, ArrayD<T>)>;
 
 /// Where a training run stands, and what it must be resumed with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Progress {
     model: String,
     optimizer: OptimizerConfig,
@@ -193,6 +202,13 @@ fn parse<T: Float>(bytes: &[u8]) -> Result<Parsed<T>> {
         .ok_or_else(|| bad(format!("metadata has no {PROGRESS:?} entry")))?;
     let progress: Progress =
         serde_json::from_str(json).map_err(|e| bad(format!("bad training progress: {e}")))?;
+    for (what, count) in [("steps", progress.steps), ("epochs", progress.epochs)] {
+        if count > MAX_COUNT {
+            return Err(bad(format!(
+                "training progress: {what} must be at most 2**53, got {count}"
+            )));
+        }
+    }
     let mut parsed = Parsed {
         progress,
         model: Vec::new(),
@@ -235,6 +251,47 @@ pub struct Resumed<T> {
     pub extra: Extra<T>,
     /// The file's string metadata (the caller's entries included).
     pub meta: HashMap<String, String>,
+    /// The file's [`FitRecord`], checked against the restored epoch count, if it has one.
+    pub record: Option<FitRecord>,
+}
+
+impl<T: Float> Resumed<T> {
+    /// The caller's parts of `parsed` once `restored` is known: every `best.` tensor must be a
+    /// parameter of the model with its shape (all of them or none), and the fit record must
+    /// parse for the restored epoch count.
+    fn of<M: Parameters<T>>(parsed: Parsed<T>, restored: &M) -> Result<Self> {
+        let named = restored.named();
+        let mut best = 0;
+        for (name, t) in &parsed.extra {
+            let Some(param) = name.strip_prefix(BEST) else {
+                continue;
+            };
+            let (_, p) = named.iter().find(|(n, _)| n == param).ok_or_else(|| {
+                bad(format!(
+                    "tensor {EXTRA}{name} names no parameter of the model (it has {:?})",
+                    named.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+                ))
+            })?;
+            crate::error::check_shape(&format!("{EXTRA}{name}"), p.shape(), t.shape())?;
+            best += 1;
+        }
+        if best != 0 && best != named.len() {
+            return Err(bad(format!(
+                "the best parameters hold {best} of the model's {} tensors",
+                named.len()
+            )));
+        }
+        let record = parsed
+            .meta
+            .get(FIT_RECORD)
+            .map(|json| FitRecord::from_json(json, parsed.progress.epochs))
+            .transpose()?;
+        Ok(Resumed {
+            extra: parsed.extra,
+            meta: parsed.meta,
+            record,
+        })
+    }
 }
 
 impl<T: Float> Trainer<T> {
@@ -308,12 +365,10 @@ impl<T: Float> Trainer<T> {
                 trainer.state = Some(s.map_err(|e| bad(e.to_string()))?);
             }
         }
+        let resumed = Resumed::of(parsed, &restored)?;
         *model = restored;
         *self = trainer;
-        Ok(Resumed {
-            extra: parsed.extra,
-            meta: parsed.meta,
-        })
+        Ok(resumed)
     }
 }
 
@@ -387,11 +442,122 @@ impl<T: Float> Seq2SeqTrainer<T> {
             trainer.order = trainer.epoch_order(data.len());
             trainer.next = p.next;
         }
+        let resumed = Resumed::of(parsed, &restored)?;
         *model = restored;
         *self = trainer;
-        Ok(Resumed {
-            extra: parsed.extra,
-            meta: parsed.meta,
-        })
+        Ok(resumed)
+    }
+}
+
+/// A metric of a [`FitRecord`]: a JSON number when finite, else `"inf"`, `"-inf"` or `"nan"`
+/// (JSON has no such numbers, and a diverging run's perplexity is infinite).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Metric(pub f64);
+
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            x if x.is_finite() => s.serialize_f64(x),
+            x if x.is_nan() => s.serialize_str("nan"),
+            x if x > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(x) => Ok(Metric(x)),
+            Raw::Text(t) => match t.as_str() {
+                "inf" => Ok(Metric(f64::INFINITY)),
+                "-inf" => Ok(Metric(f64::NEG_INFINITY)),
+                "nan" => Ok(Metric(f64::NAN)),
+                _ => Err(serde::de::Error::custom(format!(
+                    "expected a number, \"inf\", \"-inf\" or \"nan\", got {t:?}"
+                ))),
+            },
+        }
+    }
+}
+
+/// The per-epoch metrics of a `fit` run, as its checkpoints record them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitHistory {
+    /// Training perplexity of each epoch.
+    pub train_perplexity: Vec<Metric>,
+    /// Validation perplexity of each epoch (empty without validation data).
+    pub valid_perplexity: Vec<Metric>,
+    /// Training speed of each epoch.
+    pub tokens_per_second: Vec<Metric>,
+    /// Wall-clock seconds of each epoch.
+    pub seconds: Vec<Metric>,
+    /// The 0-based epoch of the lowest validation perplexity.
+    pub best_epoch: Option<u64>,
+    /// That perplexity.
+    pub best_valid_perplexity: Option<Metric>,
+}
+
+/// What a `fit` checkpoint records besides the trainer's [`Progress`]: the history of the
+/// finished epochs and the sums of the epoch in progress (tokens, loss sum, seconds).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FitRecord {
+    /// The finished epochs.
+    pub history: FitHistory,
+    /// Tokens, summed loss and seconds of the epoch in progress.
+    pub partial: (u64, Metric, Metric),
+}
+
+impl FitRecord {
+    /// The JSON text of the record.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Parses [`FitRecord::to_json`]'s output for a run that has finished `epochs` epochs:
+    /// the schema (no unknown or repeated field, bounded depth), one entry per finished epoch
+    /// in every list (none or one each for validation), the best epoch among them.
+    pub fn from_json(json: &str, epochs: u64) -> Result<Self> {
+        let r: FitRecord =
+            serde_json::from_str(json).map_err(|e| bad(format!("bad fit record: {e}")))?;
+        let h = &r.history;
+        let n = usize::try_from(epochs).map_err(|_| bad("too many epochs"))?;
+        let lists = [
+            ("train_perplexity", h.train_perplexity.len()),
+            ("tokens_per_second", h.tokens_per_second.len()),
+            ("seconds", h.seconds.len()),
+        ];
+        for (what, len) in lists {
+            if len != n {
+                return Err(bad(format!(
+                    "fit record: {what} has {len} entries for {n} finished epochs"
+                )));
+            }
+        }
+        let valid = h.valid_perplexity.len();
+        if valid != 0 && valid != n {
+            return Err(bad(format!(
+                "fit record: valid_perplexity has {valid} entries for {n} finished epochs"
+            )));
+        }
+        match (h.best_epoch, h.best_valid_perplexity) {
+            (None, None) => {}
+            (Some(e), Some(_)) if valid > 0 && e < epochs => {}
+            (e, p) => {
+                return Err(bad(format!(
+                    "fit record: best epoch {e:?} with perplexity {p:?} does not fit {valid} \
+                     validated epochs"
+                )))
+            }
+        }
+        Ok(r)
     }
 }

@@ -89,6 +89,7 @@ impl Nonlinearity {
 
 /// Sizes and options of an [`Rnn`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RnnConfig {
     /// Features per input step (the vocabulary size for one-hot input).
     pub input_size: usize,

@@ -52,6 +52,7 @@ impl Context {
 
 /// Sizes and options of a [`Seq2Seq`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Seq2SeqConfig {
     /// Source vocabulary size.
     pub src_vocab_size: usize,

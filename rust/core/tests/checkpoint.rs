@@ -278,3 +278,94 @@ fn write_atomic_replaces_whole_files_and_cleans_up_on_error() {
     assert_eq!(names, ["m.safetensors", "sub"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `bytes` with its JSON header text changed by `edit` (padded with spaces to 8 bytes).
+fn with_header(bytes: &[u8], edit: impl FnOnce(String) -> String) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header = edit(String::from_utf8(bytes[8..8 + n].to_vec()).unwrap());
+    while !header.len().is_multiple_of(8) {
+        header.push(' ');
+    }
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
+#[test]
+fn a_key_twice_in_the_header_is_refused() {
+    let bytes = lm().to_bytes(HashMap::new()).unwrap();
+    let same = with_header(&bytes, |h| h);
+    LanguageModel::<f32>::from_bytes(&same).unwrap();
+    // A second seqrnn.kind: serde would keep one of the two silently.
+    let twice = with_header(&bytes, |h| {
+        h.replacen(
+            "\"__metadata__\":{",
+            "\"__metadata__\":{\"seqrnn.kind\":\"Seq2Seq\",",
+            1,
+        )
+    });
+    let msg = message(LanguageModel::<f32>::from_bytes(&twice));
+    assert!(msg.contains("key \"seqrnn.kind\" appears twice"), "{msg}");
+    // A second tensor entry of one name, and a repeated key inside a tensor's entry.
+    let first = bytes_tensor_entry(&bytes);
+    let twice = with_header(&bytes, |h| h.replacen('{', &format!("{{{first},"), 1));
+    assert!(message(LanguageModel::<f32>::from_bytes(&twice)).contains("appears twice"));
+    let twice = with_header(&bytes, |h| {
+        h.replacen(
+            "\"dtype\":\"F32\"",
+            "\"dtype\":\"F32\",\"dtype\":\"F32\"",
+            1,
+        )
+    });
+    let msg = message(LanguageModel::<f32>::from_bytes(&twice));
+    assert!(msg.contains("duplicate field `dtype`"), "{msg}"); // safetensors' own check
+}
+
+/// The first `"name":{...}` tensor entry of a header, as text.
+fn bytes_tensor_entry(bytes: &[u8]) -> String {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8(bytes[8..8 + n].to_vec()).unwrap();
+    let start = header.find("\"output.bias\"").unwrap();
+    let end = start + header[start..].find('}').unwrap() + 1;
+    header[start..end].to_string()
+}
+
+#[test]
+fn non_finite_values_are_refused() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut m = lm();
+        let mut sd: Vec<(String, ArrayD<f32>)> = m.state_dict();
+        sd[1].1.as_slice_mut().unwrap()[2] = bad;
+        let views: Vec<_> = sd.iter().map(|(n, a)| (n.clone(), a.view())).collect();
+        m.load_state_dict(&views).unwrap();
+        let msg = message(LanguageModel::<f32>::from_bytes(
+            &m.to_bytes(HashMap::new()).unwrap(),
+        ));
+        assert!(
+            msg.starts_with(&format!("invalid checkpoint: tensor {} holds", sd[1].0))
+                && msg.contains("non-finite")
+                && msg.contains("at element 2"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn unknown_configuration_fields_are_refused() {
+    let named: Vec<(String, ArrayD<f32>)> = lm().state_dict();
+    let config = lm_config_json(5, 3, 1).replacen('{', "{\"hidden_sizes\":[3],", 1);
+    let msg = message(LanguageModel::<f32>::from_bytes(&forge(
+        &named,
+        "LanguageModel",
+        &config,
+    )));
+    assert!(msg.contains("unknown field `hidden_sizes`"), "{msg}");
+    let config = lm_config_json(5, 3, 1).replacen('{', "{\"hidden_size\":3,", 1);
+    let msg = message(LanguageModel::<f32>::from_bytes(&forge(
+        &named,
+        "LanguageModel",
+        &config,
+    )));
+    assert!(msg.contains("duplicate field `hidden_size`"), "{msg}");
+}

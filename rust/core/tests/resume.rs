@@ -240,3 +240,126 @@ fn seq2seq_resumed_anywhere_matches_uninterrupted() {
         .to_string()
         .contains("trains a LanguageModel, not a Seq2Seq"));
 }
+
+/// `bytes` rewritten with `edit` applied to its metadata and tensors.
+fn rewrite(
+    bytes: &[u8],
+    edit: impl FnOnce(&mut HashMap<String, String>, &mut Vec<(String, ndarray::ArrayD<f32>)>),
+) -> Vec<u8> {
+    let mut meta = seqrnn::checkpoint::metadata(bytes).unwrap();
+    let mut tensors = seqrnn::checkpoint::tensors::<f32>(bytes).unwrap();
+    edit(&mut meta, &mut tensors);
+    meta.remove(seqrnn::checkpoint::DTYPE);
+    let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
+    seqrnn::checkpoint::to_bytes(&views, meta).unwrap()
+}
+
+/// Resumes `bytes` into a fresh run; on error the fresh model must be unchanged.
+fn resume_fresh(bytes: &[u8], data: &[usize]) -> seqrnn::Result<seqrnn::Resumed<f32>> {
+    let mut fresh = lm(5);
+    let before = bits(&fresh);
+    let r = Trainer::new(lm_config(Sampling::Sequential))
+        .unwrap()
+        .resume(&mut fresh, data, bytes, false);
+    if r.is_err() {
+        assert_eq!(bits(&fresh), before, "the model changed on error");
+    }
+    r
+}
+
+#[test]
+fn resume_checks_counts_best_tensors_and_the_fit_record() {
+    use seqrnn::resume::{FitHistory, FitRecord, Metric, FIT_RECORD, MAX_COUNT, PROGRESS};
+    let data = corpus(100);
+    let mut m = lm(1);
+    let mut t = Trainer::new(lm_config(Sampling::Sequential)).unwrap();
+    t.run(&mut m, &data, 30).unwrap(); // past the first epoch's end
+    assert_eq!(t.epochs(), 1);
+    let best = m.state_dict();
+    let extra: Vec<(String, ArrayViewD<'_, f32>)> = best
+        .iter()
+        .map(|(n, a)| (format!("best.{n}"), a.view()))
+        .collect();
+    let record = FitRecord {
+        history: FitHistory {
+            train_perplexity: vec![Metric(f64::INFINITY)],
+            valid_perplexity: vec![Metric(3.5)],
+            tokens_per_second: vec![Metric(1e5)],
+            seconds: vec![Metric(0.5)],
+            best_epoch: Some(0),
+            best_valid_perplexity: Some(Metric(3.5)),
+        },
+        partial: (20, Metric(31.0), Metric(0.1)),
+    };
+    let meta = HashMap::from([(FIT_RECORD.to_string(), record.to_json().unwrap())]);
+    let bytes = t.checkpoint(&m, &data, &extra, meta).unwrap();
+    let r = resume_fresh(&bytes, &data).unwrap();
+    assert_eq!(
+        r.record.as_ref().unwrap().history.train_perplexity[0].0,
+        f64::INFINITY
+    );
+    assert_eq!(r.record.unwrap().partial, record.partial);
+
+    // Step and epoch counts beyond 2^53 (2^64 - 1 would wrap at the next step).
+    for (key, value) in [("steps", u64::MAX), ("epochs", MAX_COUNT + 1)] {
+        let forged = rewrite(&bytes, |meta, _| {
+            let p = meta.get_mut(PROGRESS).unwrap();
+            let mut v: serde_json::Value = serde_json::from_str(p).unwrap();
+            v[key] = value.into();
+            *p = v.to_string();
+        });
+        let err = resume_fresh(&forged, &data).err().unwrap().to_string();
+        assert!(
+            err.contains(&format!("{key} must be at most 2**53")),
+            "{err}"
+        );
+    }
+    // Best tensors of the wrong shape, unknown or incomplete: refused at once.
+    let forged = rewrite(&bytes, |_, tensors| {
+        let (_, a) = tensors
+            .iter_mut()
+            .find(|(n, _)| n == "extra.best.output.bias")
+            .unwrap();
+        *a = ndarray::ArrayD::zeros(ndarray::IxDyn(&[2]));
+    });
+    let err = resume_fresh(&forged, &data).err().unwrap().to_string();
+    assert!(
+        err.starts_with("extra.best.output.bias: expected shape [6], got [2]"),
+        "{err}"
+    );
+    let forged = rewrite(&bytes, |_, tensors| {
+        tensors.retain(|(n, _)| n != "extra.best.output.bias");
+    });
+    let err = resume_fresh(&forged, &data).err().unwrap().to_string();
+    assert!(err.contains("best parameters hold"), "{err}");
+    let forged = rewrite(&bytes, |_, tensors| {
+        let a = tensors[0].1.clone();
+        tensors.push(("extra.best.rnn.weight_hh_l9".into(), a));
+    });
+    let err = resume_fresh(&forged, &data).err().unwrap().to_string();
+    assert!(err.contains("names no parameter"), "{err}");
+    // Fit records that break the schema.
+    let cases = [
+        ("[]", "bad fit record"),
+        ("{\"history\":{},\"partial\":[0,0,0]}", "missing field"),
+        (&"[".repeat(100_000), "recursion limit"),
+        ("{\"history\":1,\"partial\":[0,0,0]}", "bad fit record"),
+        ("{\"partial\":[0,0,0],\"partial\":[0,0,0]}", "duplicate field"),
+        ("{\"history\":{\"train_perplexity\":[],\"valid_perplexity\":[],\"tokens_per_second\":[],\"seconds\":[],\"best_epoch\":null,\"best_valid_perplexity\":null},\"partial\":[0,0,0]}", "train_perplexity has 0 entries for 1"),
+        ("{\"history\":{\"train_perplexity\":[\"big\"]},\"partial\":[0,0,0]}", "\"big\""),
+    ];
+    for (json, expected) in cases {
+        let forged = rewrite(&bytes, |meta, _| {
+            meta.insert(FIT_RECORD.into(), json.to_string());
+        });
+        let err = resume_fresh(&forged, &data).err().unwrap().to_string();
+        assert!(err.contains(expected), "{json:.60}: {err}");
+    }
+    let mut wrong = record.clone();
+    wrong.history.best_epoch = Some(1);
+    let forged = rewrite(&bytes, |meta, _| {
+        meta.insert(FIT_RECORD.into(), wrong.to_json().unwrap());
+    });
+    let err = resume_fresh(&forged, &data).err().unwrap().to_string();
+    assert!(err.contains("best epoch Some(1)"), "{err}");
+}

@@ -2,7 +2,7 @@
 
 use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
-use crate::train::{busy, dtype_differs, resumed, write_checkpoint};
+use crate::train::{busy, dtype_differs, record_meta, resumed, write_checkpoint, PyRecord};
 use crate::{dispatch, Model};
 use ndarray::{Array2, Ix1, Ix2};
 use numpy::Element;
@@ -359,16 +359,17 @@ impl PySeq2SeqTrainer {
         ))
     }
 
-    /// Writes `model`, the optimizer state and the progress of this run, `metadata` and the
+    /// Writes `model`, the optimizer state and the progress of this run, the fit `record` and the
     /// `extra` tensors to `path` atomically (as `Trainer.checkpoint`).
     fn checkpoint(
         &self,
         py: Python<'_>,
         model: PyRef<'_, PySeq2Seq>,
         path: PathBuf,
-        metadata: HashMap<String, String>,
+        record: Option<PyRecord>,
         extra: &Bound<'_, PyDict>,
     ) -> PyResult<()> {
+        let metadata = record_meta(record)?;
         let data = &self.data;
         match (&self.inner, &*model.inner.get()) {
             (Model::F32(t), Model::F32(m)) => {
@@ -388,7 +389,7 @@ impl PySeq2SeqTrainer {
         model: PyRef<'_, PySeq2Seq>,
         path: PathBuf,
         seed_given: bool,
-    ) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+    ) -> PyResult<(Option<PyRecord>, Bound<'py, PyDict>)> {
         let data = &self.data;
         let read = || seqrnn::checkpoint::read(&path);
         model.inner.update(|model| match (&mut self.inner, model) {

@@ -10,6 +10,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use seqrnn::data::{epoch_batches, gather};
+use seqrnn::resume::{self, FitHistory, FitRecord, Metric};
 use seqrnn::{Dtype, Float, OptimizerConfig, Resumed, Sampling, TrainConfig, Trainer};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,16 +47,64 @@ pub(crate) fn write_checkpoint<T: Float + Element>(
         .py()
 }
 
-/// `(metadata, {name: extra tensor})` of a resumed checkpoint.
+/// A fit record as Python holds it: `(train_perplexity, valid_perplexity, tokens_per_second,
+/// seconds, best_epoch, best_valid_perplexity, (tokens, loss_sum, seconds))`.
+pub(crate) type PyRecord = (
+    Vec<f64>,
+    Vec<f64>,
+    Vec<f64>,
+    Vec<f64>,
+    Option<u64>,
+    Option<f64>,
+    (u64, f64, f64),
+);
+
+/// The checkpoint metadata holding `record`.
+pub(crate) fn record_meta(record: Option<PyRecord>) -> PyResult<HashMap<String, String>> {
+    let Some((train, valid, speed, seconds, best_epoch, best, partial)) = record else {
+        return Ok(HashMap::new());
+    };
+    let m = |v: Vec<f64>| v.into_iter().map(Metric).collect();
+    let record = FitRecord {
+        history: FitHistory {
+            train_perplexity: m(train),
+            valid_perplexity: m(valid),
+            tokens_per_second: m(speed),
+            seconds: m(seconds),
+            best_epoch,
+            best_valid_perplexity: best.map(Metric),
+        },
+        partial: (partial.0, Metric(partial.1), Metric(partial.2)),
+    };
+    Ok(HashMap::from([(
+        resume::FIT_RECORD.to_string(),
+        record.to_json().py()?,
+    )]))
+}
+
+/// `(record or None, {name: extra tensor})` of a resumed checkpoint.
 pub(crate) fn resumed<'py, T: Float + Element>(
     py: Python<'py>,
     r: Resumed<T>,
-) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+) -> PyResult<(Option<PyRecord>, Bound<'py, PyDict>)> {
     let d = PyDict::new(py);
     for (name, a) in r.extra {
         d.set_item(name, convert::to_numpy(py, a))?;
     }
-    Ok((r.meta, d))
+    let record = r.record.map(|r| {
+        let h = r.history;
+        let m = |v: Vec<Metric>| v.into_iter().map(|x| x.0).collect();
+        (
+            m(h.train_perplexity),
+            m(h.valid_perplexity),
+            m(h.tokens_per_second),
+            m(h.seconds),
+            h.best_epoch,
+            h.best_valid_perplexity.map(|x| x.0),
+            (r.partial.0, r.partial.1 .0, r.partial.2 .0),
+        )
+    });
+    Ok((record, d))
 }
 
 /// Optimizer, sampling stream and carried state of a `fit` run (the model is passed to `run`).
@@ -143,16 +192,17 @@ impl PyTrainer {
         ))
     }
 
-    /// Writes `model`, the optimizer state and the progress of this run, `metadata` and the
+    /// Writes `model`, the optimizer state and the progress of this run, the fit `record` and the
     /// `extra` tensors (stored as `extra.<name>`) to `path` atomically.
     fn checkpoint(
         &self,
         py: Python<'_>,
         model: PyRef<'_, PyLanguageModel>,
         path: PathBuf,
-        metadata: HashMap<String, String>,
+        record: Option<PyRecord>,
         extra: &Bound<'_, PyDict>,
     ) -> PyResult<()> {
+        let metadata = record_meta(record)?;
         let corpus = &self.corpus;
         match (&self.inner, &*model.inner.get()) {
             (Model::F32(t), Model::F32(m)) => {
@@ -166,14 +216,14 @@ impl PyTrainer {
     }
 
     /// Restores this run and `model` from a checkpoint written by `checkpoint` for the same
-    /// corpus and settings (the seed too when `seed_given`). Returns `(metadata, extra)`.
+    /// corpus and settings (the seed too when `seed_given`). Returns `(record, extra)`.
     fn resume<'py>(
         &mut self,
         py: Python<'py>,
         model: PyRef<'_, PyLanguageModel>,
         path: PathBuf,
         seed_given: bool,
-    ) -> PyResult<(HashMap<String, String>, Bound<'py, PyDict>)> {
+    ) -> PyResult<(Option<PyRecord>, Bound<'py, PyDict>)> {
         let corpus = &self.corpus;
         let read = || seqrnn::checkpoint::read(&path);
         model.inner.update(|model| match (&mut self.inner, model) {
