@@ -352,3 +352,47 @@ def test_error_cases_leave_no_files(tmp_path):
     with pytest.raises(OSError):
         LM.save(tmp_path / "missing" / "m.safetensors")
     assert os.listdir(tmp_path) == []
+
+
+WIDE = 2**70
+WIDE_CASES = [
+    ("hidden_size", lambda: seqrnn.LanguageModel(5, WIDE)),
+    ("num_layers", lambda: seqrnn.LanguageModel(5, 4, num_layers=WIDE)),
+    ("embed_size", lambda: seqrnn.LanguageModel(5, 4, embed_size=WIDE)),
+    ("batch_size", lambda: LM.fit(CORPUS, epochs=1, batch_size=WIDE, num_steps=5, lr=0.1,
+                                  progress=False)),
+    ("num_steps", lambda: LM.perplexity(CORPUS, num_steps=WIDE)),
+    ("num_tokens", lambda: LM.generate([1], WIDE)),
+    ("top_k", lambda: LM.stream(seed=0).next(top_k=WIDE)),
+    ("prefix_ids: token id", lambda: LM.generate([WIDE], 3)),
+    ("inputs: token id", lambda: LM.logits([[WIDE]])),
+    ("src_vocab_size", lambda: seqrnn.Seq2Seq(WIDE, 7, 3, 4, 1)),
+    ("max_len", lambda: S2S.decode(SRC, [3], 1, 2, WIDE)),
+    ("beam_size", lambda: S2S.decode(SRC, [3], 1, 2, 5, beam_size=WIDE)),
+    ("bos", lambda: S2S.decode_steps(SRC[0], WIDE, 2, 5)),
+    ("src_valid_len", lambda: S2S.decode(SRC, [WIDE], 1, 2, 5)),
+    ("min_freq", lambda: seqrnn.Vocab(list("abc"), min_freq=WIDE)),
+    ("ids: token id", lambda: VOCAB.decode([WIDE])),
+    ("input_size", lambda: seqrnn.RNN(WIDE, 3)),
+    ("out_features", lambda: seqrnn.Linear(3, WIDE)),
+    ("num_steps", lambda: data.make_translation_data([("a", "b")], WIDE)),
+    ("batch_size", lambda: list(data.seq_data_iter_random(list(range(50)), WIDE, 5))),
+    ("num_steps", lambda: seqrnn.Translator(S2S, VOCAB, VOCAB, WIDE)),
+    ("n must", lambda: seqrnn.set_num_threads(WIDE)),
+    ("max_len", lambda: TRANSLATOR.translate("a b", max_len=WIDE)),
+    ("seed", lambda: seqrnn.LanguageModel(5, 4, seed=-WIDE)),
+]
+
+
+@pytest.mark.parametrize(("name", "call"), WIDE_CASES, ids=[f"{i}-{c[0]}" for i, c in enumerate(WIDE_CASES)])
+def test_integers_beyond_64_bits_name_the_argument(name, call):
+    with pytest.raises((ValueError, IndexError)) as info:
+        call()
+    assert name in str(info.value), str(info.value)
+    assert type(info.value) in (ValueError, IndexError), type(info.value)
+
+
+def test_a_ten_thousand_digit_integer_is_named_without_printing_it():
+    with pytest.raises(ValueError, match=r"^hidden_size must be an integer in \[-2\*\*63, 2\*\*63\), "
+                                         r"got an integer of 33220 bits$"):
+        seqrnn.LanguageModel(5, 10**10000)

@@ -4,20 +4,22 @@ A Rust core computes forward passes and exact backpropagation through time; this
 gives it a numpy interface shaped like PyTorch's ``nn.RNN``.
 """
 
-from . import data, export, interop, metrics, toy
+from . import _core, data, export, interop, metrics, toy
 from ._core import (
     NonFiniteError,
     __version__,
     cpu_info,
     get_num_threads,
     set_max_isa,
-    set_num_threads,
 )
+from ._validate import int_args as _int_args
 from .linear import Linear
 from .lm import LanguageModel
 from .rnn import RNN
 from .seq2seq import Seq2Seq, Translator
 from .vocab import Vocab, tokenize
+
+set_num_threads = _int_args(_core.set_num_threads)
 
 __all__ = [
     "RNN",

@@ -2,15 +2,70 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
 DTYPES = ("float32", "float64")
 _INT64_MAX = np.iinfo(np.int64).max
+F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C", bound=type)
+
+
+def _wide(value: Any) -> bool:
+    return type(value) is int and not -(2**63) <= value < 2**63
+
+
+def _shown(value: int) -> str:
+    return str(value) if value.bit_length() < 128 else f"an integer of {value.bit_length()} bits"
+
+
+def _widest(a: npt.NDArray[Any]) -> int | None:
+    """The first int of an object array that does not fit in 64 bits, if any."""
+    if a.dtype != object:
+        return None
+    return next((x for x in a.flat if _wide(x)), None)
+
+
+def int_args(f: F) -> F:
+    """``f`` with every int argument checked to fit in 64 bits first: a ``ValueError`` naming
+    the argument instead of an anonymous ``OverflowError`` from the conversion to Rust."""
+    signature = inspect.signature(f)
+
+    @functools.wraps(f)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if any(map(_wide, args)) or any(map(_wide, kwargs.values())):
+            try:
+                bound = signature.bind(*args, **kwargs).arguments
+            except TypeError:
+                return f(*args, **kwargs)  # Python's own message for a wrong call
+            for name, value in bound.items():
+                values = value.items() if isinstance(value, dict) else [(name, value)]
+                for key, x in values:
+                    if _wide(x):
+                        raise ValueError(f"{key} must be an integer in [-2**63, 2**63), "
+                                         f"got {_shown(x)}")
+        return f(*args, **kwargs)
+
+    return cast(F, checked)
+
+
+def int_args_everywhere(cls: C) -> C:
+    """:func:`int_args` on every public method of ``cls`` (and ``__init__``)."""
+    for name, attr in list(vars(cls).items()):
+        if name.startswith("_") and name not in ("__init__", "__getitem__"):
+            continue
+        if isinstance(attr, (classmethod, staticmethod)):
+            setattr(cls, name, type(attr)(int_args(attr.__func__)))
+        elif inspect.isfunction(attr):
+            setattr(cls, name, int_args(attr))
+    return cls
 
 
 def dtype_name(dtype: Any) -> str:
@@ -40,6 +95,9 @@ def ids(x: Any, what: str) -> npt.NDArray[np.int64]:
     a = np.asarray(x)
     if a.size == 0 and a.dtype.kind == "f":  # [] is float64 to numpy; an empty list holds no floats
         return np.zeros(a.shape, dtype=np.int64)
+    wide = _widest(a)  # numpy keeps Python ints beyond 64 bits as objects
+    if wide is not None:
+        raise IndexError(f"{what}: token id {_shown(wide)} is out of range")
     if a.dtype == np.bool_ or a.dtype.kind not in "iu":
         raise TypeError(f"{what}: expected integer token ids, got dtype {a.dtype}")
     if a.dtype.kind == "u" and a.size and int(a.max()) > _INT64_MAX:
@@ -52,6 +110,9 @@ def lengths(x: Any, what: str) -> npt.NDArray[np.int64]:
     a = np.asarray(x)
     if a.size == 0 and a.dtype.kind == "f":
         return np.zeros(a.shape, dtype=np.int64)
+    wide = _widest(a)
+    if wide is not None:
+        raise ValueError(f"{what}: expected lengths of at most 2**63 - 1, got {_shown(wide)}")
     if a.dtype == np.bool_ or a.dtype.kind not in "iu":
         raise TypeError(f"{what}: expected integer lengths, got dtype {a.dtype}")
     if a.dtype.kind == "u" and a.size and int(a.max()) > _INT64_MAX:

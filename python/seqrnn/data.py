@@ -87,6 +87,7 @@ def load_time_machine(path: str | os.PathLike[str] | None = None) -> str:
     return _core.preprocess_d2l(text)
 
 
+@_v.int_args
 def load_corpus_time_machine(
     path: str | os.PathLike[str] | None = None, max_tokens: int = -1, level: str = "char"
 ) -> tuple[npt.NDArray[np.int64], Vocab]:
@@ -134,6 +135,7 @@ def _iterate(
     yield from zip(xs, ys)
 
 
+@_v.int_args
 def seq_data_iter_random(
     corpus: npt.ArrayLike, batch_size: int, num_steps: int, seed: int | None = None
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
@@ -150,6 +152,7 @@ def seq_data_iter_random(
     return _iterate(corpus, batch_size, num_steps, "random", seed)
 
 
+@_v.int_args
 def seq_data_iter_sequential(
     corpus: npt.ArrayLike, batch_size: int, num_steps: int, seed: int | None = None
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
@@ -208,6 +211,7 @@ def _words(sentence: str) -> list[str]:
     return [t for t in sentence.split(" ") if t]
 
 
+@_v.int_args
 def tokenize_nmt(
     text_or_lines: str | Iterable[str], num_examples: int | None = None
 ) -> tuple[list[list[str]], list[list[str]]]:
@@ -250,6 +254,7 @@ def _encode(rows: list[list[str]], vocab: Vocab) -> Ids:
     return flat.reshape(len(rows), width)  # (n, t)
 
 
+@_v.int_args
 def encode_sentences(
     sentences: Sequence[str], vocab: Vocab, num_steps: int, preprocess: bool = True
 ) -> tuple[Ids, Ids]:
@@ -290,6 +295,7 @@ class TranslationBatch(NamedTuple):
     tgt_valid_len: Ids  # (batch,), non-pad labels
 
 
+@_v.int_args_everywhere
 @dataclass(eq=False)
 class TranslationData:
     """Source/target id arrays and vocabularies with d2l 1.0's conventions (``MTFraEng``).
@@ -437,6 +443,7 @@ def check_pairs(pairs: Any) -> list[tuple[str, str]]:
     return out
 
 
+@_v.int_args
 def make_translation_data(
     pairs: Sequence[tuple[str, str]],
     num_steps: int,
@@ -496,6 +503,7 @@ def make_translation_data(
     )
 
 
+@_v.int_args
 def load_translation_pairs(
     path: str | os.PathLike[str] | None = None,
     num_examples: int | None = None,

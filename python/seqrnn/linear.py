@@ -14,6 +14,7 @@ from ._module import StateDict
 Array = npt.NDArray[Any]
 
 
+@v.int_args_everywhere
 class Linear(StateDict):
     """``y = x W^T + b`` (``b`` left out with ``bias=False``), as ``torch.nn.Linear``.
 

@@ -18,6 +18,7 @@ Array = npt.NDArray[Any]
 VOCAB_KEY = "seqrnn.vocab"
 
 
+@v.int_args_everywhere
 class Stream:
     """Token-by-token use of a language model; the hidden state is kept between calls.
 
@@ -76,6 +77,7 @@ class Stream:
         self._core.state = v.floats(value, "state", self._core.state.dtype.name)
 
 
+@v.int_args_everywhere
 class LanguageModel(StateDict):
     """Embedding (or one-hot input) -> multi-layer tanh RNN -> linear logits.
 

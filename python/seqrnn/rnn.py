@@ -14,6 +14,7 @@ from ._module import StateDict
 Array = npt.NDArray[Any]
 
 
+@v.int_args_everywhere
 class RNN(StateDict):
     """Multi-layer tanh (or relu) RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``.
 

@@ -22,6 +22,7 @@ MAX_NUM_STEPS = 65_536  # the longest sentence (in tokens) a Translator pads to
 SRC_RESERVED, TGT_RESERVED = ("<pad>", "<eos>"), ("<pad>", "<bos>", "<eos>")
 
 
+@v.int_args_everywhere
 class Seq2Seq(StateDict):
     """Embedding + tanh RNN encoder, embedding + tanh RNN decoder, linear logits.
 
@@ -266,6 +267,7 @@ def _as_tuple(data: Any) -> tuple[Any, ...]:
                     "(src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)")
 
 
+@v.int_args_everywhere
 class Translator:
     """A :class:`Seq2Seq` with its vocabularies: sentences in, sentences out.
 

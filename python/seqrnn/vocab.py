@@ -48,6 +48,7 @@ def _flat_tokens(tokens: Iterable[Any]) -> list[str]:
     return tokens
 
 
+@v.int_args_everywhere
 class Vocab:
     """Tokens <-> ids: ``<unk>``, the reserved tokens and every token counted at least
     ``min_freq`` times, sorted by string as in d2l 1.0. Unknown tokens map to ``unk``.
