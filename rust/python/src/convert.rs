@@ -8,7 +8,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 use seqrnn::{Float, Parameters};
 
 /// A float array of exactly the model's dtype, copied; `TypeError` names the argument otherwise.
@@ -149,6 +149,50 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .name()
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "an object".to_string())
+}
+
+/// A Python sequence of `str` as owned strings: its length is read first and every allocation
+/// is fallible, so a sequence too large for memory is a `MemoryError`, never an abort.
+pub fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    let not_a_sequence = || {
+        PyTypeError::new_err(format!(
+            "{what}: expected a list of str, got {}",
+            type_name(obj)
+        ))
+    };
+    if obj.is_instance_of::<PyString>() {
+        return Err(not_a_sequence());
+    }
+    let n = obj.len().map_err(|_| not_a_sequence())?;
+    let oom = |bytes: usize| -> PyResult<()> {
+        Err(seqrnn::Error::OutOfMemory {
+            what: what.to_string(),
+            bytes: bytes as u128,
+        })
+        .py()
+    };
+    let mut out: Vec<String> = Vec::new();
+    out.try_reserve_exact(n)
+        .or_else(|_| oom(n.saturating_mul(std::mem::size_of::<String>())))?;
+    for item in obj.try_iter().map_err(|_| not_a_sequence())? {
+        let item = item?;
+        let text = item.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{what}: expected str items, got {}",
+                type_name(&item)
+            ))
+        })?;
+        let text = text.to_str()?;
+        let mut owned = String::new();
+        owned
+            .try_reserve_exact(text.len())
+            .or_else(|_| oom(text.len()))?;
+        owned.push_str(text);
+        out.try_reserve(1)
+            .or_else(|_| oom(std::mem::size_of::<String>()))?;
+        out.push(owned);
+    }
+    Ok(out)
 }
 
 /// A size argument: negative values are a `ValueError` naming the argument (not an OverflowError).

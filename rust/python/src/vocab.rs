@@ -32,10 +32,11 @@ impl PyVocab {
     #[pyo3(signature = (tokens, min_freq=0, reserved_tokens=Vec::new()))]
     fn new(
         py: Python<'_>,
-        tokens: Vec<String>,
+        tokens: &Bound<'_, PyAny>,
         min_freq: i64,
         reserved_tokens: Vec<String>,
     ) -> PyResult<Self> {
+        let tokens = convert::strings(tokens, "tokens")?;
         let min_freq = usize::try_from(min_freq)
             .map_err(|_| Error::invalid("min_freq", "an int >= 0", min_freq))
             .py()?;
@@ -67,10 +68,15 @@ impl PyVocab {
     }
 
     /// Shapes: `(n,)` tokens -> `(n,)` int64 ids.
-    fn encode<'py>(&self, py: Python<'py>, tokens: Vec<String>) -> Bound<'py, PyAny> {
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let tokens = convert::strings(tokens, "tokens")?;
         let ids = py.detach(|| self.inner.encode(&tokens));
         let ids: Array1<i64> = ids.into_iter().map(|i| i as i64).collect();
-        convert::to_numpy(py, ids)
+        Ok(convert::to_numpy(py, ids))
     }
 
     /// Shapes: `(n,)` ids (int64 array or list of ints) -> `(n,)` tokens.
