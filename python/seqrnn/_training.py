@@ -110,7 +110,7 @@ def run_epochs(
     is released for the work itself; a ``KeyboardInterrupt`` arrives between calls, with the
     model whole and savable. Other threads may use the model meanwhile (the trainer works on a
     copy); a second ``fit`` of the same model at once is a ``RuntimeError``."""
-    lock = model.__dict__.setdefault("_fit_lock", threading.Lock())
+    lock = _fit_lock(model)
     if not lock.acquire(blocking=False):
         raise RuntimeError(f"this {type(model).__name__} is already being trained by fit in "
                            "another thread; wait for that fit to return")
@@ -119,6 +119,22 @@ def run_epochs(
                            saving or Saving(), save_best)
     finally:
         lock.release()
+
+
+def _fit_lock(model: Any) -> threading.Lock:
+    """The lock that makes a second ``fit`` of ``model`` at once an error, one per process.
+
+    Locks live in ``model.__dict__["_fit_lock"]`` keyed by process id: a child forked while a
+    thread of its parent was inside ``fit`` inherits that lock held, by a thread that does not
+    exist in the child, so the child takes a fresh lock of its own (and drops the inherited
+    ones, which nothing in it can release). ``dict.setdefault`` is atomic, so two threads of a
+    process always get the same lock; no lock guards the locks, so none can be left held."""
+    locks: dict[int, threading.Lock] = model.__dict__.setdefault("_fit_lock", {})
+    pid = os.getpid()
+    lock = locks.setdefault(pid, threading.Lock())
+    for other in [p for p in list(locks) if p != pid]:
+        locks.pop(other, None)
+    return lock
 
 
 def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,

@@ -34,6 +34,10 @@ impl<A, B> Model<A, B> {
 /// for nanoseconds) and compute on it with the GIL released; writers replace the whole model.
 /// So a `fit` in one thread, which trains a copy and stores it between chunks, never waits for
 /// readers in others, and readers never see a half-written model.
+///
+/// The lock is only ever taken by a thread holding the GIL (never inside `py.detach`), so
+/// `os.fork`, which holds the GIL too, cannot happen while another thread holds it: a forked
+/// child never inherits it locked. Keep it that way.
 pub(crate) struct Shared<M>(std::sync::RwLock<std::sync::Arc<M>>);
 
 impl<M: Clone> Shared<M> {
