@@ -14,6 +14,21 @@ from typing import Any
 
 from . import _validate as v
 
+
+def perplexity(loss: float) -> float:
+    """``exp(loss)`` of a mean cross-entropy in nats, ``inf`` where that exceeds the largest
+    float (a loss above about 709.78) instead of an ``OverflowError``.
+
+    Example:
+        >>> perplexity(0.0), perplexity(1000.0)
+        (1.0, inf)
+    """
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return math.inf
+
+
 FIT_KEY = "seqrnn.fit"  # checkpoint metadata: history and the epoch in progress, as JSON
 BEST = "best."  # checkpoint tensors: the best parameters so far, for keep_best
 
@@ -180,11 +195,12 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
                         and trainer.steps % every_steps == 0):
                     write_checkpoint((tokens, loss_sum, elapsed))
                 loss = loss_sum / max(tokens, 1)
-                bar.set_postfix({"loss": f"{loss:.4f}", "ppl": f"{math.exp(loss):.3f}",
+                bar.set_postfix({"loss": f"{loss:.4f}", "ppl": f"{perplexity(loss):.3f}",
                                  "tok/s": f"{tokens / max(elapsed, 1e-9):,.0f}"}, refresh=False)
                 bar.refresh()
             seconds = time.perf_counter() - start
-            history.train_perplexity.append(math.exp(loss_sum / max(tokens, 1)))
+            loss = loss_sum / max(tokens, 1)
+            history.train_perplexity.append(perplexity(loss))
             history.tokens_per_second.append(tokens / max(seconds, 1e-9))
             history.seconds.append(seconds)
             tokens, loss_sum, seconds_before = 0, 0.0, 0.0
@@ -201,7 +217,7 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
                     if saving.best_path is not None:
                         (save_best or model.save)(saving.best_path)
             bar.update(1)
-            summary = {"loss": f"{math.log(metrics['train_perplexity']):.4f}",
+            summary = {"loss": f"{loss:.4f}",
                        "ppl": f"{metrics['train_perplexity']:.3f}",
                        "tok/s": f"{metrics['tokens_per_second']:,.0f}"}
             if "valid_perplexity" in metrics:
