@@ -159,8 +159,8 @@ fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
     for _ in 0..=MAX_LINKS {
         match std::fs::symlink_metadata(&p) {
             Ok(m) if m.file_type().is_symlink() => {
-                let to = std::fs::read_link(&p)?;
-                p = if to.is_absolute() { to } else { folder(&p).join(to) };
+                // An absolute link replaces the folder in `join`; a relative one extends it.
+                p = folder(&p).join(std::fs::read_link(&p)?);
             }
             Ok(_) => return Ok(p),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),

@@ -34,7 +34,10 @@ impl Drop for Folder {
 }
 
 fn is_link(p: &Path) -> bool {
-    std::fs::symlink_metadata(p).unwrap().file_type().is_symlink()
+    std::fs::symlink_metadata(p)
+        .unwrap()
+        .file_type()
+        .is_symlink()
 }
 
 fn message(r: seqrnn::Result<()>) -> String {
@@ -80,7 +83,10 @@ fn a_dangling_link_creates_the_file_it_points_to() {
     symlink("out/new.safetensors", &link).unwrap();
     write_atomic(&link, b"new").unwrap();
     assert!(is_link(&link));
-    assert_eq!(std::fs::read(dir.0.join("out/new.safetensors")).unwrap(), b"new");
+    assert_eq!(
+        std::fs::read(dir.0.join("out/new.safetensors")).unwrap(),
+        b"new"
+    );
 }
 
 #[test]
@@ -100,7 +106,10 @@ fn directories_sockets_and_links_to_them_are_refused_before_writing() {
     std::fs::create_dir(&sub).unwrap();
     let msg = message(write_atomic(&sub, b"x"));
     assert!(msg.contains("sub"), "{msg}");
-    assert!(msg.contains("expected a regular file") && msg.contains("a directory"), "{msg}");
+    assert!(
+        msg.contains("expected a regular file") && msg.contains("a directory"),
+        "{msg}"
+    );
 
     let socket = dir.0.join("sock");
     let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
@@ -110,9 +119,15 @@ fn directories_sockets_and_links_to_them_are_refused_before_writing() {
     let link = dir.0.join("to-sub");
     symlink(&sub, &link).unwrap();
     let msg = message(write_atomic(&link, b"x"));
-    assert!(msg.contains("to-sub") && msg.contains("a directory"), "{msg}");
+    assert!(
+        msg.contains("to-sub") && msg.contains("a directory"),
+        "{msg}"
+    );
 
-    assert!(std::fs::symlink_metadata(&socket).unwrap().file_type().is_socket());
+    assert!(std::fs::symlink_metadata(&socket)
+        .unwrap()
+        .file_type()
+        .is_socket());
     assert!(sub.is_dir() && std::fs::read_dir(&sub).unwrap().next().is_none());
     assert_eq!(dir.names(), ["sock", "sub", "to-sub"]); // no temporary file either
 }
@@ -153,7 +168,10 @@ fn temporaries_of_dead_savers_are_removed_those_of_live_ones_kept() {
     let mut dead = std::process::Command::new("true").spawn().unwrap();
     let dead_pid = dead.id();
     dead.wait().unwrap();
-    let mut live = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let mut live = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
     let path = dir.0.join("m.safetensors");
     let stale = leftover(&dir.0, "m.safetensors", dead_pid);
     let busy = leftover(&dir.0, "m.safetensors", live.id());
@@ -165,7 +183,10 @@ fn temporaries_of_dead_savers_are_removed_those_of_live_ones_kept() {
     let _ = live.kill();
     let _ = live.wait();
     assert!(!stale.exists(), "the dead saver's temporary file was kept");
-    assert!(busy.exists() && mine.exists(), "a live saver's temporary file was removed");
+    assert!(
+        busy.exists() && mine.exists(),
+        "a live saver's temporary file was removed"
+    );
     assert!(other_file.exists() && not_ours.exists());
     assert_eq!(std::fs::read(&path).unwrap(), b"new");
 }
