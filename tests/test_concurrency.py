@@ -242,3 +242,104 @@ def test_a_process_forked_after_the_helpers_started_trains_as_its_parent():
     again = big_lm(1)
     again.fit(CORPUS, **BIG_FIT)
     assert all(np.array_equal(again.state_dict()[k], want[k]) for k in want)
+
+
+def _in_forked_child(work):
+    """Forks; the child runs ``work()`` and exits 0 if it returned something true. The child's exit code,
+    or a failure if it has not finished within 120 s (a deadlock fails rather than blocks)."""
+    import signal
+    import time
+    import traceback
+    import warnings
+
+    with warnings.catch_warnings():  # "multi-threaded, use of fork() may lead to deadlocks"
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if work() else 1
+        except BaseException:  # noqa: BLE001 -- reported on stderr, then the exit code
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child did not finish within 120 s")
+
+
+def _busy_thread(work, running, stop, errors):
+    """A thread running ``work(running, stop)`` with its exceptions kept in ``errors``."""
+    def target():
+        try:
+            work(running, stop)
+        except BaseException as e:  # noqa: BLE001 -- reported in the test thread
+            errors.append(e)
+            running.set()
+
+    t = threading.Thread(target=target)
+    t.start()
+    return t
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_during_fit_can_fit_the_same_model():
+    model, running, stop, errors = lm(), threading.Event(), threading.Event(), []
+
+    def long_fit(running, stop):
+        def callback(epoch, metrics):
+            running.set()
+            return not stop.is_set()
+
+        model.fit(CORPUS[:2000], epochs=10**6, callback=callback, **FIT)
+
+    def in_child():
+        history = model.fit(CORPUS[:500], epochs=2, **FIT)  # the parent's fit holds its lock
+        return history.epochs == 2 and np.isfinite(history.train_perplexity).all()
+
+    t = _busy_thread(long_fit, running, stop, errors)
+    try:
+        assert running.wait(timeout=120)
+        assert not errors, errors
+        code = _in_forked_child(in_child)
+    finally:
+        stop.set()
+        t.join()
+    assert not errors, errors
+    assert code == 0, "fit in the forked child failed (see its traceback above)"
+    model.fit(CORPUS[:500], epochs=1, **FIT)  # and the parent's model is free again
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_during_generate_and_perplexity_can_use_the_model():
+    model, running, stop, errors = lm(), threading.Event(), threading.Event(), []
+    model.fit(CORPUS[:1000], epochs=1, **FIT)
+
+    def read(running, stop):
+        while not stop.is_set():
+            model.generate([0, 1], 2000, seed=0)
+            running.set()
+            model.perplexity(CORPUS)
+
+    def in_child():
+        a = model.generate([0, 1], 50, seed=0)
+        ppl = model.perplexity(CORPUS[:1000])
+        model.load_state_dict(model.state_dict())
+        history = model.fit(CORPUS[:500], epochs=1, **FIT)
+        return len(a) == 52 and np.isfinite(ppl) and history.epochs == 1
+
+    t = _busy_thread(read, running, stop, errors)
+    try:
+        assert running.wait(timeout=120)
+        codes = [_in_forked_child(in_child) for _ in range(3)]  # at varied points of the calls
+    finally:
+        stop.set()
+        t.join()
+    assert not errors, errors
+    assert codes == [0, 0, 0], "the forked child failed (see its traceback above)"

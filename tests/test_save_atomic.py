@@ -1,4 +1,7 @@
 """Saving is atomic: a process killed at any moment leaves the old checkpoint or the new one, whole.
+And a save writes what the path means: a symbolic link is followed and kept, a directory, FIFO or
+device is refused before anything is written, a file's permissions are kept, and temporary files
+left by killed savers are removed once their process is gone.
 
 A child process saves three different models over one file in a loop and is sent SIGKILL at a
 random moment, many times over; after every kill the file must load and equal one of the three.
@@ -9,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -17,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import seqrnn
+from seqrnn import _core
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -105,3 +110,136 @@ def test_save_replaces_and_round_trips(tmp_path: Path) -> None:
     loaded = seqrnn.LanguageModel.load(path).state_dict()
     assert all(np.array_equal(expected[k], loaded[k]) for k in expected)
     assert os.listdir(tmp_path) == ["model.safetensors"]
+
+
+# ----- what a save writes: links, special files, permissions, leftovers --------------------------
+
+posix = pytest.mark.skipif(os.name != "posix", reason="needs POSIX links, FIFOs and modes")
+
+
+def _weights(path: Path) -> np.ndarray:
+    return seqrnn.LanguageModel.load(path).state_dict()["output.bias"]
+
+
+@posix
+def test_a_link_is_followed_and_stays_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    target = real / "model.safetensors"
+    seqrnn.LanguageModel(5, 4, seed=0).save(target)
+    absolute = tmp_path / "abs.safetensors"
+    absolute.symlink_to(target)
+    (tmp_path / "links").mkdir()
+    relative = tmp_path / "links" / "rel.safetensors"  # a chain: rel -> abs -> real/model
+    relative.symlink_to(Path("..") / "abs.safetensors")
+    for seed, link in ((1, absolute), (2, relative)):
+        model = seqrnn.LanguageModel(5, 4, seed=seed)
+        model.save(link)
+        assert absolute.is_symlink() and relative.is_symlink()
+        assert np.array_equal(_weights(target), model.state_dict()["output.bias"])
+    assert sorted(os.listdir(tmp_path)) == ["abs.safetensors", "links", "real"]
+    assert os.listdir(real) == ["model.safetensors"]  # the temporary file was made here
+
+
+@posix
+def test_a_dangling_link_creates_the_file_it_points_to(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    link = tmp_path / "model.safetensors"
+    link.symlink_to(Path("out") / "new.safetensors")
+    seqrnn.LanguageModel(5, 4, seed=0).save(link)
+    assert link.is_symlink()
+    assert (tmp_path / "out" / "new.safetensors").is_file()
+    seqrnn.Vocab(list("abc")).save(tmp_path / "vocab.json")
+    (tmp_path / "v.json").symlink_to(tmp_path / "vocab.json")
+    seqrnn.Vocab(list("abcd")).save(tmp_path / "v.json")  # vocabularies are saved alike
+    assert (tmp_path / "v.json").is_symlink()
+    assert len(seqrnn.Vocab.load(tmp_path / "vocab.json")) == 5
+
+
+def test_a_directory_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(OSError, match=r"sub: expected a regular file .*, got a directory"):
+        seqrnn.LanguageModel(5, 4, seed=0).save(tmp_path / "sub")
+    with pytest.raises(OSError, match="got a directory"):
+        seqrnn.Vocab(list("abc")).save(tmp_path / "sub")
+    assert os.listdir(tmp_path) == ["sub"] and os.listdir(tmp_path / "sub") == []
+
+
+FIFO_SAVER = """
+import sys
+import seqrnn
+try:
+    seqrnn.LanguageModel(5, 4, seed=0).save(sys.argv[1])
+except OSError as e:
+    print(e)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_a_fifo_is_refused_without_being_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    # In a child with a timeout: a save that opened the FIFO would block until a reader came.
+    done = subprocess.run([sys.executable, "-c", FIFO_SAVER, str(fifo)], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "pipe: expected a regular file" in done.stdout and "FIFO" in done.stdout, done.stdout
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+@posix
+def test_a_character_device_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        device = Path("/dev/null")
+    else:
+        # As root a save that replaced devices would replace /dev/null: use a node of our own.
+        device = tmp_path / "null"
+        try:
+            os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except OSError as e:
+            pytest.skip(f"cannot make a device node: {e}")
+    with pytest.raises(OSError, match=f"{device}: expected a regular file .*character device"):
+        seqrnn.LanguageModel(5, 4, seed=0).save(device)
+    with pytest.raises(OSError, match="character device"):
+        _core.write_atomic(device, b"x")
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+
+
+@posix
+def test_permission_bits_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    seqrnn.LanguageModel(5, 4, seed=0).save(path)
+    reference = tmp_path / "reference"
+    reference.touch()  # a new file gets what open() gives: 0666 less the umask
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)
+    for mode in (0o600, 0o640):
+        path.chmod(mode)
+        seqrnn.LanguageModel(5, 4, seed=1).save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == mode
+    vocab = tmp_path / "vocab.json"
+    seqrnn.Vocab(list("ab")).save(vocab)
+    vocab.chmod(0o600)
+    seqrnn.Vocab(list("abc")).save(vocab)
+    assert stat.S_IMODE(vocab.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="dead savers are told by /proc")
+def test_leftovers_of_dead_savers_go_those_of_live_ones_stay(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        leftovers = {who: tmp_path / f".model.safetensors.{pid}.3.9f2c1.tmp"
+                     for who, pid in (("dead", dead.pid), ("live", live.pid),
+                                      ("self", os.getpid()))}
+        for p in leftovers.values():
+            p.write_bytes(b"half a checkpoint")
+        seqrnn.LanguageModel(5, 4, seed=0).save(path)
+    finally:
+        live.kill()
+        live.wait()
+    assert not leftovers["dead"].exists()
+    assert leftovers["live"].exists() and leftovers["self"].exists()
+    assert seqrnn.LanguageModel.load(path).vocab_size == 5

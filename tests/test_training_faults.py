@@ -130,3 +130,31 @@ def test_ctrl_c_stops_fit_promptly_with_a_savable_model(tmp_path):
             child.kill()
             child.wait()
     assert seqrnn.LanguageModel.load(path).vocab_size == 40
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_a_finite_loss_past_exp_range_trains_with_infinite_perplexity(progress):
+    # Every target is one of 1..4 while the output bias puts all probability on 0: a loss of
+    # about 2000 nats per token, finite, but exp(2000) overflows a float.
+    model = lm()
+    state = model.state_dict()
+    state["output.bias"] = np.array([2000, 0, 0, 0, 0], dtype=np.float32)
+    model.load_state_dict(state)
+    ids = np.tile(np.array([1, 2, 3, 4]), 100)  # (400,)
+    loss, grads = model.loss_and_grads(ids[None, :-1], ids[None, 1:])
+    assert 1000 < loss < math.inf and all(np.isfinite(g).all() for g in grads.values())
+    history = model.fit(ids, epochs=1, batch_size=4, num_steps=5, lr=0.01, optimizer="adam",
+                        valid_ids=ids[:100], progress=progress, seed=0)
+    assert history.train_perplexity == [math.inf]
+    assert history.valid_perplexity == [math.inf] and history.best_epoch == 0
+    assert model.perplexity(ids) == math.inf
+    assert np.isfinite(model.state_dict()["output.bias"]).all()
+
+
+def test_perplexity_of_a_loss_is_inf_past_the_float_range():
+    from seqrnn._training import perplexity
+
+    assert perplexity(0.0) == 1.0
+    assert perplexity(math.log(7.0)) == pytest.approx(7.0)
+    assert perplexity(709.0) < math.inf
+    assert perplexity(710.0) == perplexity(1e300) == perplexity(math.inf) == math.inf

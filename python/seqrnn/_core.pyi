@@ -1,5 +1,6 @@
 """Type stubs of the compiled core (kept honest by ``python -m mypy.stubtest seqrnn._core``)."""
 
+import os
 from typing import Any, TypeAlias, final
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "set_max_isa",
     "set_num_threads",
     "tokenize",
+    "write_atomic",
 ]
 
 __version__: str
@@ -314,3 +316,4 @@ def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def cpu_info() -> dict[str, Any]: ...
 def set_max_isa(level: str | None) -> None: ...
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None: ...

@@ -13,6 +13,21 @@ from typing import Any
 
 from . import _validate as v
 
+
+def perplexity(loss: float) -> float:
+    """``exp(loss)`` of a mean cross-entropy in nats, ``inf`` where that exceeds the largest
+    float (a loss above about 709.78) instead of an ``OverflowError``.
+
+    Example:
+        >>> perplexity(0.0), perplexity(1000.0)
+        (1.0, inf)
+    """
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return math.inf
+
+
 BEST = "best."  # checkpoint tensors: the best parameters so far, for keep_best (checked by the core)
 
 
@@ -108,7 +123,7 @@ def run_epochs(
     is released for the work itself; a ``KeyboardInterrupt`` arrives between calls, with the
     model whole and savable. Other threads may use the model meanwhile (the trainer works on a
     copy); a second ``fit`` of the same model at once is a ``RuntimeError``."""
-    lock = model.__dict__.setdefault("_fit_lock", threading.Lock())
+    lock = _fit_lock(model)
     if not lock.acquire(blocking=False):
         raise RuntimeError(f"this {type(model).__name__} is already being trained by fit in "
                            "another thread; wait for that fit to return")
@@ -117,6 +132,22 @@ def run_epochs(
                            saving or Saving(), save_best)
     finally:
         lock.release()
+
+
+def _fit_lock(model: Any) -> threading.Lock:
+    """The lock that makes a second ``fit`` of ``model`` at once an error, one per process.
+
+    Locks live in ``model.__dict__["_fit_lock"]`` keyed by process id: a child forked while a
+    thread of its parent was inside ``fit`` inherits that lock held, by a thread that does not
+    exist in the child, so the child takes a fresh lock of its own (and drops the inherited
+    ones, which nothing in it can release). ``dict.setdefault`` is atomic, so two threads of a
+    process always get the same lock; no lock guards the locks, so none can be left held."""
+    locks: dict[int, threading.Lock] = model.__dict__.setdefault("_fit_lock", {})
+    pid = os.getpid()
+    lock = locks.setdefault(pid, threading.Lock())
+    for other in [p for p in list(locks) if p != pid]:
+        locks.pop(other, None)
+    return lock
 
 
 def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
@@ -166,11 +197,12 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
                         and trainer.steps % every_steps == 0):
                     write_checkpoint((tokens, loss_sum, elapsed))
                 loss = loss_sum / max(tokens, 1)
-                bar.set_postfix({"loss": f"{loss:.4f}", "ppl": f"{math.exp(loss):.3f}",
+                bar.set_postfix({"loss": f"{loss:.4f}", "ppl": f"{perplexity(loss):.3f}",
                                  "tok/s": f"{tokens / max(elapsed, 1e-9):,.0f}"}, refresh=False)
                 bar.refresh()
             seconds = time.perf_counter() - start
-            history.train_perplexity.append(math.exp(loss_sum / max(tokens, 1)))
+            loss = loss_sum / max(tokens, 1)
+            history.train_perplexity.append(perplexity(loss))
             history.tokens_per_second.append(tokens / max(seconds, 1e-9))
             history.seconds.append(seconds)
             tokens, loss_sum, seconds_before = 0, 0.0, 0.0
@@ -187,7 +219,7 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
                     if saving.best_path is not None:
                         (save_best or model.save)(saving.best_path)
             bar.update(1)
-            summary = {"loss": f"{math.log(metrics['train_perplexity']):.4f}",
+            summary = {"loss": f"{loss:.4f}",
                        "ppl": f"{metrics['train_perplexity']:.3f}",
                        "tok/s": f"{metrics['tokens_per_second']:,.0f}"}
             if "valid_perplexity" in metrics:

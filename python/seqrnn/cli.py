@@ -104,6 +104,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
         raise CliError(f"--out {args.out}: folder {folder} does not exist")
     if args.out.is_dir():
         raise CliError(f"--out {args.out}: is a folder; give a file name")
+    if args.out.exists() and not args.out.is_file():  # stat only: a FIFO is never opened
+        raise CliError(f"--out {args.out}: is not a regular file (a FIFO, socket or device); "
+                       "give a file name")
     if args.plot is not None:
         try:
             plot.check_plot_file(args.plot)

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _core
 from .lm import LanguageModel
 from .seq2seq import Seq2Seq, Translator
 
@@ -122,7 +123,7 @@ class _Graph:
         model.ir_version = min(model.ir_version, 8)  # readable by older runtimes too
         self.onnx.checker.check_model(model)
         if path is not None:
-            self.onnx.save(model, os.fspath(path))
+            _core.write_atomic(os.fspath(path), model.SerializeToString())  # as models are saved
         return model
 
 

@@ -14,9 +14,11 @@ Example:
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+from . import _core
 from ._training import History
 
 INSTALL_HINT = "pip install matplotlib"
@@ -27,7 +29,8 @@ def check_plot_file(path: str | os.PathLike[str]) -> None:
 
     ``ImportError`` when matplotlib is missing (the message names ``pip install matplotlib``);
     ``ValueError`` when the file name has no extension matplotlib writes (``.png``, ``.pdf``,
-    ``.svg``, ...) or its folder does not exist.
+    ``.svg``, ...), its folder does not exist, or it names something that is not a regular
+    file (a folder, FIFO, socket or device).
 
     Example:
         >>> check_plot_file("curve.png")          # fine: returns None
@@ -49,6 +52,9 @@ def check_plot_file(path: str | os.PathLike[str]) -> None:
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"--plot {p}: folder {folder} does not exist")
+    if p.exists() and not p.is_file():  # stat only: a FIFO is never opened
+        raise ValueError(f"--plot {p}: is not a regular file (a folder, FIFO, socket or "
+                         "device); give a file name")
 
 
 def save_perplexity_curve(
@@ -78,4 +84,6 @@ def save_perplexity_curve(
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.savefig(os.fspath(path), dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format=Path(path).suffix[1:].lower() or None, dpi=120)
+    _core.write_atomic(os.fspath(path), image.getvalue())  # as models are saved

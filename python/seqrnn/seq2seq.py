@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import math
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,7 +12,7 @@ import numpy.typing as npt
 from . import _core
 from . import _validate as v
 from ._module import StateDict
-from ._training import History, Saving, run_epochs
+from ._training import History, Saving, perplexity, run_epochs
 
 Array = npt.NDArray[Any]
 SRC_VOCAB_KEY, TGT_VOCAB_KEY, STEPS_KEY = "seqrnn.src_vocab", "seqrnn.tgt_vocab", "seqrnn.num_steps"
@@ -185,7 +184,7 @@ class Seq2Seq(StateDict):
 
         def validate() -> float:
             assert valid_arrays is not None
-            return math.exp(self._core.loss_and_grads(*valid_arrays)[0])
+            return perplexity(self._core.loss_and_grads(*valid_arrays)[0])
 
         return run_epochs(trainer, self, v.positive_int(epochs, "epochs"), progress,
                           None if valid_arrays is None else validate, callback, saving, save_best)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -178,23 +177,15 @@ class Vocab:
         return cls._wrap(_core.Vocab.from_json(json))
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_json` to ``path`` atomically (a temporary file in the same folder,
-        then ``os.replace``), so a reader never sees half a file.
+        """Write :meth:`to_json` to ``path`` atomically, as models are saved (see
+        ``seqrnn._core.write_atomic``): a reader never sees half a file, a symbolic link is
+        followed and kept, a file's permissions are kept, and a directory, FIFO or device is
+        refused with ``OSError``.
 
         Example:
             >>> Vocab(tokenize("hello")).save("vocab.json")
         """
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _core.write_atomic(os.fspath(path), self.to_json().encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocab:

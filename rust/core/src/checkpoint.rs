@@ -8,7 +8,7 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use safetensors::tensor::{SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Metadata key naming the kind of model stored (`"LanguageModel"`, `"Seq2Seq"`, ...).
 pub const KIND: &str = "seqrnn.kind";
@@ -53,24 +53,61 @@ pub fn to_bytes<T: Float>(
     safetensors::serialize(views, Some(metadata)).map_err(|e| bad(e.to_string()))
 }
 
-/// Writes `bytes` to `path` atomically: a new temporary file in the same folder is written and
-/// flushed to disk (fsync), renamed over the target, and the folder is flushed so the rename
+/// Writes `bytes` to `path` atomically: a new temporary file in the target's folder is written
+/// and flushed to disk (fsync), renamed over the target, and the folder is flushed so the rename
 /// itself survives a power cut. A process killed at any moment leaves the old file or the new
-/// one, whole (at worst plus an unused `.NAME.*.tmp` file beside it). On error the temporary
-/// file is removed and the target is untouched.
+/// one, whole (at worst plus an unused `.NAME.<pid>.<call>.<hex>.tmp` file beside it). On error
+/// the temporary file is removed and the target is untouched.
+///
+/// What is written is what the path means:
+///
+/// - **Symbolic links are followed.** When `path` is a link (or a chain of links; a relative
+///   link is read relative to the link's folder), the file it finally points to is replaced,
+///   with the temporary file in *that* file's folder, and the links stay links. A dangling link
+///   creates the file it points to.
+/// - **Only regular files are replaced.** A target that exists and is a directory, FIFO, socket
+///   or device (such as `/dev/null`) is refused with [`Error::Io`] (kind `InvalidInput`, the
+///   message names the path and what it is) before anything is written or opened.
+/// - **Permissions are kept.** On Unix the new file gets the permission bits of the file it
+///   replaces (a `0600` checkpoint stays `0600`); a new file gets what [`std::fs::File::create`]
+///   gives (`0666` less the umask). Owner and group are those of the writing process.
+/// - **Leftovers are cleaned.** Temporary files of the same target left by earlier saves that
+///   were killed are removed, but only those whose process is gone: on Linux, when
+///   `/proc/<pid>` does not exist (a process of another PID namespace sharing the folder would
+///   look gone); elsewhere, or without `/proc`, when the file was last modified more than
+///   [`STALE_AFTER`] ago. The temporary files of live processes, this one included, are kept.
+///
+/// # Examples
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("seqrnn-doc-atomic-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("notes.txt");
+/// seqrnn::checkpoint::write_atomic(&path, b"first")?;
+/// seqrnn::checkpoint::write_atomic(&path, b"second")?;
+/// assert_eq!(std::fs::read(&path)?, b"second");
+/// assert!(seqrnn::checkpoint::write_atomic(&dir, b"x").is_err()); // a folder is not replaced
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |source: std::io::Error| Error::Io {
         path: path.display().to_string(),
         source,
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
+    let target = follow_links(path).map_err(io)?;
+    let permissions = match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.is_file() => Some(m.permissions()),
+        Ok(m) => return Err(io(not_regular(path, &target, m.file_type()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(e)),
     };
-    let name = path
+    let dir = folder(&target);
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "checkpoint".into());
+    remove_stale_temporaries(&dir, &name);
     // Unique per process, per call: concurrent saves to one folder never share a temporary.
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -81,10 +118,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     ));
     let result = (|| {
         let mut f = std::fs::File::create_new(&tmp)?;
+        #[cfg(unix)]
+        if let Some(p) = permissions {
+            f.set_permissions(p)?;
+        }
+        #[cfg(not(unix))]
+        let _ = permissions;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        std::fs::rename(&tmp, path)?;
+        std::fs::rename(&tmp, &target)?;
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all(); // persist the rename where the platform allows it
         }
@@ -94,6 +137,124 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io)
+}
+
+/// How old a temporary file must be before [`write_atomic`] removes it where it cannot tell
+/// whether its process is alive (no `/proc`): far longer than any save takes.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Symbolic links followed in a chain before giving up (Linux's limit too).
+const MAX_LINKS: usize = 40;
+
+/// The folder of `path` (`.` for a bare file name).
+fn folder(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where `path` leads: the end of its chain of symbolic links, which may not exist yet.
+fn follow_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..=MAX_LINKS {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                // An absolute link replaces the folder in `join`; a relative one extends it.
+                p = folder(&p).join(std::fs::read_link(&p)?);
+            }
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("expected at most {MAX_LINKS} symbolic links in a chain, got more (a loop?)"),
+    ))
+}
+
+/// The error for a target that exists but is no regular file.
+fn not_regular(path: &Path, target: &Path, kind: std::fs::FileType) -> std::io::Error {
+    let what = if kind.is_dir() {
+        "a directory"
+    } else {
+        special_kind(kind)
+    };
+    let via = if target == path {
+        String::new()
+    } else {
+        format!(" (where its links lead: {})", target.display())
+    };
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("expected a regular file or a new file name, got {what}{via}; nothing was written"),
+    )
+}
+
+#[cfg(unix)]
+fn special_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "something that is not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_: std::fs::FileType) -> &'static str {
+    "something that is not a regular file"
+}
+
+/// Removes `.NAME.<pid>.<call>.<hex>.tmp` files of `name` in `dir` whose process is gone (see
+/// [`write_atomic`]). Best effort: a file that cannot be read or removed is left alone.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let me = std::process::id();
+    let proc_fs = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file.to_str().and_then(|f| temporary_pid(f, &prefix)) else {
+            continue;
+        };
+        let gone = if pid == me {
+            false
+        } else if proc_fs {
+            !Path::new("/proc").join(pid.to_string()).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_AFTER)
+        };
+        if gone && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The pid in a temporary file name `{prefix}<pid>.<call>.<hex>.tmp`, if `file` is one.
+fn temporary_pid(file: &str, prefix: &str) -> Option<u32> {
+    let rest = file.strip_prefix(prefix)?.strip_suffix(".tmp")?;
+    let mut parts = rest.split('.');
+    let (pid, call, hex) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    if parts.next().is_some() || !digits(pid, 10) || !digits(call, 10) || !digits(hex, 16) {
+        return None;
+    }
+    pid.parse().ok()
 }
 
 fn nanos() -> u64 {

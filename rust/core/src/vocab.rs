@@ -242,10 +242,10 @@ impl Vocab {
         Self::from_data(data)
     }
 
-    /// Writes [`Vocab::to_json`] to `path` ([`Error::Io`] names the path).
+    /// Writes [`Vocab::to_json`] to `path` with [`crate::checkpoint::write_atomic`] (so
+    /// atomically, following links, keeping permissions; [`Error::Io`] names the path).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        std::fs::write(path, self.to_json()).map_err(io_error(path))
+        crate::checkpoint::write_atomic(path.as_ref(), self.to_json().as_bytes())
     }
 
     /// Reads a file written by [`Vocab::save`].

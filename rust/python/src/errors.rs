@@ -19,9 +19,12 @@ pub fn to_py(e: Error) -> PyErr {
         Error::TokenOutOfRange { .. } => PyIndexError::new_err(msg),
         Error::DtypeMismatch { .. } => PyTypeError::new_err(msg),
         Error::OutOfMemory { .. } => PyMemoryError::new_err(msg),
-        Error::Io { source, path } => {
-            PyOSError::new_err((source.raw_os_error().unwrap_or(0), source.to_string(), path))
-        }
+        // OSError(errno, strerror, filename) for errors of the OS; the message alone for ours
+        // (a target that is no regular file, ...), which have no errno.
+        Error::Io { source, path } => match source.raw_os_error() {
+            Some(code) => PyOSError::new_err((code, source.to_string(), path)),
+            None => PyOSError::new_err(msg),
+        },
         Error::NonFinite { .. } => NonFiniteError::new_err(msg),
         Error::ShapeMismatch { .. }
         | Error::InvalidArgument { .. }

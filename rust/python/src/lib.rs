@@ -34,6 +34,10 @@ impl<A, B> Model<A, B> {
 /// for nanoseconds) and compute on it with the GIL released; writers replace the whole model.
 /// So a `fit` in one thread, which trains a copy and stores it between chunks, never waits for
 /// readers in others, and readers never see a half-written model.
+///
+/// The lock is only ever taken by a thread holding the GIL (never inside `py.detach`), so
+/// `os.fork`, which holds the GIL too, cannot happen while another thread holds it: a forked
+/// child never inherits it locked. Keep it that way.
 pub(crate) struct Shared<M>(std::sync::RwLock<std::sync::Arc<M>>);
 
 impl<M: Clone> Shared<M> {
@@ -189,6 +193,18 @@ fn set_max_isa(level: Option<&str>) -> PyResult<()> {
     Ok(())
 }
 
+/// Writes ``data`` to ``path`` atomically, as every save of seqrnn does: a temporary file in
+/// the target's folder, flushed, renamed over the target. Symbolic links are followed and kept,
+/// a directory, FIFO, socket or device is refused (``OSError``) before anything is written,
+/// an existing file keeps its permission bits, and temporary files of earlier killed saves of
+/// the same target are removed.
+#[pyfunction]
+fn write_atomic(py: Python<'_>, path: std::path::PathBuf, data: &[u8]) -> PyResult<()> {
+    use errors::IntoPyResult;
+    py.detach(|| seqrnn::checkpoint::write_atomic(&path, data))
+        .py()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -196,6 +212,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(cpu_info, m)?)?;
     m.add_function(wrap_pyfunction!(set_max_isa, m)?)?;
+    m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
     if let Err(value) = seqrnn::engine::isa::env_max_isa() {
         let msg = format!(
             "{} must be one of \"avx512\", \"avx2\", \"generic\", got {value:?}; ignored",
