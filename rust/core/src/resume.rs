@@ -217,7 +217,15 @@ fn parse<T: Float>(bytes: &[u8]) -> Result<Parsed<T>> {
         extra: Vec::new(),
         meta,
     };
-    for (name, t) in checkpoint::tensors::<T>(bytes)? {
+    // A tensor of another element type: a damaged file, or a run of the other dtype.
+    let tensors = checkpoint::tensors::<T>(bytes).map_err(|e| match e {
+        Error::DtypeMismatch { what, got, .. } => bad(format!(
+            "tensor {what} is {got}, this run trains {}",
+            T::DTYPE.name()
+        )),
+        e => e,
+    })?;
+    for (name, t) in tensors {
         if let Some(rest) = name.strip_prefix(OPTIMIZER) {
             parsed.optimizer.push((rest.to_string(), t));
         } else if let Some(rest) = name.strip_prefix(EXTRA) {
