@@ -112,7 +112,7 @@ def test_resume_with_other_settings_or_data_is_refused(tmp_path):
         fresh.fit(CORPUS[:-1], epochs=2, resume=path, **FIT)
     with pytest.raises(ValueError, match="seed is 5 in the checkpoint but 6"):
         fresh.fit(CORPUS, epochs=2, resume=path, **{**FIT, "seed": 6})
-    with pytest.raises(TypeError, match="dtype"):
+    with pytest.raises(ValueError, match="is F32, this run trains float64"):
         seqrnn.LanguageModel(5, 12, 2, 4, seed=0, dtype="float64").fit(
             CORPUS, epochs=2, resume=path, **FIT)
     with pytest.raises(FileNotFoundError):
