@@ -55,6 +55,7 @@ pub mod error;
 mod float;
 pub mod generate;
 pub mod init;
+pub mod interrupt;
 pub mod linear;
 pub mod lm;
 pub mod loss;
