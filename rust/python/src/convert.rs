@@ -11,6 +11,33 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use seqrnn::{Float, Parameters};
 
+/// Items copied between two looks at Python's signal handlers in [`strings`].
+const SIGNAL_EVERY: usize = 1 << 16;
+
+/// A sequence of `str` (not a `str` itself) as owned strings; `TypeError` names the argument
+/// and the first item that is no `str`. Ctrl-C is honoured while a long list is copied, which
+/// takes as long as the work done with it.
+pub fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    let py = obj.py();
+    let wrong =
+        |got: String| PyTypeError::new_err(format!("{what}: expected a list of str, {got}"));
+    if obj.is_instance_of::<pyo3::types::PyString>() {
+        return Err(wrong("got a str".into()));
+    }
+    let mut out = Vec::with_capacity(obj.len().unwrap_or(0));
+    for (i, item) in obj.try_iter()?.enumerate() {
+        if i % SIGNAL_EVERY == 0 {
+            py.check_signals()?;
+        }
+        let item = item?;
+        out.push(
+            item.extract::<String>()
+                .map_err(|_| wrong(format!("item {i} is {}", type_name(&item))))?,
+        );
+    }
+    Ok(out)
+}
+
 /// A float array of exactly the model's dtype, copied; `TypeError` names the argument otherwise.
 pub fn floats<T: Float + Element>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ArrayD<T>> {
     let untyped = obj.cast::<PyUntypedArray>().map_err(|_| {
