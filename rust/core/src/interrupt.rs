@@ -37,9 +37,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Units of work (about one multiply-add, or one token of text) between two readings of the
-/// clock: well under a millisecond of work on any machine.
-pub const CHECK_WORK: u64 = 1 << 18;
+/// Units of work (about one multiply-add or one character of text) between two readings of
+/// the clock: a few milliseconds of work at most, and few enough readings not to be measured.
+pub const CHECK_WORK: u64 = 1 << 22;
 
 /// Least time between two calls of the hook.
 pub const HOOK_INTERVAL: Duration = Duration::from_millis(50);
@@ -115,7 +115,7 @@ pub(crate) fn within<R>(stopped: &Option<Arc<AtomicBool>>, f: impl FnOnce() -> R
     enter(Some(scope), f)
 }
 
-/// Records `work` units done since the last call (about one per multiply-add, or per token of
+/// Records `work` units done since the last call (about one per multiply-add or character of
 /// text) and, now and then, asks the hook of [`with_hook`]: [`Error::Interrupted`] once it
 /// said stop. Costs an addition per call without a hook, and changes no numbers.
 #[inline]
