@@ -12,7 +12,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -126,7 +126,7 @@ CALLS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
     ("Vocab", lambda m: seqrnn.Vocab(m["tokens"])),
     ("Vocab.encode", lambda m: m["vocab"].encode(m["tokens"])),
     ("seq_data_iter_random",
-     lambda m: next(seqrnn.data.seq_data_iter_random(m["long_corpus"], 1, 1))),
+     lambda m: next(seqrnn.data.seq_data_iter_random(m["long_corpus"], 1, 2))),
 ]
 
 
