@@ -24,7 +24,7 @@
 //! let lm = LanguageModel::<f32>::new(LmConfig::new(8, 16), Init::Uniform, 0)?;
 //! let flag = Arc::clone(&stop);
 //! let r = interrupt::with_hook(move || flag.load(Ordering::Relaxed), || {
-//!     lm.generate(&[1], 100_000_000, SamplingConfig::GREEDY, 0)
+//!     lm.generate(&[1], 10_000_000, SamplingConfig::GREEDY, 0) // stopped about 50 ms in
 //! });
 //! assert!(matches!(r, Err(Error::Interrupted)));
 //! # Ok::<(), seqrnn::Error>(())
@@ -62,7 +62,8 @@ thread_local! {
 }
 
 /// Runs `work` with `hook` installed for the calling thread: the loops inside call it about
-/// every [`HOOK_INTERVAL`] and stop with [`Error::Interrupted`] once it returns `true`. The
+/// every [`HOOK_INTERVAL`] (the first time about that long after the start) and stop with
+/// [`Error::Interrupted`] once it returns `true`. The
 /// previous hook of the thread (of an outer call) is restored afterwards; a hook may itself
 /// call into the crate. Calls made by `work` on other threads of its own do not see the hook.
 pub fn with_hook<R>(hook: impl Fn() -> bool + 'static, work: impl FnOnce() -> R) -> R {
