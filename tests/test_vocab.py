@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 import seqrnn
-from seqrnn import Vocab, tokenize
+from seqrnn import Vocab, _core, tokenize
 
 
 def d2l_vocab(tokens, min_freq=0, reserved_tokens=()):
@@ -131,8 +131,14 @@ def test_argument_errors():
         tokenize(b"abc")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="use tokenize"):
         Vocab("abc")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="str"):
+    with pytest.raises(TypeError, match="tokens: expected a list of str, item 1 is int"):
         Vocab(["a", 1])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="tokens: expected a list of str, item 2 is bytes"):
+        vocab.encode(["a", "b", b"c"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="tokens: expected a list of str, got a str"):
+        _core.Vocab("abc")
+    with pytest.raises(TypeError, match="tokens: expected a list of str, got a str"):
+        vocab._core.encode("abc")
     with pytest.raises(ValueError, match="min_freq must be an int >= 0, got -1"):
         Vocab(["a"], min_freq=-1)
     with pytest.raises(TypeError, match="min_freq must be an int"):

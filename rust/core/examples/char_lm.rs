@@ -160,17 +160,17 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
         .map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
     let clean = |s: &str| {
         if a.preprocess {
-            preprocess_d2l(s)
+            preprocess_d2l(s).map_err(err)
         } else {
-            s.to_string()
+            Ok(s.to_string())
         }
     };
-    let tokens = tokenize(&clean(&raw), Level::Char);
-    let vocab = Vocab::new(&tokens, 0, &[]);
-    let corpus = vocab.encode(&tokens); // (tokens,)
+    let tokens = tokenize(&clean(&raw)?, Level::Char).map_err(err)?;
+    let vocab = Vocab::new(&tokens, 0, &[]).map_err(err)?;
+    let corpus = vocab.encode(&tokens).map_err(err)?; // (tokens,)
     let split = corpus.len() * 9 / 10;
     let (train, valid) = corpus.split_at(split);
-    let prefix_tokens = tokenize(&clean(&a.prefix), Level::Char);
+    let prefix_tokens = tokenize(&clean(&a.prefix)?, Level::Char).map_err(err)?;
     if prefix_tokens.is_empty() {
         return Err("--prefix must not be empty".into());
     }
@@ -221,7 +221,7 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
     }
     println!("trained in {:.1} s", start.elapsed().as_secs_f64());
 
-    let prefix = vocab.encode(&prefix_tokens);
+    let prefix = vocab.encode(&prefix_tokens).map_err(err)?;
     let unknown = prefix.iter().filter(|&&id| id == vocab.unk()).count();
     if unknown > 0 {
         println!("note: {unknown} prefix character(s) are not in the vocabulary (read as <unk>)");

@@ -83,23 +83,22 @@ pub fn epoch_batches(
             let num_batches = num_subseqs / batch_size;
             let mut starts: Vec<usize> = (0..num_subseqs).map(|i| offset + i * num_steps).collect();
             starts.shuffle(rng);
-            Ok(starts
-                .chunks_exact(batch_size)
-                .take(num_batches)
-                .map(<[usize]>::to_vec)
-                .collect())
+            collect_polled(
+                starts
+                    .chunks_exact(batch_size)
+                    .take(num_batches)
+                    .map(<[usize]>::to_vec),
+            )
         }
         Sampling::Sequential => {
             let offset = rng.random_range(0..=slack.min(num_steps));
             let per_row = (corpus_len - offset - 1) / batch_size;
             let num_batches = per_row / num_steps;
-            Ok((0..num_batches)
-                .map(|i| {
-                    (0..batch_size)
-                        .map(|b| offset + b * per_row + i * num_steps)
-                        .collect()
-                })
-                .collect())
+            collect_polled((0..num_batches).map(|i| {
+                (0..batch_size)
+                    .map(|b| offset + b * per_row + i * num_steps)
+                    .collect()
+            }))
         }
         Sampling::Windows => {
             let num_windows = corpus_len.saturating_sub(num_steps);
@@ -108,9 +107,19 @@ pub fn epoch_batches(
             }
             let mut starts: Vec<usize> = (0..num_windows).collect();
             starts.shuffle(rng);
-            Ok(starts.chunks(batch_size).map(<[usize]>::to_vec).collect())
+            collect_polled(starts.chunks(batch_size).map(<[usize]>::to_vec))
         }
     }
+}
+
+/// The minibatches, in order, polling the [`crate::interrupt`] hook as they are made.
+fn collect_polled(batches: impl Iterator<Item = Vec<usize>>) -> Result<Vec<Vec<usize>>> {
+    let mut out = Vec::with_capacity(batches.size_hint().0);
+    for b in batches {
+        crate::interrupt::poll(64 + b.len())?; // an allocation, and the row starts
+        out.push(b);
+    }
+    Ok(out)
 }
 
 /// Inputs and targets of one minibatch, time-major `(num_steps, rows)`.
@@ -128,6 +137,7 @@ pub fn gather(
             bad,
         ));
     }
+    crate::interrupt::poll(2 * num_steps * starts.len())?;
     let x = Array2::from_shape_fn((num_steps, starts.len()), |(t, b)| corpus[starts[b] + t]); // (steps, rows)
     let y = Array2::from_shape_fn((num_steps, starts.len()), |(t, b)| {
         corpus[starts[b] + t + 1]

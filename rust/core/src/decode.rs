@@ -109,7 +109,9 @@ impl<T: Float> Seq2Seq<T> {
         let mut decoder_states = crate::alloc::zeros2("decoder states", cfg.max_len, h)?; // (max_len, H)
         let mut logits = crate::alloc::zeros2("decoder logits", cfg.max_len, vocab)?; // (max_len, V)
         let (mut tokens, mut feed) = (Vec::with_capacity(cfg.max_len), cfg.bos);
+        let cost = self.config().num_params().unwrap_or(usize::MAX); // per step, about
         while tokens.len() < cfg.max_len && feed != cfg.eos {
+            crate::interrupt::poll(cost)?;
             let t = tokens.len();
             let z = self.decoder_step(&[feed], context.view(), &mut state, &mut ws)?; // (1, V)
             logits.row_mut(t).assign(&z.row(0));
@@ -174,7 +176,14 @@ impl<T: Float> Seq2Seq<T> {
         let mut lp = Vec::with_capacity(vocab);
         let mut cand: Vec<(f64, usize, usize)> = Vec::with_capacity(k * vocab); // (log p, row, token)
         let score = |lp: f64, len: usize| lp / (len as f64).powf(cfg.alpha);
+        // Multiply-adds of a step, about (one per parameter and row; the sort adds as many).
+        let cost = self
+            .config()
+            .num_params()
+            .and_then(|p| p.checked_mul(batch * k))
+            .unwrap_or(usize::MAX);
         for step in 0..cfg.max_len {
+            crate::interrupt::poll(cost)?;
             let logits = self.decoder_step(&feed, context.view(), &mut state, &mut ws)?; // (B*k, V)
             let mut new_tokens = tokens.clone();
             let mut new_log_p = vec![f64::NEG_INFINITY; batch * k];

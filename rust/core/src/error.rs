@@ -88,6 +88,12 @@ pub enum Error {
         /// How many bytes were requested.
         bytes: u128,
     },
+    /// The hook of [`crate::interrupt::with_hook`] asked a long call to stop (Ctrl-C, say).
+    /// The call changed nothing its caller owns: models are as they were, and a
+    /// [`crate::Stream`] holds the state after the last token it fed. Without a hook installed
+    /// no call returns this.
+    #[error("interrupted")]
+    Interrupted,
     /// An operating-system error while reading or writing a file.
     #[error("{path}: {source}")]
     Io {

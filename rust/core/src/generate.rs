@@ -151,6 +151,11 @@ impl<T: Float> LanguageModel<T> {
         Ok(ws.logits.view())
     }
 
+    /// Multiply-adds of one [`LanguageModel::step`] of one stream, about: one per parameter.
+    fn step_cost(&self) -> usize {
+        self.config().num_params().unwrap_or(usize::MAX)
+    }
+
     /// d2l's `predict`: warms the state up on `prefix`, then appends `num_tokens` tokens chosen
     /// by `sampling`. Returns the prefix followed by the new tokens.
     pub fn generate(
@@ -185,11 +190,14 @@ impl<T: Float> LanguageModel<T> {
         let (last, warmup) = prefix
             .split_last()
             .ok_or_else(|| Error::invalid("prefix", "at least one token", 0))?;
+        let cost = self.step_cost(); // for the interrupt hook
         for &id in warmup {
+            crate::interrupt::poll(cost)?;
             self.step(&[id], &mut state, &mut ws)?;
         }
         let mut token = *last;
         for _ in 0..num_tokens {
+            crate::interrupt::poll(cost)?;
             let logits = self.step(&[token], &mut state, &mut ws)?;
             token = sample_token(logits.row(0), sampling, &mut rng, &mut scratch);
             out.push(token);
@@ -219,6 +227,7 @@ impl<T: Float> LanguageModel<T> {
         let mut t0 = 0;
         while t0 < per_row {
             let steps = num_steps.min(per_row - t0);
+            crate::interrupt::poll(steps.saturating_mul(rows).saturating_mul(self.step_cost()))?;
             let x = Array2::from_shape_fn((steps, rows), |(t, b)| corpus[b * per_row + t0 + t]); // (steps, rows)
             let (logits, h_n) = self.logits(x.view(), state.as_ref().map(|s| s.view()))?; // (steps, rows, V)
             let v = logits.dim().2;
@@ -292,6 +301,8 @@ impl<T: Float> Stream<T> {
     }
 
     /// Feeds tokens one after another; returns the logits `(vocab,)` after the last one.
+    /// Stopped by the [`crate::interrupt`] hook, the stream keeps the state after the tokens
+    /// fed so far.
     pub fn feed(
         &mut self,
         model: &LanguageModel<T>,
@@ -306,10 +317,12 @@ impl<T: Float> Stream<T> {
             return Err(Error::invalid("tokens", "at least one token", "none"));
         }
         crate::embedding::check_ids("tokens", tokens.iter().copied(), model.config().vocab_size)?;
+        let cost = model.step_cost();
         for &t in tokens {
+            crate::interrupt::poll(cost)?;
             model.step(&[t], &mut self.state, &mut self.ws)?;
+            self.fed = true;
         }
-        self.fed = true;
         Ok(self.ws.logits.row(0))
     }
 

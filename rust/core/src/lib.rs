@@ -22,6 +22,10 @@
 //! **Element types.** Every model is generic over [`Float`]: `f32` for speed, `f64` for
 //! exactness checks.
 //!
+//! **Stopping.** Every long call (time loops, generation, decoding, text processing) can be
+//! stopped early, with [`Error::Interrupted`], by a hook installed with
+//! [`interrupt::with_hook`]; without one nothing changes.
+//!
 //! ```
 //! use ndarray::Array2;
 //! use seqrnn::{Init, LanguageModel, LmConfig, Optimizer, OptimizerConfig, Parameters};
@@ -55,6 +59,7 @@ pub mod error;
 mod float;
 pub mod generate;
 pub mod init;
+pub mod interrupt;
 pub mod linear;
 pub mod lm;
 pub mod loss;

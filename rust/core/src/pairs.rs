@@ -107,7 +107,10 @@ fn row<'a>(tokens: &[&'a str], num_steps: usize) -> Vec<&'a str> {
 
 /// Rows of `n` tokens -> `(rows, n)` ids.
 fn encode(rows: &[Vec<&str>], vocab: &Vocab, n: usize) -> Result<Array2<usize>> {
-    let flat: Vec<usize> = rows.iter().flat_map(|r| vocab.encode(r)).collect(); // (rows * n,)
+    let mut flat: Vec<usize> = Vec::with_capacity(rows.len().saturating_mul(n)); // (rows * n,)
+    for r in rows {
+        flat.extend(vocab.encode(r)?);
+    }
     Array2::from_shape_vec((rows.len(), n), flat)
         .map_err(|_| Error::shape("encoded rows", &[rows.len(), n], &[]))
 }
@@ -152,10 +155,12 @@ impl TranslationData {
     pub fn new<S: AsRef<str>>(pairs: &[(S, S)], num_steps: usize, min_freq: usize) -> Result<Self> {
         crate::error::check_positive("num_steps", num_steps)?;
         crate::error::check_positive("number of sentence pairs", pairs.len())?;
-        let sentences: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(s, t)| (preprocess_nmt(s.as_ref()), preprocess_nmt(t.as_ref())))
-            .collect();
+        let mut sentences: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (s, t) in pairs {
+            let (s, t) = (s.as_ref(), t.as_ref());
+            crate::interrupt::poll(s.len() + t.len())?;
+            sentences.push((preprocess_nmt(s), preprocess_nmt(t)));
+        }
         let src_lines: Vec<Vec<&str>> = sentences.iter().map(|(s, _)| words(s)).collect();
         let tgt_lines: Vec<Vec<&str>> = sentences.iter().map(|(_, t)| words(t)).collect();
         let src_rows: Vec<Vec<&str>> = src_lines.iter().map(|l| row(l, num_steps)).collect();
@@ -166,8 +171,8 @@ impl TranslationData {
         let flat = |rows: &[Vec<&'_ str>]| -> Vec<String> {
             rows.iter().flatten().map(|t| t.to_string()).collect()
         };
-        let src_vocab = Vocab::new(&flat(&src_rows), min_freq, &[PAD, EOS]);
-        let tgt_vocab = Vocab::new(&flat(&tgt_rows), min_freq, &[PAD, BOS, EOS]);
+        let src_vocab = Vocab::new(&flat(&src_rows), min_freq, &[PAD, EOS])?;
+        let tgt_vocab = Vocab::new(&flat(&tgt_rows), min_freq, &[PAD, BOS, EOS])?;
         let tgt = encode(&tgt_rows, &tgt_vocab, num_steps + 1)?; // (pairs, num_steps + 1)
         let lens = |lines: &[Vec<&str>]| -> Vec<usize> {
             lines.iter().map(|l| (l.len() + 1).min(num_steps)).collect()

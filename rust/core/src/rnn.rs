@@ -484,6 +484,7 @@ impl<T: Float> Rnn<T> {
             // W_hh^T prepared once for every step (a copy or packing that suits the kernels).
             let w_hh_t = Recurrent::new(layer.weight_hh.t(), batch, Pass::Forward); // (H, H)
             for t in 0..steps {
+                crate::interrupt::poll(batch * hidden * hidden)?;
                 let (prev, mut cur) = s.multi_slice_mut((s![t, .., ..], s![t + 1, .., ..]));
                 w_hh_t.gemm(T::one(), &prev.view(), T::one(), &mut cur);
                 act.apply_in_place(&mut cur);
@@ -611,6 +612,7 @@ impl<T: Float> Rnn<T> {
             // W_hh prepared once for every step (a copy or packing that suits the kernels).
             let w_hh = Recurrent::new(layer.weight_hh.view(), batch, Pass::Backward); // (H, H)
             for t in (0..steps).rev() {
+                crate::interrupt::poll(batch * hidden * hidden)?;
                 let mut dzt = dz.index_axis_mut(Axis(0), t);
                 Zip::from(&mut dzt)
                     .and(&d_out.index_axis(Axis(0), t))

@@ -36,7 +36,7 @@ pub fn range(batch: usize, parts: usize, i: usize) -> Range<usize> {
 
 /// `f(range(batch, parts, i), rng_i)` for every part `i`, run in parallel; the results in
 /// order, or the first part's error. With `rng` (dropout), each part gets a generator of its
-/// own, seeded in order from `rng`.
+/// own, seeded in order from `rng`. The caller's [`crate::interrupt`] hook stops every part.
 pub fn map<R: Send>(
     batch: usize,
     parts: usize,
@@ -45,12 +45,14 @@ pub fn map<R: Send>(
 ) -> Result<Vec<R>> {
     let seeds: Option<Vec<u64>> = rng.map(|r| (0..parts).map(|_| r.random()).collect());
     let slots: Vec<Mutex<Option<Result<R>>>> = (0..parts).map(|_| Mutex::new(None)).collect();
+    // A part on a helper thread stops when the caller's interrupt hook says stop.
+    let stopped = crate::interrupt::current();
     crate::engine::parallel_tasks(parts, &|i| {
         let mut rng = seeds
             .as_ref()
             .and_then(|s| s.get(i))
             .map(|&s| StdRng::seed_from_u64(s));
-        let r = f(range(batch, parts, i), rng.as_mut());
+        let r = crate::interrupt::within(&stopped, || f(range(batch, parts, i), rng.as_mut()));
         if let Some(slot) = slots.get(i) {
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         }

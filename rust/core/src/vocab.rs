@@ -8,14 +8,14 @@
 //! ```
 //! use seqrnn::vocab::{preprocess_d2l, tokenize, Level, Vocab};
 //!
-//! let text = preprocess_d2l("The Time Machine, by H. G. Wells");
+//! let text = preprocess_d2l("The Time Machine, by H. G. Wells")?;
 //! assert_eq!(text, "the time machine by h g wells");
-//! let tokens = tokenize(&text, Level::Char);
-//! let vocab = Vocab::new(&tokens, 0, &[]);
+//! let tokens = tokenize(&text, Level::Char)?;
+//! let vocab = Vocab::new(&tokens, 0, &[])?;
 //! assert_eq!(vocab.id_to_token(0)?, " "); // ' ' < '<unk>' < 'a' in string order
 //! assert_eq!(vocab.token_to_id("<unk>"), vocab.unk());
 //! assert_eq!(vocab.token_to_id("z"), vocab.unk()); // never seen
-//! let ids = vocab.encode(&tokens); // (tokens,)
+//! let ids = vocab.encode(&tokens)?; // (tokens,)
 //! assert_eq!(vocab.decode(&ids)?.concat(), text);
 //! # Ok::<(), seqrnn::Error>(())
 //! ```
@@ -53,24 +53,47 @@ impl Level {
 }
 
 /// Cuts `text` into tokens. `Word` splits on the same whitespace as Python's `str.split()`
-/// (Unicode `White_Space` plus the separators U+001C..U+001F) and drops empty tokens.
-pub fn tokenize(text: &str, level: Level) -> Vec<String> {
+/// (Unicode `White_Space` plus the separators U+001C..U+001F) and drops empty tokens. Fails
+/// only with [`Error::Interrupted`], when the [`crate::interrupt`] hook says stop.
+pub fn tokenize(text: &str, level: Level) -> Result<Vec<String>> {
     match level {
-        Level::Char => text.chars().map(String::from).collect(),
-        Level::Word => text
-            .split(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-            .filter(|w| !w.is_empty())
-            .map(String::from)
-            .collect(),
+        Level::Char => map_polled(text.chars(), String::from),
+        Level::Word => map_polled(
+            text.split(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+                .filter(|w| !w.is_empty()),
+            String::from,
+        ),
     }
 }
 
+/// Items between two polls of the [`crate::interrupt`] hook in the loops over tokens.
+const POLL_EVERY: usize = 1024;
+/// Units of [`crate::interrupt::poll`] work per token (a hash or an allocation).
+const TOKEN_WORK: usize = 64;
+
+/// `f` of every item, in order, polling the [`crate::interrupt`] hook every [`POLL_EVERY`] items.
+fn map_polled<I, R>(items: impl Iterator<Item = I>, mut f: impl FnMut(I) -> R) -> Result<Vec<R>> {
+    let n = items.size_hint().0;
+    let mut out = Vec::with_capacity(n);
+    for (i, item) in items.enumerate() {
+        if i % POLL_EVERY == 0 {
+            crate::interrupt::poll(TOKEN_WORK * n.saturating_sub(i).clamp(1, POLL_EVERY))?;
+        }
+        out.push(f(item));
+    }
+    Ok(out)
+}
+
 /// d2l 1.0's `re.sub('[^A-Za-z]+', ' ', text).lower()`: every run of characters that are not
-/// ASCII letters becomes one space, letters are lowercased.
-pub fn preprocess_d2l(text: &str) -> String {
+/// ASCII letters becomes one space, letters are lowercased. Fails only with
+/// [`Error::Interrupted`].
+pub fn preprocess_d2l(text: &str) -> Result<String> {
     let mut out = String::with_capacity(text.len());
     let mut in_run = false;
-    for c in text.chars() {
+    for (i, c) in text.chars().enumerate() {
+        if i % (16 * POLL_EVERY) == 0 {
+            crate::interrupt::poll(16 * POLL_EVERY)?;
+        }
         if c.is_ascii_alphabetic() {
             out.push(c.to_ascii_lowercase());
             in_run = false;
@@ -79,7 +102,7 @@ pub fn preprocess_d2l(text: &str) -> String {
             in_run = true;
         }
     }
-    out
+    Ok(out)
 }
 
 /// What a vocabulary file holds; [`Vocab`] adds the reverse index and the checks.
@@ -104,11 +127,19 @@ pub struct Vocab {
 
 impl Vocab {
     /// Builds the vocabulary of `tokens` like d2l 1.0: `<unk>`, `reserved_tokens` and the tokens
-    /// counted at least `min_freq` times, deduplicated and sorted by string.
-    pub fn new<S: AsRef<str>>(tokens: &[S], min_freq: usize, reserved_tokens: &[&str]) -> Self {
+    /// counted at least `min_freq` times, deduplicated and sorted by string. Fails only with
+    /// [`Error::Interrupted`].
+    pub fn new<S: AsRef<str>>(
+        tokens: &[S],
+        min_freq: usize,
+        reserved_tokens: &[&str],
+    ) -> Result<Self> {
         let mut first_seen: HashMap<&str, usize> = HashMap::new();
         let mut counts: Vec<(&str, usize)> = Vec::new();
-        for t in tokens {
+        for (n, t) in tokens.iter().enumerate() {
+            if n % POLL_EVERY == 0 {
+                crate::interrupt::poll(POLL_EVERY * TOKEN_WORK)?;
+            }
             let t = t.as_ref();
             let i = *first_seen.entry(t).or_insert_with(|| {
                 counts.push((t, 0));
@@ -137,7 +168,6 @@ impl Vocab {
             idx_to_token,
             token_freqs,
         })
-        .expect("a built vocabulary is non-empty, unique and holds <unk>")
     }
 
     /// Checks the invariants and builds the reverse index.
@@ -214,12 +244,9 @@ impl Vocab {
             })
     }
 
-    /// Shapes: `(n,)` tokens -> `(n,)` ids.
-    pub fn encode<S: AsRef<str>>(&self, tokens: &[S]) -> Vec<usize> {
-        tokens
-            .iter()
-            .map(|t| self.token_to_id(t.as_ref()))
-            .collect()
+    /// Shapes: `(n,)` tokens -> `(n,)` ids. Fails only with [`Error::Interrupted`].
+    pub fn encode<S: AsRef<str>>(&self, tokens: &[S]) -> Result<Vec<usize>> {
+        map_polled(tokens.iter(), |t| self.token_to_id(t.as_ref()))
     }
 
     /// Shapes: `(n,)` ids -> `(n,)` tokens; [`Error::TokenOutOfRange`] for the first bad id.
@@ -285,9 +312,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builds_like_d2l() {
-        let tokens = tokenize("b a c a b a d", Level::Word);
-        let v = Vocab::new(&tokens, 2, &["<pad>"]);
+    fn builds_like_d2l() -> Result<()> {
+        let tokens = tokenize("b a c a b a d", Level::Word)?;
+        let v = Vocab::new(&tokens, 2, &["<pad>"])?;
         assert_eq!(v.idx_to_token(), ["<pad>", "<unk>", "a", "b"]);
         assert_eq!(v.unk(), 1);
         let freqs: Vec<_> = v
@@ -296,31 +323,34 @@ mod tests {
             .map(|(t, f)| (t.as_str(), *f))
             .collect();
         assert_eq!(freqs, [("a", 3), ("b", 2), ("c", 1), ("d", 1)]); // c before d: seen first
-        assert_eq!(v.encode(&["a", "c", "<pad>"]), [2, 1, 0]);
-        assert_eq!(v.decode(&[3, 2]).unwrap(), ["b", "a"]);
+        assert_eq!(v.encode(&["a", "c", "<pad>"])?, [2, 1, 0]);
+        assert_eq!(v.decode(&[3, 2])?, ["b", "a"]);
+        Ok(())
     }
 
     #[test]
-    fn reserved_and_unk_are_not_duplicated() {
-        let v = Vocab::new(&["<unk>", "x"], 0, &["x", "<unk>"]);
+    fn reserved_and_unk_are_not_duplicated() -> Result<()> {
+        let v = Vocab::new(&["<unk>", "x"], 0, &["x", "<unk>"])?;
         assert_eq!(v.idx_to_token(), ["<unk>", "x"]);
-        assert_eq!(Vocab::new::<&str>(&[], 0, &[]).len(), 1);
+        assert_eq!(Vocab::new::<&str>(&[], 0, &[])?.len(), 1);
+        Ok(())
     }
 
     #[test]
-    fn out_of_range_id_carries_numbers() {
-        let v = Vocab::new(&["a"], 0, &[]);
+    fn out_of_range_id_carries_numbers() -> Result<()> {
+        let v = Vocab::new(&["a"], 0, &[])?;
         match v.decode(&[0, 5]) {
             Err(Error::TokenOutOfRange { id, vocab_size, .. }) => {
                 assert_eq!((id, vocab_size), (5, 2))
             }
             other => panic!("unexpected {other:?}"),
         }
+        Ok(())
     }
 
     #[test]
-    fn json_round_trip_and_checks() {
-        let v = Vocab::new(&tokenize("héllo wörld", Level::Char), 0, &["<bos>"]);
+    fn json_round_trip_and_checks() -> Result<()> {
+        let v = Vocab::new(&tokenize("héllo wörld", Level::Char)?, 0, &["<bos>"])?;
         assert_eq!(Vocab::from_json(&v.to_json()).unwrap(), v);
         let back: Vocab = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
         assert_eq!(back, v);
@@ -333,29 +363,35 @@ mod tests {
         let no_unk = r#"{"idx_to_token": ["a"], "token_freqs": []}"#;
         assert!(bad(no_unk).to_string().contains("<unk>"));
         assert!(serde_json::from_str::<Vocab>(no_unk).is_err());
+        Ok(())
     }
 
     #[test]
-    fn file_round_trip_and_io_error() {
-        let v = Vocab::new(&["a", "b"], 0, &[]);
+    fn file_round_trip_and_io_error() -> Result<()> {
+        let v = Vocab::new(&["a", "b"], 0, &[])?;
         let path = std::env::temp_dir().join(format!("seqrnn-vocab-{}.json", std::process::id()));
         v.save(&path).unwrap();
         assert_eq!(Vocab::load(&path).unwrap(), v);
         std::fs::remove_file(&path).unwrap();
         let err = Vocab::load(&path).unwrap_err();
         assert!(matches!(err, Error::Io { .. }) && err.to_string().contains("seqrnn-vocab-"));
+        Ok(())
     }
 
     #[test]
-    fn tokenize_and_preprocess_match_python() {
-        assert_eq!(tokenize("a\u{1f}b\u{a0} c\n", Level::Word), ["a", "b", "c"]);
-        assert_eq!(tokenize("añ", Level::Char), ["a", "ñ"]);
-        assert_eq!(preprocess_d2l("I'm--OK, 42 times!\n"), "i m ok times ");
-        assert_eq!(preprocess_d2l("déjà vu"), "d j vu");
+    fn tokenize_and_preprocess_match_python() -> Result<()> {
+        assert_eq!(
+            tokenize("a\u{1f}b\u{a0} c\n", Level::Word)?,
+            ["a", "b", "c"]
+        );
+        assert_eq!(tokenize("añ", Level::Char)?, ["a", "ñ"]);
+        assert_eq!(preprocess_d2l("I'm--OK, 42 times!\n")?, "i m ok times ");
+        assert_eq!(preprocess_d2l("déjà vu")?, "d j vu");
         assert!(Level::parse("byte")
             .unwrap_err()
             .to_string()
             .contains("\"byte\""));
+        Ok(())
     }
 
     #[test]

@@ -66,7 +66,9 @@ fn every_corpus_file_loads_or_fails_cleanly() {
 
 fn vocab(tokens: &str) -> String {
     let tokens: Vec<&str> = tokens.split(' ').collect();
-    Vocab::new(&tokens, 0, &["<pad>", "<bos>", "<eos>"]).to_json()
+    Vocab::new(&tokens, 0, &["<pad>", "<bos>", "<eos>"])
+        .expect("a vocabulary of a few tokens")
+        .to_json()
 }
 
 /// Valid tiny checkpoints of each model and element type, then mutations of them.

@@ -11,6 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use seqrnn::{Float, Parameters};
 
+/// Items copied between two looks at Python's signal handlers in [`strings`].
+const SIGNAL_EVERY: usize = 1 << 16;
+
 /// A float array of exactly the model's dtype, copied; `TypeError` names the argument otherwise.
 pub fn floats<T: Float + Element>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ArrayD<T>> {
     let untyped = obj.cast::<PyUntypedArray>().map_err(|_| {
@@ -152,18 +155,18 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// A Python sequence of `str` as owned strings: its length is read first and every allocation
-/// is fallible, so a sequence too large for memory is a `MemoryError`, never an abort.
+/// is fallible, so a sequence too large for memory is a `MemoryError`, never an abort; Ctrl-C
+/// is honoured every `SIGNAL_EVERY` items; a wrong item is a `TypeError` naming it.
 pub fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
-    let not_a_sequence = || {
-        PyTypeError::new_err(format!(
-            "{what}: expected a list of str, got {}",
-            type_name(obj)
-        ))
-    };
+    let py = obj.py();
+    let wrong =
+        |got: String| PyTypeError::new_err(format!("{what}: expected a list of str, {got}"));
     if obj.is_instance_of::<PyString>() {
-        return Err(not_a_sequence());
+        return Err(wrong("got a str".into()));
     }
-    let n = obj.len().map_err(|_| not_a_sequence())?;
+    let n = obj
+        .len()
+        .map_err(|_| wrong(format!("got {}", type_name(obj))))?;
     let oom = |bytes: usize| -> PyResult<()> {
         Err(seqrnn::Error::OutOfMemory {
             what: what.to_string(),
@@ -174,14 +177,14 @@ pub fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     out.try_reserve_exact(n)
         .or_else(|_| oom(n.saturating_mul(std::mem::size_of::<String>())))?;
-    for item in obj.try_iter().map_err(|_| not_a_sequence())? {
+    for (i, item) in obj.try_iter()?.enumerate() {
+        if i % SIGNAL_EVERY == 0 {
+            py.check_signals()?;
+        }
         let item = item?;
-        let text = item.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{what}: expected str items, got {}",
-                type_name(&item)
-            ))
-        })?;
+        let text = item
+            .cast::<PyString>()
+            .map_err(|_| wrong(format!("item {i} is {}", type_name(&item))))?;
         let text = text.to_str()?;
         let mut owned = String::new();
         owned

@@ -1,6 +1,8 @@
 //! The one place where core errors become Python exceptions.
 
-use pyo3::exceptions::{PyIndexError, PyMemoryError, PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyKeyboardInterrupt, PyMemoryError, PyOSError, PyTypeError, PyValueError,
+};
 use pyo3::PyErr;
 use seqrnn::Error;
 
@@ -26,6 +28,9 @@ pub fn to_py(e: Error) -> PyErr {
             None => PyOSError::new_err(msg),
         },
         Error::NonFinite { .. } => NonFiniteError::new_err(msg),
+        // The binding returns the exception Python's signal handler raised; this is the
+        // fallback should the core stop without one.
+        Error::Interrupted => PyKeyboardInterrupt::new_err(msg),
         Error::ShapeMismatch { .. }
         | Error::InvalidArgument { .. }
         | Error::UnknownParameter { .. }

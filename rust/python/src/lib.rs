@@ -118,6 +118,34 @@ pub(crate) fn py_bytes<'py>(
     Ok(pyo3::types::PyBytes::new(py, &bytes))
 }
 
+/// Runs `work` with the GIL released and Ctrl-C honoured: about every 50 ms the core's
+/// [`seqrnn::interrupt`] hook takes the GIL for a moment to run Python's signal handlers; when
+/// one raises (`KeyboardInterrupt`), the core stops with `Error::Interrupted` and the call
+/// raises that exception.
+pub(crate) fn detach_interruptible<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> seqrnn::Result<T> + Send,
+) -> PyResult<T> {
+    use errors::IntoPyResult;
+    py.detach(|| {
+        let raised = std::rc::Rc::new(std::cell::Cell::new(None::<PyErr>));
+        let slot = std::rc::Rc::clone(&raised);
+        let hook = move || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => false,
+            Err(e) => {
+                slot.set(Some(e));
+                true
+            }
+        };
+        match seqrnn::interrupt::with_hook(hook, work) {
+            Err(seqrnn::Error::Interrupted) => Err(raised
+                .take()
+                .unwrap_or_else(|| errors::to_py(seqrnn::Error::Interrupted))),
+            r => r.py(),
+        }
+    })
+}
+
 /// String metadata of a checkpoint.
 pub(crate) type Meta = std::collections::HashMap<String, String>;
 

@@ -34,9 +34,9 @@ fn logits<'py, T: Float + Element>(
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let ids = convert::ids_time_major(inputs, "inputs", lm.config().vocab_size)?;
     let state = convert::state::<T>(state, "state")?;
-    let (logits, h_n) = py
-        .detach(|| lm.logits(ids.view(), state.as_ref().map(|s| s.view())))
-        .py()?;
+    let (logits, h_n) = crate::detach_interruptible(py, || {
+        lm.logits(ids.view(), state.as_ref().map(|s| s.view()))
+    })?;
     Ok((
         convert::to_numpy(py, batch_first(logits)),
         convert::to_numpy(py, h_n),
@@ -58,16 +58,14 @@ fn loss_and_grads<'py, T: Float + Element>(
         .map(|m| convert::floats_time_major2::<T>(m, "mask"))
         .transpose()?;
     let state = convert::state::<T>(state, "state")?;
-    let step = py
-        .detach(|| {
-            lm.loss_and_grads(
-                inputs.view(),
-                targets.view(),
-                mask.as_ref().map(|m| m.view()),
-                state.as_ref().map(|s| s.view()),
-            )
-        })
-        .py()?;
+    let step = crate::detach_interruptible(py, || {
+        lm.loss_and_grads(
+            inputs.view(),
+            targets.view(),
+            mask.as_ref().map(|m| m.view()),
+            state.as_ref().map(|s| s.view()),
+        )
+    })?;
     Ok((
         step.loss.to_f64_lossless(),
         convert::state_dict(py, &step.grads)?,
@@ -170,7 +168,7 @@ impl PyLanguageModel {
             })
             .transpose()?;
         let cfg = SamplingConfig { temperature, top_k };
-        dispatch!(&*self.inner.get(), lm => py.detach(|| lm.generate(&prefix, num_tokens, cfg, seed)).py())
+        dispatch!(&*self.inner.get(), lm => crate::detach_interruptible(py, || lm.generate(&prefix, num_tokens, cfg, seed)))
     }
 
     /// `exp(mean cross-entropy)` of each token of `corpus` given the ones before it.
@@ -187,7 +185,7 @@ impl PyLanguageModel {
             size("batch_size", batch_size)?,
             size("num_steps", num_steps)?,
         );
-        dispatch!(&*self.inner.get(), lm => py.detach(|| lm.perplexity(&corpus, b, s)).py())
+        dispatch!(&*self.inner.get(), lm => crate::detach_interruptible(py, || lm.perplexity(&corpus, b, s)))
     }
 
     /// Writes one safetensors file atomically with `metadata` (str -> str) added.

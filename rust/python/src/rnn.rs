@@ -29,16 +29,14 @@ fn forward<'py, T: Float + Element>(
     let x = convert::floats_nd::<T, Ix3>(x, "input")?;
     let h0 = convert::state::<T>(h0, "h0")?;
     let lens = convert::lengths(lens)?;
-    let (out, h_n) = py
-        .detach(|| -> seqrnn::Result<(Array3<T>, Array3<T>)> {
-            let cache = rnn.forward(
-                RnnInput::Dense(x),
-                h0.as_ref().map(|h| h.view()),
-                lens.as_deref(),
-            )?;
-            Ok((cache.output(), cache.h_n()))
-        })
-        .py()?;
+    let (out, h_n) = crate::detach_interruptible(py, || {
+        let cache = rnn.forward(
+            RnnInput::Dense(x),
+            h0.as_ref().map(|h| h.view()),
+            lens.as_deref(),
+        )?;
+        Ok((cache.output(), cache.h_n()))
+    })?;
     Ok((convert::to_numpy(py, out), convert::to_numpy(py, h_n)))
 }
 
@@ -57,20 +55,18 @@ fn backward<'py, T: Float + Element>(
     let h0 = convert::state::<T>(h0, "h0")?;
     let d_h_n = convert::state::<T>(d_h_n, "d_h_n")?;
     let lens = convert::lengths(lens)?;
-    let g = py
-        .detach(|| {
-            let cache = rnn.forward(
-                RnnInput::Dense(x),
-                h0.as_ref().map(|h| h.view()),
-                lens.as_deref(),
-            )?;
-            rnn.backward(
-                &cache,
-                Some(d_output.view()),
-                d_h_n.as_ref().map(|d| d.view()),
-            )
-        })
-        .py()?;
+    let g = crate::detach_interruptible(py, || {
+        let cache = rnn.forward(
+            RnnInput::Dense(x),
+            h0.as_ref().map(|h| h.view()),
+            lens.as_deref(),
+        )?;
+        rnn.backward(
+            &cache,
+            Some(d_output.view()),
+            d_h_n.as_ref().map(|d| d.view()),
+        )
+    })?;
     let d_x = g.input.unwrap_or_else(|| Array3::zeros((0, 0, 0)));
     Ok((
         convert::state_dict(py, &g.params)?,

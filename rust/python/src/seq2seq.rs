@@ -95,7 +95,7 @@ fn loss_and_grads<'py, T: Float + Element>(
         tgt_out: tgt_out.view(),
         tgt_len: &tgt_len,
     };
-    let step = py.detach(|| m.loss_and_grads(&batch)).py()?;
+    let step = crate::detach_interruptible(py, || m.loss_and_grads(&batch))?;
     Ok((
         step.loss.to_f64_lossless(),
         convert::state_dict(py, &step.grads)?,
@@ -177,7 +177,7 @@ impl PySeq2Seq {
         dispatch!(&*self.inner.get(), m => {
             let src: Array2<usize> = convert::ids::<Ix2>(src, "src", m.config().src_vocab_size)?;
             let src = src.reversed_axes().as_standard_layout().into_owned(); // (steps, batch)
-            let hyps = py.detach(|| m.beam_search(src.view(), &lens, cfg)).py()?;
+            let hyps = crate::detach_interruptible(py, || m.beam_search(src.view(), &lens, cfg))?;
             Ok(hyps.into_iter().map(|h| (h.tokens, h.log_prob, h.score)).collect())
         })
     }
@@ -196,7 +196,7 @@ impl PySeq2Seq {
         let cfg = decode_config(bos, eos, max_len, 1, 0.0)?;
         dispatch!(&*self.inner.get(), m => {
             let src = convert::ids::<Ix1>(src, "src", m.config().src_vocab_size)?.to_vec();
-            let s = py.detach(|| m.greedy_steps(&src, cfg)).py()?;
+            let s = crate::detach_interruptible(py, || m.greedy_steps(&src, cfg))?;
             let states = (convert::to_numpy(py, s.encoder_states), convert::to_numpy(py, s.decoder_states));
             Ok((states.0, states.1, convert::to_numpy(py, s.logits), s.tokens))
         })

@@ -41,14 +41,17 @@ impl PyStream {
         py: Python<'py>,
         tokens: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let model = self.model.borrow(py);
-        let tokens = convert::ids::<Ix1>(tokens, "tokens", model.vocab_size())?.to_vec();
-        match (&mut self.inner, &*model.inner.get()) {
+        let model = self.model.borrow(py).inner.get();
+        let vocab_size = crate::dispatch!(&*model, m => m.config().vocab_size);
+        let tokens = convert::ids::<Ix1>(tokens, "tokens", vocab_size)?.to_vec();
+        match (&mut self.inner, &*model) {
             (Model::F32(s), Model::F32(m)) => {
-                Ok(convert::to_numpy(py, s.feed(m, &tokens).py()?.to_owned()))
+                let z = crate::detach_interruptible(py, || Ok(s.feed(m, &tokens)?.to_owned()))?;
+                Ok(convert::to_numpy(py, z))
             }
             (Model::F64(s), Model::F64(m)) => {
-                Ok(convert::to_numpy(py, s.feed(m, &tokens).py()?.to_owned()))
+                let z = crate::detach_interruptible(py, || Ok(s.feed(m, &tokens)?.to_owned()))?;
+                Ok(convert::to_numpy(py, z))
             }
             _ => Err(mismatch()),
         }

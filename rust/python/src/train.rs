@@ -282,23 +282,25 @@ pub fn batches<'py>(
         size("num_steps", num_steps)?,
     );
     let sampling = Sampling::parse(sampling).py()?;
-    let plan = epoch_batches(
-        corpus.len(),
-        batch_size,
-        num_steps,
-        sampling,
-        &mut seqrnn::init::rng(seed),
-    )
-    .py()?;
-    let full: Vec<_> = plan.into_iter().filter(|b| b.len() == batch_size).collect();
-    let mut xs = Array3::<i64>::zeros((full.len(), batch_size, num_steps)); // (n, B, steps)
-    let mut ys = Array3::<i64>::zeros((full.len(), batch_size, num_steps)); // (n, B, steps)
-    for (i, starts) in full.iter().enumerate() {
-        let (x, y) = gather(&corpus, starts, num_steps).py()?; // (steps, B)
-        xs.index_axis_mut(ndarray::Axis(0), i)
-            .assign(&x.t().mapv(|v| v as i64));
-        ys.index_axis_mut(ndarray::Axis(0), i)
-            .assign(&y.t().mapv(|v| v as i64));
-    }
+    let (xs, ys) = crate::detach_interruptible(py, || {
+        let plan = epoch_batches(
+            corpus.len(),
+            batch_size,
+            num_steps,
+            sampling,
+            &mut seqrnn::init::rng(seed),
+        )?;
+        let full: Vec<_> = plan.into_iter().filter(|b| b.len() == batch_size).collect();
+        let mut xs = Array3::<i64>::zeros((full.len(), batch_size, num_steps)); // (n, B, steps)
+        let mut ys = Array3::<i64>::zeros((full.len(), batch_size, num_steps)); // (n, B, steps)
+        for (i, starts) in full.iter().enumerate() {
+            let (x, y) = gather(&corpus, starts, num_steps)?; // (steps, B)
+            xs.index_axis_mut(ndarray::Axis(0), i)
+                .assign(&x.t().mapv(|v| v as i64));
+            ys.index_axis_mut(ndarray::Axis(0), i)
+                .assign(&y.t().mapv(|v| v as i64));
+        }
+        Ok((xs, ys))
+    })?;
     Ok((convert::to_numpy(py, xs), convert::to_numpy(py, ys)))
 }

@@ -36,12 +36,12 @@ impl PyVocab {
         min_freq: i64,
         reserved_tokens: Vec<String>,
     ) -> PyResult<Self> {
-        let tokens = convert::strings(tokens, "tokens")?;
         let min_freq = usize::try_from(min_freq)
             .map_err(|_| Error::invalid("min_freq", "an int >= 0", min_freq))
             .py()?;
+        let tokens = convert::strings(tokens, "tokens")?;
         let reserved: Vec<&str> = reserved_tokens.iter().map(String::as_str).collect();
-        let inner = py.detach(|| Vocab::new(&tokens, min_freq, &reserved));
+        let inner = crate::detach_interruptible(py, || Vocab::new(&tokens, min_freq, &reserved))?;
         Ok(PyVocab { inner })
     }
 
@@ -74,7 +74,7 @@ impl PyVocab {
         tokens: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let tokens = convert::strings(tokens, "tokens")?;
-        let ids = py.detach(|| self.inner.encode(&tokens));
+        let ids = crate::detach_interruptible(py, || self.inner.encode(&tokens))?;
         let ids: Array1<i64> = ids.into_iter().map(|i| i as i64).collect();
         Ok(convert::to_numpy(py, ids))
     }
@@ -122,11 +122,11 @@ impl PyVocab {
 #[pyo3(signature = (text, level="char"))]
 pub fn tokenize(py: Python<'_>, text: &str, level: &str) -> PyResult<Vec<String>> {
     let level = Level::parse(level).py()?;
-    Ok(py.detach(|| vocab::tokenize(text, level)))
+    crate::detach_interruptible(py, || vocab::tokenize(text, level))
 }
 
 /// d2l 1.0's `re.sub('[^A-Za-z]+', ' ', text).lower()`.
 #[pyfunction]
-pub fn preprocess_d2l(py: Python<'_>, text: &str) -> String {
-    py.detach(|| vocab::preprocess_d2l(text))
+pub fn preprocess_d2l(py: Python<'_>, text: &str) -> PyResult<String> {
+    crate::detach_interruptible(py, || vocab::preprocess_d2l(text))
 }
