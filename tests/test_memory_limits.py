@@ -29,12 +29,14 @@ def _run_limited(code: str, limit_gb: float = 3.0) -> subprocess.CompletedProces
 def test_sequences_too_large_for_memory_are_memory_errors():
     r = _run_limited("""
         import seqrnn
-        class Claims:  # a sequence that says it holds 10**11 tokens
+        class Claims:  # a sequence that says it holds 10**11 items
             def __len__(self): return 10**11
-            def __iter__(self): return iter(["a"] * 3)
+            def __iter__(self): return iter([1] * 3)
         vocab = seqrnn.Vocab(list("abc"))
         for call in (lambda: vocab._core.encode(Claims()),
-                     lambda: seqrnn._core.Vocab(Claims(), 0, [])):
+                     lambda: seqrnn._core.Vocab(Claims(), 0, []),
+                     lambda: seqrnn._core.Vocab([], 0, Claims()),
+                     lambda: vocab._core.decode(Claims())):
             try:
                 call()
                 print("no error")
@@ -43,7 +45,7 @@ def test_sequences_too_large_for_memory_are_memory_errors():
     """)
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
     lines = r.stdout.splitlines()
-    assert len(lines) == 2 and all(line.startswith("MemoryError cannot allocate") for line in lines), r.stdout
+    assert len(lines) == 4 and all(line.startswith("MemoryError cannot allocate") for line in lines), r.stdout
 
 
 def test_a_forged_translator_length_is_refused_at_load(tmp_path: Path):

@@ -513,7 +513,7 @@ pub struct FitHistory {
     pub best_valid_perplexity: Option<Metric>,
 }
 
-/// What a `fit` checkpoint records besides the trainer's [`Progress`]: the history of the
+/// What a `fit` checkpoint records besides the trainer's progress (`seqrnn.progress`): the history of the
 /// finished epochs and the sums of the epoch in progress (tokens, loss sum, seconds).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -20,7 +20,17 @@ fn ids(obj: &Bound<'_, PyAny>, vocab_size: usize) -> PyResult<Vec<usize>> {
     if obj.cast::<PyArrayDyn<i64>>().is_ok() {
         return Ok(convert::ids::<Ix1>(obj, "ids", vocab_size)?.to_vec());
     }
-    let raw: Vec<i64> = obj.extract()?;
+    let n = obj.len()?;
+    let mut raw: Vec<i64> = Vec::new();
+    raw.try_reserve_exact(n)
+        .map_err(|_| Error::OutOfMemory {
+            what: "ids".into(),
+            bytes: n as u128 * 8,
+        })
+        .py()?;
+    for item in obj.try_iter()? {
+        raw.push(item?.extract::<i64>()?);
+    }
     let checked =
         seqrnn::embedding::ids_from_i64("ids", ArrayView1::from(&raw), vocab_size).py()?;
     Ok(checked.to_vec())
@@ -29,13 +39,17 @@ fn ids(obj: &Bound<'_, PyAny>, vocab_size: usize) -> PyResult<Vec<usize>> {
 #[pymethods]
 impl PyVocab {
     #[new]
-    #[pyo3(signature = (tokens, min_freq=0, reserved_tokens=Vec::new()))]
+    #[pyo3(signature = (tokens, min_freq=0, reserved_tokens=None))]
     fn new(
         py: Python<'_>,
         tokens: &Bound<'_, PyAny>,
         min_freq: i64,
-        reserved_tokens: Vec<String>,
+        reserved_tokens: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let reserved_tokens = match reserved_tokens {
+            Some(r) => convert::strings(r, "reserved_tokens")?,
+            None => Vec::new(),
+        };
         let min_freq = usize::try_from(min_freq)
             .map_err(|_| Error::invalid("min_freq", "an int >= 0", min_freq))
             .py()?;
