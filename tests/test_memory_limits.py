@@ -77,3 +77,30 @@ def test_a_forged_translator_length_is_refused_at_load(tmp_path: Path):
     """)
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
     assert r.stdout.startswith("MemoryError"), r.stdout
+
+
+def test_inputs_whose_copy_does_not_fit_are_memory_errors():
+    # Each input takes 1.6 GB of a 3 GB address space: the core's copy of it cannot be had.
+    r = _run_limited("""
+        import numpy as np
+        import seqrnn
+        ids = np.zeros(200_000_000, dtype=np.int64)
+        lm = seqrnn.LanguageModel(5, 4, seed=0)
+        for call in (lambda: lm.perplexity(ids),
+                     lambda: seqrnn.Vocab(list("abc")).decode(ids)):
+            try:
+                call()
+                print("no error")
+            except MemoryError as e:
+                print("MemoryError", e)
+        del ids
+        x = np.zeros((100_000_000, 4), dtype=np.float32)
+        try:
+            seqrnn.RNN(4, 4, seed=0).forward(x.reshape(-1, 1, 4))
+            print("no error")
+        except MemoryError as e:
+            print("MemoryError", e)
+    """)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and all(line.startswith("MemoryError") for line in lines), r.stdout

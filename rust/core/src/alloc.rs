@@ -30,6 +30,24 @@ pub fn zeros<T: Float, D: Dimension>(
     ndarray::Array::from_shape_vec(shape, v).map_err(|_| oom(bytes_wide))
 }
 
+/// `f` of every element of `a`, in a new array of `a`'s shape (standard layout), or
+/// [`Error::OutOfMemory`] when it cannot be had: the fallible `a.map(f)`.
+pub fn map<A, B, D: Dimension>(
+    what: &str,
+    a: ndarray::ArrayView<'_, A, D>,
+    f: impl FnMut(&A) -> B,
+) -> Result<ndarray::Array<B, D>> {
+    let bytes = (a.len() as u128).saturating_mul(std::mem::size_of::<B>() as u128);
+    let oom = || Error::OutOfMemory {
+        what: what.to_string(),
+        bytes,
+    };
+    let mut v: Vec<B> = Vec::new();
+    v.try_reserve_exact(a.len()).map_err(|_| oom())?;
+    v.extend(a.iter().map(f)); // logical order
+    ndarray::Array::from_shape_vec(a.raw_dim(), v).map_err(|_| oom())
+}
+
 /// [`zeros`] for a vector.
 pub fn zeros1<T: Float>(what: &str, n: usize) -> Result<Array1<T>> {
     zeros(what, n)

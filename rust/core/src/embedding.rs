@@ -38,7 +38,7 @@ pub fn ids_from_i64<D: ndarray::Dimension>(
             vocab_size,
         });
     }
-    Ok(ids.mapv(|id| id as usize))
+    crate::alloc::map(what, ids, |&id| id as usize)
 }
 
 /// `embedding.weight`: row `i` is the vector of token `i`.

@@ -24,7 +24,7 @@ pub fn floats<T: Float + Element>(obj: &Bound<'_, PyAny>, what: &str) -> PyResul
     })?;
     let got = untyped.dtype();
     match obj.cast::<PyArrayDyn<T>>() {
-        Ok(a) => Ok(a.readonly().as_array().to_owned()),
+        Ok(a) => seqrnn::alloc::map(what, a.readonly().as_array(), |&x| x).py(),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{what}: expected dtype {}, got {got}",
             T::DTYPE.name()
@@ -78,7 +78,14 @@ pub fn ids_time_major(
     vocab_size: usize,
 ) -> PyResult<ndarray::Array2<usize>> {
     let a = ids::<Ix2>(obj, what, vocab_size)?;
-    Ok(a.reversed_axes().as_standard_layout().into_owned())
+    seqrnn::alloc::map(what, a.t(), |&x| x).py()
+}
+
+/// 1-d ids as a vector (no copy of [`ids`]'s array).
+pub fn ids_vec(obj: &Bound<'_, PyAny>, what: &str, vocab_size: usize) -> PyResult<Vec<usize>> {
+    Ok(ids::<ndarray::Ix1>(obj, what, vocab_size)?
+        .into_raw_vec_and_offset()
+        .0)
 }
 
 /// Floats `(batch, steps)` -> `(steps, batch)`.
@@ -86,10 +93,8 @@ pub fn floats_time_major2<T: Float + Element>(
     obj: &Bound<'_, PyAny>,
     what: &str,
 ) -> PyResult<ndarray::Array2<T>> {
-    Ok(floats_nd::<T, Ix2>(obj, what)?
-        .reversed_axes()
-        .as_standard_layout()
-        .into_owned())
+    let a = floats_nd::<T, Ix2>(obj, what)?;
+    seqrnn::alloc::map(what, a.t(), |&x| x).py()
 }
 
 /// Optional `(num_layers, batch, hidden)` state.

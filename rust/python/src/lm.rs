@@ -4,7 +4,7 @@ use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
 use crate::{dispatch, Model};
 use ndarray::Array3;
-use ndarray::Ix1;
+
 use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -156,7 +156,7 @@ impl PyLanguageModel {
         top_k: Option<i64>,
         seed: u64,
     ) -> PyResult<Vec<usize>> {
-        let prefix = convert::ids::<Ix1>(prefix, "prefix", self.vocab_size())?.to_vec();
+        let prefix = convert::ids_vec(prefix, "prefix", self.vocab_size())?;
         let num_tokens = usize::try_from(num_tokens).map_err(|_| {
             PyValueError::new_err(format!("num_tokens must be >= 0, got {num_tokens}"))
         })?;
@@ -180,7 +180,7 @@ impl PyLanguageModel {
         batch_size: i64,
         num_steps: i64,
     ) -> PyResult<f64> {
-        let corpus = convert::ids::<Ix1>(corpus, "corpus", self.vocab_size())?.to_vec();
+        let corpus = convert::ids_vec(corpus, "corpus", self.vocab_size())?;
         let (b, s) = (
             size("batch_size", batch_size)?,
             size("num_steps", num_steps)?,

@@ -4,7 +4,7 @@ use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
 use crate::train::{busy, dtype_differs, record_meta, resumed, write_checkpoint, PyRecord};
 use crate::{dispatch, Model};
-use ndarray::{Array2, Ix1, Ix2};
+use ndarray::{Array2, Ix2};
 use numpy::Element;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -195,7 +195,7 @@ impl PySeq2Seq {
     ) -> PyResult<GreedySteps<'py>> {
         let cfg = decode_config(bos, eos, max_len, 1, 0.0)?;
         dispatch!(&*self.inner.get(), m => {
-            let src = convert::ids::<Ix1>(src, "src", m.config().src_vocab_size)?.to_vec();
+            let src = convert::ids_vec(src, "src", m.config().src_vocab_size)?;
             let s = crate::detach_interruptible(py, || m.greedy_steps(&src, cfg))?;
             let states = (convert::to_numpy(py, s.encoder_states), convert::to_numpy(py, s.decoder_states));
             Ok((states.0, states.1, convert::to_numpy(py, s.logits), s.tokens))

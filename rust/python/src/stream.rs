@@ -4,7 +4,7 @@ use crate::convert;
 use crate::errors::IntoPyResult;
 use crate::lm::PyLanguageModel;
 use crate::Model;
-use ndarray::{Ix1, Ix3};
+use ndarray::Ix3;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use seqrnn::{SamplingConfig, Stream};
@@ -43,7 +43,7 @@ impl PyStream {
     ) -> PyResult<Bound<'py, PyAny>> {
         let model = self.model.borrow(py).inner.get();
         let vocab_size = crate::dispatch!(&*model, m => m.config().vocab_size);
-        let tokens = convert::ids::<Ix1>(tokens, "tokens", vocab_size)?.to_vec();
+        let tokens = convert::ids_vec(tokens, "tokens", vocab_size)?;
         match (&mut self.inner, &*model) {
             (Model::F32(s), Model::F32(m)) => {
                 let z = crate::detach_interruptible(py, || Ok(s.feed(m, &tokens)?.to_owned()))?;

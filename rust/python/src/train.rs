@@ -4,7 +4,7 @@ use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
 use crate::lm::PyLanguageModel;
 use crate::Model;
-use ndarray::{Array3, ArrayD, ArrayViewD, Ix1};
+use ndarray::{Array3, ArrayD, ArrayViewD};
 use numpy::Element;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -132,7 +132,7 @@ impl PyTrainer {
         momentum: f64,
         weight_decay: f64,
     ) -> PyResult<Self> {
-        let corpus = convert::ids::<Ix1>(corpus, "corpus", model.vocab_size())?.to_vec();
+        let corpus = convert::ids_vec(corpus, "corpus", model.vocab_size())?;
         let mut opt = OptimizerConfig::by_name(optimizer, lr).py()?;
         match &mut opt {
             OptimizerConfig::Sgd {
@@ -276,7 +276,7 @@ pub fn batches<'py>(
     sampling: &str,
     seed: u64,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
-    let corpus = convert::ids::<Ix1>(corpus, "corpus", usize::MAX)?.to_vec();
+    let corpus = convert::ids_vec(corpus, "corpus", usize::MAX)?;
     let (batch_size, num_steps) = (
         size("batch_size", batch_size)?,
         size("num_steps", num_steps)?,

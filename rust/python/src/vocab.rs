@@ -2,7 +2,7 @@
 
 use crate::convert;
 use crate::errors::IntoPyResult;
-use ndarray::{Array1, ArrayView1, Ix1};
+use ndarray::{Array1, ArrayView1};
 use numpy::PyArrayDyn;
 use pyo3::prelude::*;
 use seqrnn::vocab::{self, Level, Vocab};
@@ -18,7 +18,7 @@ pub struct PyVocab {
 /// Ids from a 1-d int64 array or a sequence of ints; negative or too large -> `IndexError`.
 fn ids(obj: &Bound<'_, PyAny>, vocab_size: usize) -> PyResult<Vec<usize>> {
     if obj.cast::<PyArrayDyn<i64>>().is_ok() {
-        return Ok(convert::ids::<Ix1>(obj, "ids", vocab_size)?.to_vec());
+        return convert::ids_vec(obj, "ids", vocab_size);
     }
     let n = obj.len()?;
     let mut raw: Vec<i64> = Vec::new();
@@ -33,7 +33,7 @@ fn ids(obj: &Bound<'_, PyAny>, vocab_size: usize) -> PyResult<Vec<usize>> {
     }
     let checked =
         seqrnn::embedding::ids_from_i64("ids", ArrayView1::from(&raw), vocab_size).py()?;
-    Ok(checked.to_vec())
+    Ok(checked.into_raw_vec_and_offset().0)
 }
 
 #[pymethods]
