@@ -166,3 +166,38 @@ def test_a_pickle_is_rejected_and_never_executed(tmp_path: Path) -> None:
     assert not Path(MARKER).exists()
     pickle.loads(path.read_bytes())  # the payload is live: unpickling would have run it
     assert Path(MARKER).exists()
+
+
+@pytest.mark.parametrize("load", [seqrnn.LanguageModel.load, seqrnn.Seq2Seq.load,
+                                  seqrnn.Translator.load, seqrnn.RNN.load, seqrnn.Linear.load,
+                                  seqrnn.Vocab.load])
+def test_only_regular_files_are_read(load, tmp_path: Path) -> None:
+    # /dev/zero never ends and a FIFO blocks until a writer opens it: both refused unopened.
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", fifo, tmp_path):
+        with pytest.raises(OSError, match="not a regular file|Is a directory"):
+            load(path)
+
+
+def test_rnn_and_linear_save_and_load(tmp_path: Path) -> None:
+    rnn = seqrnn.RNN(3, 4, num_layers=2, batch_first=True, dtype="float64", seed=0)
+    rnn.save(tmp_path / "rnn.safetensors")
+    back = seqrnn.RNN.load(tmp_path / "rnn.safetensors")
+    assert (back.batch_first, back.dtype, back.num_layers) == (True, "float64", 2)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    assert np.array_equal(back.forward(x)[0], rnn.forward(x)[0])
+    lin = seqrnn.Linear(3, 2, seed=0)
+    lin.save(tmp_path / "lin.safetensors")
+    assert np.array_equal(seqrnn.Linear.load(tmp_path / "lin.safetensors").state_dict()["weight"],
+                          lin.state_dict()["weight"])
+    with pytest.raises(ValueError, match="file holds a RNN, not a Linear|file holds a Rnn"):
+        seqrnn.Linear.load(tmp_path / "rnn.safetensors")
+
+    def flag(header):
+        header["__metadata__"]["seqrnn.batch_first"] = "yes"
+
+    with pytest.raises(ValueError, match="^invalid checkpoint: .*batch_first must be"):
+        seqrnn.RNN.load(_forge(tmp_path / "rnn.safetensors", flag))

@@ -3,6 +3,7 @@ through the checkpoint bytes, and conversion to and from PyTorch modules."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -54,6 +55,50 @@ class StateDict:
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
         self._core.load_state_dict({k: np.asarray(a) for k, a in state_dict.items()})
+
+    # ----- files --------------------------------------------------------------------------------
+    # LanguageModel and Seq2Seq have their own save/load (vocabularies); RNN and Linear use these.
+
+    _CORE_TYPE: Any = None  # the compiled class, for `load`
+
+    def _file_metadata(self) -> dict[str, str]:
+        """Python-level settings to keep in a saved file's metadata."""
+        return {}
+
+    def _restore_file_metadata(self, meta: dict[str, str], name: str) -> None:
+        """Restore :meth:`_file_metadata` (``ValueError`` for values it never writes)."""
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write parameters and configuration to one safetensors file, atomically (see README's
+        guarantees: links are followed, special files refused, permission bits kept).
+
+        Example:
+            >>> seqrnn.RNN(input_size=3, hidden_size=4, seed=0).save("rnn.safetensors")
+            >>> seqrnn.RNN.load("rnn.safetensors").hidden_size
+            4
+        """
+        from . import _core
+
+        _core.write_atomic(os.fspath(path), self._core.to_bytes(self._file_metadata()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Read a file written by :meth:`save`; validates everything and never executes code.
+
+        Example:
+            >>> seqrnn.Linear(in_features=3, out_features=2, seed=0).save("linear.safetensors")
+            >>> seqrnn.Linear.load("linear.safetensors")
+            Linear(in_features=3, out_features=2, bias=True, dtype='float32')
+        """
+        from ._validate import read_file
+
+        name = os.fspath(path)
+        core, meta = cls._CORE_TYPE.from_bytes(read_file(name))
+        model = cls.__new__(cls)
+        model._core = core
+        model.__dict__.setdefault("seed", None)
+        model._restore_file_metadata(meta, name)
+        return model
 
     # ----- pickle and copy ----------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import os
 import secrets
+import stat
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -18,8 +20,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
 
 
-def _wide(value: Any) -> bool:
-    return type(value) is int and not -(2**63) <= value < 2**63
+def _wide(value: Any, top: int = 2**63) -> bool:
+    return type(value) is int and not -(2**63) <= value < top
+
+
+# Arguments that may use the whole unsigned 64-bit range (seeds); every other int is an int64.
+_UNSIGNED = frozenset({"seed"})
 
 
 def _shown(value: int) -> str:
@@ -48,8 +54,9 @@ def int_args(f: F) -> F:
             for name, value in bound.items():
                 values = value.items() if isinstance(value, dict) else [(name, value)]
                 for key, x in values:
-                    if _wide(x):
-                        raise ValueError(f"{key} must be an integer in [-2**63, 2**63), "
+                    top = 2**64 if key in _UNSIGNED else 2**63
+                    if _wide(x, top):
+                        raise ValueError(f"{key} must be an integer in [-2**63, 2**{top.bit_length() - 1}), "
                                          f"got {_shown(x)}")
         return f(*args, **kwargs)
 
@@ -198,3 +205,13 @@ def same_shape(a: npt.NDArray[Any], what: str, reference: npt.NDArray[Any], ref_
         raise ValueError(
             f"{what}: expected shape {list(reference.shape)} (like {ref_name}), got {list(a.shape)}"
         )
+
+
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a regular file; ``OSError`` for anything else (a FIFO would block, a device
+    such as ``/dev/zero`` never end), checked before it is opened."""
+    name = os.fspath(path)
+    if not stat.S_ISREG(os.stat(name).st_mode):
+        raise OSError(f"{name}: not a regular file")
+    with open(name, "rb") as f:
+        return f.read()

@@ -49,6 +49,8 @@ class Linear(StateDict):
             init,
         )
 
+    _CORE_TYPE = _core.Linear
+
     in_features = property(lambda self: self._core.in_features, doc="Input features.")
     out_features = property(lambda self: self._core.out_features, doc="Output features.")
     bias = property(lambda self: self._core.bias, doc="Whether the layer adds a bias.")

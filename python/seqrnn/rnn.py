@@ -59,6 +59,18 @@ class RNN(StateDict):
             float(dropout),
         )
 
+    _CORE_TYPE = _core.RNN
+
+    def _file_metadata(self) -> dict[str, str]:
+        return {"seqrnn.batch_first": "true" if self.batch_first else "false"}
+
+    def _restore_file_metadata(self, meta: dict[str, str], name: str) -> None:
+        flag = meta.get("seqrnn.batch_first", "false")
+        if flag not in ("true", "false"):
+            raise ValueError(f"invalid checkpoint: {name}: seqrnn.batch_first must be 'true' or "
+                             f"'false', got {flag[:40]!r}")
+        self.batch_first = flag == "true"
+
     input_size = property(lambda self: self._core.input_size, doc="Features per input step.")
     hidden_size = property(lambda self: self._core.hidden_size, doc="Units per layer.")
     num_layers = property(lambda self: self._core.num_layers, doc="Stacked layers.")

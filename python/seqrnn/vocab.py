@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
@@ -196,7 +195,12 @@ class Vocab:
             >>> len(Vocab.load("vocab.json"))
             5
         """
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        data = v.read_file(path)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{os.fspath(path)}: not a UTF-8 vocabulary file ({e})") from None
+        return cls.from_json(text)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vocab):

@@ -264,11 +264,40 @@ fn nanos() -> u64 {
         .unwrap_or(0)
 }
 
-/// Reads a whole file.
+/// Reads a whole file: only a regular file (a FIFO or a device, which could block or never
+/// end, is refused before it is opened), into memory had fallibly ([`Error::OutOfMemory`] for a
+/// file larger than memory).
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
+    use std::io::Read;
+    let io = |source: std::io::Error| Error::Io {
         path: path.display().to_string(),
         source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(len)
+        .map_err(|_| Error::OutOfMemory {
+            what: format!("reading {}", path.display()),
+            bytes: u128::from(meta.len()),
+        })?;
+    file.read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
+/// [`read`] of a UTF-8 text file ([`Error::Io`] of kind `InvalidData` for other bytes).
+pub fn read_text(path: &Path) -> Result<String> {
+    String::from_utf8(read(path)?).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
     })
 }
 

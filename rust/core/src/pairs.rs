@@ -83,10 +83,7 @@ pub fn parse_pairs(text: &str, limit: Option<usize>) -> Vec<(String, String)> {
 /// [`parse_pairs`] of a UTF-8 file, its lines ended by `\n`, `\r\n` or `\r` (Python's
 /// universal newlines). [`Error::Io`] names the file.
 pub fn read_pairs(path: &Path, limit: Option<usize>) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = crate::checkpoint::read_text(path)?;
     Ok(parse_pairs(
         &text.replace("\r\n", "\n").replace('\r', "\n"),
         limit,

@@ -278,16 +278,8 @@ impl Vocab {
     /// Reads a file written by [`Vocab::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(io_error(path))?;
+        let json = crate::checkpoint::read_text(path)?;
         Self::from_json(&json)
-    }
-}
-
-/// [`Error::Io`] naming `path`.
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
     }
 }
 

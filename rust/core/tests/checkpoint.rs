@@ -369,3 +369,41 @@ fn unknown_configuration_fields_are_refused() {
     )));
     assert!(msg.contains("duplicate field `hidden_size`"), "{msg}");
 }
+
+#[cfg(unix)]
+#[test]
+fn only_regular_files_are_read() {
+    // /dev/zero never ends and a FIFO blocks until a writer comes: both refused unopened.
+    let dir = std::env::temp_dir().join(format!("seqrnn-read-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let mut paths = vec![std::path::PathBuf::from("/dev/zero"), dir.clone()];
+    if made.is_ok_and(|s| s.success()) {
+        paths.push(fifo.clone());
+    }
+    for path in paths {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || tx.send(checkpoint::read(&p).map(|b| b.len())));
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("reading did not return");
+        match r {
+            Err(Error::Io { source, .. }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput, "{path:?}")
+            }
+            other => panic!("{path:?}: {other:?}"),
+        }
+        let text = checkpoint::read_text(&path).unwrap_err().to_string();
+        assert!(text.ends_with("not a regular file"), "{text}");
+    }
+    let bin = dir.join("binary");
+    std::fs::write(&bin, [0xff, 0xfe]).unwrap();
+    let err = checkpoint::read_text(&bin).unwrap_err();
+    assert!(
+        matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::InvalidData)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
