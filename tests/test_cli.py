@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,27 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 0 and "epoch/s" in err and "%|" not in out
     for metric in ("loss=", "ppl=", "tok/s="):  # the bar's postfix
         assert metric in err
+
+
+def test_speed_and_seconds_agree_everywhere(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT * 4, encoding="utf-8")
+    argv = [a for a in TINY_LM if a != "--no-progress"]
+    code, out, err = run(capsys, "train-lm", "--text", str(text), *argv,
+                         "--out", str(tmp_path / "m.safetensors"))
+    assert code == 0
+    bar = re.findall(r"tok/s=([\d,]*\d)", err)[-1]  # the progress bar's last figure
+    summary = re.search(r"; ([\d,]+) tokens/s; ([\d.]+) s for 2 epochs", out)
+    assert summary is not None and summary.group(1) == bar, (err, out)
+
+    code, out, err = run(capsys, "train-lm", "--text", str(text), *TINY_LM,
+                         "--out", str(tmp_path / "m.safetensors"), "--json")
+    result = json.loads(out)
+    seconds, speeds = result["history"]["seconds"], result["history"]["tokens_per_second"]
+    assert result["seconds"] == pytest.approx(sum(seconds), rel=1e-12)
+    tokens = sum(round(r * s) for r, s in zip(speeds, seconds))
+    assert result["tokens_per_second"] == pytest.approx(tokens / sum(seconds), rel=1e-12)
 
 
 def test_json_outputs_parse(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -156,14 +154,16 @@ def _progress(args: argparse.Namespace) -> bool:
     return not (args.no_progress or getattr(args, "json", False))
 
 
-def _summary(history: History, seconds: float) -> dict[str, Any]:
-    """Final metrics of a ``fit``: last-epoch perplexities, median tokens/s, per-epoch lists."""
+def _summary(history: History) -> dict[str, Any]:
+    """Final metrics of a ``fit``: last-epoch perplexities, the run's tokens/s and training
+    seconds (``History.speed`` and ``History.total_seconds``, as the progress bar's last
+    figure), per-epoch lists."""
     return {
         "epochs": history.epochs,
         "train_perplexity": history.train_perplexity[-1],
         "valid_perplexity": history.valid_perplexity[-1] if history.valid_perplexity else None,
-        "tokens_per_second": statistics.median(history.tokens_per_second),
-        "seconds": seconds,
+        "tokens_per_second": history.speed(),
+        "seconds": history.total_seconds,
         "history": history.history,
     }
 
@@ -173,7 +173,7 @@ def _summary_line(m: dict[str, Any]) -> str:
     ppl = f"training {m['train_perplexity']:.3f}" + ("" if valid is None else
                                                       f", validation {valid:.3f}")
     return (f"perplexity: {ppl}; {m['tokens_per_second']:,.0f} tokens/s; "
-            f"{m['seconds']:.1f} s for {m['epochs']} epochs")
+            f"{m['seconds']:.1f} s for {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''}")
 
 
 def jsonable(value: Any) -> Any:
@@ -250,11 +250,10 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
     _say(args, f"train-lm: {len(ids):,} {args.level} tokens from {args.text} (--preprocess "
                f"{preprocess}; {len(train):,} training, {n_valid:,} validation), vocabulary of "
                f"{len(vocab)}; {lm!r}")
-    start = time.perf_counter()
     history = lm.fit(train, args.epochs, args.batch, args.num_steps, args.lr,
                      optimizer=args.optimizer, valid_ids=valid, progress=_progress(args),
                      seed=args.seed)
-    metrics = _summary(history, time.perf_counter() - start)
+    metrics = _summary(history)
     lm.save(args.out)
     _say(args, _summary_line(metrics))
     _say(args, f"saved {args.out}")
@@ -337,11 +336,10 @@ def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
     source = "the toy number task" if args.pairs is None else str(args.pairs)
     _say(args, f"train-translate: {len(train):,} training and {len(valid):,} held-out pairs from "
                f"{source}; vocabularies {len(data.src_vocab)} -> {len(data.tgt_vocab)}; {model!r}")
-    start = time.perf_counter()
     history = model.fit(train, args.epochs, args.batch, args.lr,
                         valid=valid if len(valid) else None, progress=_progress(args),
                         seed=args.seed)
-    metrics = _summary(history, time.perf_counter() - start)
+    metrics = _summary(history)
     translator = Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
     translator.save(args.out)
     _say(args, _summary_line(metrics))
