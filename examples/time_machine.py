@@ -39,12 +39,10 @@ def d2l_017(data: str | None, epochs: int, progress: bool) -> None:
     ids = ids[:10_000]
     for sampling in ("sequential", "random"):
         lm = seqrnn.LanguageModel(len(vocab), hidden_size=512, seed=0)
-        start = time.perf_counter()
         h = lm.fit(ids, epochs, 32, 35, lr=1.0, clip=1.0, sampling=sampling, progress=progress,
                    seed=0)
         print(f"d2l 0.17, {sampling}: training perplexity {h.train_perplexity[-1]:.3f} after "
-              f"{epochs} epochs in {time.perf_counter() - start:.1f} s "
-              f"({np.median(h.tokens_per_second):,.0f} tokens/s)")
+              f"{epochs} epochs in {h.total_seconds:.1f} s ({h.speed():,.0f} tokens/s)")
         sample(lm, vocab)
 
 

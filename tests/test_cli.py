@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ TEXT = ("the time traveller was expounding a recondite matter to us. his grey ey
         "twinkled, and his usually pale face was flushed and animated. the fire burned brightly, "
         "and the soft radiance of the incandescent lights in the lilies of silver caught the "
         "bubbles that flashed and passed in our glasses. ")  # 305 characters
-TINY_LM = ["--epochs", "2", "--hidden", "16", "--batch", "4", "--steps", "10", "--no-progress"]
+TINY_LM = ["--epochs", "2", "--hidden", "16", "--batch", "4", "--num-steps", "10",
+           "--no-progress"]
 TINY_TRANSLATOR = ["--toy", "--num-examples", "200", "--epochs", "2", "--hidden", "16",
                    "--embed", "8", "--layers", "1", "--batch", "32", "--no-progress"]
 
@@ -29,6 +31,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a small text file, a trained language model and a trained translator."""
     path = tmp_path_factory.mktemp("cli")
     (path / "text.txt").write_text(TEXT, encoding="utf-8")
+    (path / "empty.txt").write_text("\n", encoding="utf-8")
+    (path / "digits.txt").write_text("1898, 1895.\n" * 50, encoding="utf-8")
     assert main(["train-lm", "--text", str(path / "text.txt"), *TINY_LM,
                  "--out", str(path / "lm.safetensors"), "--json"]) == 0
     assert main(["train-translate", *TINY_TRANSLATOR, "--out", str(path / "tr.safetensors"),
@@ -62,7 +66,8 @@ def test_train_lm_then_generate(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 0 and err == ""  # --no-progress: no bar on stderr
     assert "perplexity: training" in out and "validation" in out and "tokens/s" in out
     lm = seqrnn.LanguageModel.load(model)
-    assert lm.vocab == seqrnn.Vocab(seqrnn.tokenize(TEXT)) and lm.level == "char"
+    d2l_text = seqrnn._core.preprocess_d2l(TEXT)  # --preprocess d2l, the default
+    assert lm.vocab == seqrnn.Vocab(seqrnn.tokenize(d2l_text)) and lm.level == "char"
     assert lm.hidden_size == 16
 
     code, out, err = run(capsys, "generate", "--model", str(model), "--prefix", "the time ",
@@ -83,9 +88,30 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert metric in err
 
 
+def test_speed_and_seconds_agree_everywhere(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT * 4, encoding="utf-8")
+    argv = [a for a in TINY_LM if a != "--no-progress"]
+    code, out, err = run(capsys, "train-lm", "--text", str(text), *argv,
+                         "--out", str(tmp_path / "m.safetensors"))
+    assert code == 0
+    bar = re.findall(r"tok/s=([\d,]*\d)", err)[-1]  # the progress bar's last figure
+    summary = re.search(r"; ([\d,]+) tokens/s; ([\d.]+) s for 2 epochs", out)
+    assert summary is not None and summary.group(1) == bar, (err, out)
+
+    code, out, err = run(capsys, "train-lm", "--text", str(text), *TINY_LM,
+                         "--out", str(tmp_path / "m.safetensors"), "--json")
+    result = json.loads(out)
+    seconds, speeds = result["history"]["seconds"], result["history"]["tokens_per_second"]
+    assert result["seconds"] == pytest.approx(sum(seconds), rel=1e-12)
+    tokens = sum(round(r * s) for r, s in zip(speeds, seconds))
+    assert result["tokens_per_second"] == pytest.approx(tokens / sum(seconds), rel=1e-12)
+
+
 def test_json_outputs_parse(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "train-lm", "--text", str(folder / "text.txt"), *TINY_LM,
-                         "--level", "word", "--batch", "2", "--steps", "3",  # 52 words
+                         "--level", "word", "--batch", "2", "--num-steps", "3",  # 52 words
                          "--valid-fraction", "0.2",
                          "--out", str(folder / "words.safetensors"), "--json")
     assert code == 0 and err == ""
@@ -172,7 +198,12 @@ def test_plot_without_matplotlib_fails_before_training(
     ("argv", "words"),
     [
         (["train-lm", "--text", "{tmp}/missing.txt", "--out", "{tmp}/m"], ["missing.txt"]),
-        (["generate", "--model", "{folder}/text.txt", "--prefix", "a"], ["invalid checkpoint"]),
+        (["generate", "--model", "{folder}/text.txt", "--prefix", "a"],
+         ["not a seqrnn model file (safetensors)"]),
+        (["translate", "--model", "{folder}/empty.txt", "go ."], ["not a seqrnn model file"]),
+        (["train-lm", "--text", "{folder}/empty.txt", "--out", "{tmp}/m"], ["holds no text"]),
+        (["train-lm", "--text", "{folder}/digits.txt", "--out", "{tmp}/m"],
+         ["--preprocess none"]),
         (["translate", "--model", "{folder}/lm.safetensors", "go ."], ["LanguageModel"]),
         (["generate", "--model", "{folder}/tr.safetensors", "--prefix", "a"], ["Seq2Seq"]),
         (["train-lm", "--text", "{folder}/text.txt", "--hidden", "-1", "--out", "{tmp}/m"],
@@ -185,7 +216,7 @@ def test_plot_without_matplotlib_fails_before_training(
         (["train-translate", "--toy", "--num-valid", "5000", "--out", "{tmp}/m"], ["--num-valid"]),
         (["generate", "--model", "{folder}/lm.safetensors", "--prefix", ""], ["--prefix"]),
         (["train-lm", "--text", "{folder}/text.txt", "--hidden", str(10**17), "--batch", "4",
-          "--steps", "10", "--out", "{tmp}/m"],
+          "--num-steps", "10", "--out", "{tmp}/m"],
          ["cannot allocate"]),
         (["train-lm", "--text", "{folder}/text.txt", "--hidden", str(10**20), "--out", "{tmp}/m"],
          ["--hidden must be at most"]),
@@ -203,7 +234,58 @@ def test_user_mistakes_are_one_line(argv: list[str], words: list[str], folder: P
 def test_argparse_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:
         main(argv)
-    assert e.value.code == 2 and "Traceback" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "Traceback" not in err and "usage:" not in err
+    assert len(err.splitlines()) == 1 and "error: " in err and "--help" in err, err
+
+
+def test_usage_error_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train-lm", "--out", "m"])
+    assert capsys.readouterr().err == ("seqrnn train-lm: error: the following arguments are "
+                                       "required: --text (seqrnn train-lm --help lists the "
+                                       "options)\n")
+
+
+def test_preprocess_default_matches_the_python_loader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = "The Time Machine, by H. G. Wells [1898]\n\nI.\n\n" + TEXT
+    (tmp_path / "timemachine.txt").write_text(raw, encoding="utf-8")
+    _, vocab = seqrnn.data.load_corpus_time_machine(tmp_path)
+    for preprocess, expected in [(None, vocab), ("d2l", vocab),
+                                 ("none", seqrnn.Vocab(seqrnn.tokenize(raw)))]:
+        flag = [] if preprocess is None else ["--preprocess", preprocess]
+        code, out, err = run(capsys, "train-lm", "--text", str(tmp_path / "timemachine.txt"),
+                             *flag, *TINY_LM, "--out", str(tmp_path / "m.safetensors"), "--json")
+        assert code == 0 and err == ""
+        assert json.loads(out)["preprocess"] == (preprocess or "d2l")
+        assert seqrnn.LanguageModel.load(tmp_path / "m.safetensors").vocab == expected
+    assert len(vocab) < len(seqrnn.Vocab(seqrnn.tokenize(raw)))
+
+
+def test_steps_is_a_deprecated_spelling_of_num_steps(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [a if a != "--num-steps" else "--steps" for a in TINY_LM]
+    code, out, err = run(capsys, "train-lm", "--text", str(folder / "text.txt"), *argv,
+                         "--out", str(tmp_path / "m.safetensors"), "--json")
+    assert code == 0 and json.loads(out)["num_steps"] == 10
+    assert err == "seqrnn train-lm: warning: --steps is deprecated; use --num-steps\n"
+    with pytest.raises(SystemExit):
+        main(["train-lm", "--help"])
+    out = capsys.readouterr().out
+    assert "--num-steps" in out and "--steps" not in out.replace("--num-steps", "")
+
+
+def test_generate_warns_about_unknown_characters(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "generate", "--model", str(folder / "lm.safetensors"),
+                         "--prefix", "The Time!", "--num-tokens", "3")
+    assert code == 0 and out.startswith("<unk>he <unk>ime<unk>")
+    assert err == ("seqrnn generate: warning: 2 prefix characters are not in the vocabulary "
+                   "and read as <unk>: '!', 'T'\n")
 
 
 # ----- bench and the entry point --------------------------------------------------------------

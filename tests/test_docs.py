@@ -16,7 +16,7 @@ import seqrnn
 MODULES = ["seqrnn", "seqrnn.rnn", "seqrnn.linear", "seqrnn.lm", "seqrnn.seq2seq", "seqrnn.vocab", "seqrnn.data",
            "seqrnn.metrics", "seqrnn.toy", "seqrnn.interop", "seqrnn.export",
            "seqrnn.torch_modules", "seqrnn._module", "seqrnn._training", "seqrnn.plot",
-           "seqrnn.demo", "seqrnn.cli", "seqrnn.__main__"]
+           "seqrnn.demo", "seqrnn.cli", "seqrnn.__main__", "seqrnn.hub"]
 CHECKED_IN_PRIVATE = {"seqrnn._training": {"History"}}  # what private modules hand out
 NEEDS = {"seqrnn.interop": ["torch"], "seqrnn.torch_modules": ["torch"],
          "seqrnn.export": ["onnx", "onnxruntime"], "seqrnn._module": ["torch"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from itertools import pairwise
 
 import numpy as np
@@ -209,3 +210,20 @@ def test_ids_other_integer_types_and_layouts():
     loss, _ = lm.loss_and_grads(inputs, targets, mask)
     loss2, _ = lm.loss_and_grads(strided, np.asfortranarray(targets), np.asfortranarray(mask))
     assert loss == loss2
+
+
+def test_predict_warns_naming_unknown_prefix_characters() -> None:
+    vocab = seqrnn.Vocab(seqrnn.tokenize("the time machine"))
+    lm = seqrnn.LanguageModel(len(vocab), 8, seed=0)
+    lm.vocab = vocab
+    with pytest.warns(UserWarning, match=r"2 prefix characters are not in the vocabulary and "
+                      r"read as <unk>: 'T', 'z'$"):
+        text = lm.predict("Tz the", num_tokens=2)
+    assert text.startswith("<unk><unk> the")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a known prefix gives no warning
+        lm.predict("the", num_tokens=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="'Q'"):
+            lm.predict("Q", num_tokens=2)

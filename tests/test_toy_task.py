@@ -149,3 +149,16 @@ def test_errors():
         toy_translation_task(num_valid=11, max_number=10)
     with pytest.raises(ValueError, match="max_number must be in"):
         toy_translation_task(max_number=0)
+
+
+def test_demo_prints_translations_as_the_task_writes_them(capsys):
+    from seqrnn import demo
+
+    demo.translate_demo(seed=0, progress=False)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    train, valid = toy_translation_task(num_valid=100, seed=0)  # the demo's data
+    words = {w for _, fr in train + valid for w in fr.split()}
+    assert len(lines) == 5
+    for line, (src, _) in zip(lines, valid):
+        shown_src, out = (part.strip() for part in line.split(" -> "))
+        assert shown_src == src and "-" not in out and set(out.split()) <= words

@@ -5,7 +5,9 @@ Commands: ``demo``, ``train-lm``, ``generate``, ``train-translate``, ``translate
 perplexity and tokens/s on stderr (``--no-progress`` hides it); ``--json`` prints one JSON
 value on stdout and nothing else; ``--plot curve.png`` draws perplexity per epoch (needs
 matplotlib). A user mistake (a missing file, a bad option value, a file that is not the right
-kind of checkpoint) prints one line ``seqrnn: error: ...`` on stderr and exits with status 2.
+kind of checkpoint) prints one line ``seqrnn: error: ...`` on stderr and exits with status 2;
+a usage mistake (an unknown or missing option) prints one line ``seqrnn COMMAND: error: ...``
+with a pointer to ``--help`` and exits with status 2 too.
 
 Example:
     $ seqrnn train-lm --text book.txt --epochs 10 --out book.safetensors --plot curve.png
@@ -22,7 +24,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__, cli
 from .vocab import LEVELS
@@ -32,6 +34,43 @@ progress bar on stderr (--no-progress hides it); --json prints one JSON value on
 nothing else; --plot FILE draws perplexity per epoch (needs matplotlib). Mistakes print one
 line "seqrnn: error: ..." and exit with status 2. seqrnn COMMAND --help shows a command's
 options."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, with a usage mistake reported in one line instead of the whole usage.
+
+    Example:
+        >>> _Parser(prog="seqrnn demo").error("unrecognized arguments: --fast")  # stderr:
+        Traceback (most recent call last):
+            ...
+        SystemExit: 2
+        >>> # seqrnn demo: error: unrecognized arguments: --fast (seqrnn demo --help lists ...)
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (PROG --help lists the options)``; exit with status 2.
+
+        Example:
+            >>> build_parser().parse_args(["fly"])  # doctest: +SKIP
+        """
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists the options)\n")
+
+
+class _Deprecated(argparse.Action):
+    """A hidden old spelling of an option: stores into the new one's ``dest`` and says so on
+    stderr (one line, ``PROG: warning: --old is deprecated; use --new``)."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "",
+                 **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+                         **kwargs)
+        self.new = new
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"{parser.prog}: warning: {option_string} is deprecated; use {self.new}",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -67,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         >>> args.num_tokens, args.temperature
         (100, 0.0)
     """
-    parser = argparse.ArgumentParser(prog="seqrnn", description=DESCRIPTION,
+    parser = _Parser(prog="seqrnn", description=DESCRIPTION,
                                      formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=f"seqrnn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -89,13 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train-lm", cli.cmd_train_lm, "train a language model on a text file and save it")
     p.add_argument("--text", type=Path, metavar="FILE", required=True, help="UTF-8 training text")
+    p.add_argument("--preprocess", choices=cli.PREPROCESS, default="d2l",
+                   help="d2l: letters only, lower-cased, every other run of characters a space "
+                   "(as seqrnn.data.load_time_machine; The Time Machine gives 28 characters); "
+                   "none: the text as it is")
     p.add_argument("--level", choices=LEVELS, default="char", help="tokens: characters or words")
     p.add_argument("--hidden", type=int, default=256, help="RNN units per layer")
     p.add_argument("--layers", type=int, default=1, help="stacked RNN layers")
     p.add_argument("--embed", type=int, default=None, help="embedding width (default: one-hot)")
     p.add_argument("--epochs", type=int, default=20, help="passes over the text")
     p.add_argument("--batch", type=int, default=32, help="parallel streams per minibatch")
-    p.add_argument("--steps", type=int, default=35, help="BPTT steps per minibatch")
+    p.add_argument("--num-steps", type=int, default=35,
+                   help="tokens per training sequence (BPTT steps per minibatch), as d2l")
+    p.add_argument("--steps", type=int, dest="num_steps", action=_Deprecated, new="--num-steps")
     p.add_argument("--lr", type=float, default=0.002, help="learning rate")
     p.add_argument("--optimizer", choices=("sgd", "adam", "adagrad"), default="adam",
                    help="update rule")
@@ -109,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("generate", cli.cmd_generate, "continue a prefix with a saved language model")
     p.add_argument("--model", type=Path, metavar="FILE", required=True,
                    help="a file written by train-lm")
-    p.add_argument("--prefix", required=True, help='text to continue, e.g. "time traveller"')
+    p.add_argument("--prefix", required=True, help='text to continue, e.g. "time traveller"; '
+                   "characters the model never saw read as <unk>, with a warning")
     p.add_argument("--num-tokens", type=int, default=100, help="tokens to add")
     p.add_argument("--temperature", type=float, default=0.0, help="0: most likely token")
     p.add_argument("--top-k", type=int, default=None, help="sample among the K likeliest only")
@@ -128,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the last N of them are held out for BLEU (default: 0; --toy: a "
                    "tenth, at most 100)")
     p.add_argument("--min-freq", type=int, default=2, help="rarer words become <unk>")
-    p.add_argument("--num-steps", type=int, default=9, help="tokens per padded sentence")
+    p.add_argument("--num-steps", type=int, default=9,
+                   help="tokens per padded sentence (sequence length), as d2l")
     p.add_argument("--embed", type=int, default=256, help="embedding width")
     p.add_argument("--hidden", type=int, default=256, help="RNN units per layer")
     p.add_argument("--layers", type=int, default=2, help="stacked RNN layers on each side")
@@ -157,8 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``seqrnn COMMAND [options]``; returns the exit status.
 
-    0 on success; 2 for a user mistake (one ``seqrnn: error: ...`` line on stderr); argparse's
-    own errors (unknown or missing options) exit 2 through ``SystemExit``; ``bench`` returns
+    0 on success; 2 for a user mistake (one ``seqrnn: error: ...`` line on stderr); usage
+    mistakes (unknown or missing options) exit 2 through ``SystemExit`` after one line
+    ``seqrnn COMMAND: error: ...``; ``bench`` returns
     the benchmark's status; Ctrl-C gives 130.
 
     Example:

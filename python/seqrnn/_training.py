@@ -35,8 +35,11 @@ BEST = "best."  # checkpoint tensors: the best parameters so far, for keep_best 
 class History:
     """Per-epoch metrics of a ``fit`` call (Keras-like ``history.history`` dict too).
 
-    ``best_epoch`` is the 0-based epoch with the lowest validation perplexity
-    (``best_valid_perplexity``), ``None`` without validation data.
+    ``seconds`` and ``tokens_per_second`` are each epoch's training time (validation left out)
+    and speed; :attr:`total_seconds` and :meth:`speed` are the whole run's, the figures the
+    progress bar, the CLI's summary line and its ``--json`` show. ``best_epoch`` is the 0-based
+    epoch with the lowest validation perplexity (``best_valid_perplexity``), ``None`` without
+    validation data.
 
     Example:
         >>> import seqrnn
@@ -69,6 +72,29 @@ class History:
     def epochs(self) -> int:
         """Number of completed epochs."""
         return len(self.train_perplexity)
+
+    @property
+    def total_seconds(self) -> float:
+        """Training time of all the epochs, in seconds (validation left out).
+
+        Example:
+            >>> History(seconds=[1.5, 2.5]).total_seconds
+            4.0
+        """
+        return math.fsum(self.seconds)
+
+    def speed(self, tokens: int = 0, seconds: float = 0.0) -> float:
+        """Tokens per second over all the epochs, plus ``tokens`` in ``seconds`` of an epoch in
+        progress: total tokens over :attr:`total_seconds` (not a mean of per-epoch speeds).
+
+        Example:
+            >>> History(tokens_per_second=[100.0, 300.0], seconds=[2.0, 1.0]).speed()
+            166.66666666666666
+            >>> History().speed(tokens=50, seconds=0.5)
+            100.0
+        """
+        done = sum(round(r * s) for r, s in zip(self.tokens_per_second, self.seconds))
+        return (done + tokens) / max(self.total_seconds + seconds, 1e-9)
 
 
 @dataclass(frozen=True)
@@ -198,7 +224,8 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
                     write_checkpoint((tokens, loss_sum, elapsed))
                 loss = loss_sum / max(tokens, 1)
                 bar.set_postfix({"loss": f"{loss:.4f}", "ppl": f"{perplexity(loss):.3f}",
-                                 "tok/s": f"{tokens / max(elapsed, 1e-9):,.0f}"}, refresh=False)
+                                 "tok/s": f"{history.speed(tokens, elapsed):,.0f}"},
+                                refresh=False)
                 bar.refresh()
             seconds = time.perf_counter() - start
             loss = loss_sum / max(tokens, 1)
@@ -221,7 +248,7 @@ def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
             bar.update(1)
             summary = {"loss": f"{loss:.4f}",
                        "ppl": f"{metrics['train_perplexity']:.3f}",
-                       "tok/s": f"{metrics['tokens_per_second']:,.0f}"}
+                       "tok/s": f"{history.speed():,.0f}"}  # the run's, as fit's summary
             if "valid_perplexity" in metrics:
                 summary["valid ppl"] = f"{metrics['valid_perplexity']:.3f}"
             bar.set_postfix(summary)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import subprocess
 import sys
-import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from . import plot
+from ._core import preprocess_d2l
 from ._training import History
 from .data import load_translation_pairs, make_translation_data
 from .lm import LanguageModel
@@ -41,11 +41,12 @@ class CliError(Exception):
 # FileNotFoundError is an OSError; MemoryError: sizes too large for this machine
 USER_ERRORS = (CliError, OSError, ValueError, TypeError, IndexError, MemoryError)
 _INT_MAX = 2**63 - 1
-_AT_LEAST_1 = {"hidden", "layers", "embed", "epochs", "batch", "steps", "num_steps", "num_examples",
+_AT_LEAST_1 = {"hidden", "layers", "embed", "epochs", "batch", "num_steps", "num_examples",
                "top_k", "beam"}
 _AT_LEAST_0 = {"num_tokens", "num_valid", "min_freq", "seed", "temperature", "alpha", "dropout",
                "valid_fraction"}
 _BELOW_1 = {"dropout", "valid_fraction"}
+PREPROCESS = ("d2l", "none")  # train-lm --preprocess: d2l's letters-only lower case, or none
 
 
 # ----- checks and helpers -----------------------------------------------------------------------
@@ -114,10 +115,30 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise CliError(str(e)) from e
 
 
+def _check_safetensors(path: Path) -> None:
+    """A ``CliError`` unless ``path`` starts like a safetensors file: an 8-byte little-endian
+    header length that fits in the file, then a JSON object (``{``).
+
+    Example:
+        >>> _ = Path("notes.txt").write_text("hello, world")
+        >>> _check_safetensors(Path("notes.txt"))
+        Traceback (most recent call last):
+            ...
+        seqrnn.cli.CliError: --model notes.txt: not a seqrnn model file (safetensors)
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(9)
+    header_len = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
+    if not 2 <= header_len <= size - 8 or head[8:9] != b"{":
+        raise CliError(f"--model {path}: not a seqrnn model file (safetensors)")
+
+
 def _load(path: Path, kind: type[Any]) -> Any:
     """``kind.load(path)`` with the file named in the message of a wrong or damaged file."""
+    _check_safetensors(_input_file(path, "--model"))
     try:
-        return kind.load(_input_file(path, "--model"))
+        return kind.load(path)
     except ValueError as e:
         maker = "train-lm" if kind is LanguageModel else "train-translate"
         raise CliError(f"--model {path}: {e} (expected a file written by seqrnn {maker})") from e
@@ -133,14 +154,16 @@ def _progress(args: argparse.Namespace) -> bool:
     return not (args.no_progress or getattr(args, "json", False))
 
 
-def _summary(history: History, seconds: float) -> dict[str, Any]:
-    """Final metrics of a ``fit``: last-epoch perplexities, median tokens/s, per-epoch lists."""
+def _summary(history: History) -> dict[str, Any]:
+    """Final metrics of a ``fit``: last-epoch perplexities, the run's tokens/s and training
+    seconds (``History.speed`` and ``History.total_seconds``, as the progress bar's last
+    figure), per-epoch lists."""
     return {
         "epochs": history.epochs,
         "train_perplexity": history.train_perplexity[-1],
         "valid_perplexity": history.valid_perplexity[-1] if history.valid_perplexity else None,
-        "tokens_per_second": statistics.median(history.tokens_per_second),
-        "seconds": seconds,
+        "tokens_per_second": history.speed(),
+        "seconds": history.total_seconds,
         "history": history.history,
     }
 
@@ -150,7 +173,7 @@ def _summary_line(m: dict[str, Any]) -> str:
     ppl = f"training {m['train_perplexity']:.3f}" + ("" if valid is None else
                                                       f", validation {valid:.3f}")
     return (f"perplexity: {ppl}; {m['tokens_per_second']:,.0f} tokens/s; "
-            f"{m['seconds']:.1f} s for {m['epochs']} epochs")
+            f"{m['seconds']:.1f} s for {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''}")
 
 
 def jsonable(value: Any) -> Any:
@@ -186,16 +209,27 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
-    """Tokenize a text file, train a language model on it, save it with its vocabulary.
+    """Preprocess and tokenize a text file, train a language model on it, save it with its
+    vocabulary.
 
-    The last ``--valid-fraction`` of the tokens gives validation perplexity; ``--json`` returns
-    the final metrics and the per-epoch history.
+    ``--preprocess d2l`` (the default) keeps letters only, lower-cased, as
+    :func:`seqrnn.data.load_time_machine` does, so The Time Machine gives d2l's 28 tokens;
+    ``--preprocess none`` keeps the text as it is. The last ``--valid-fraction`` of the tokens
+    gives validation perplexity; ``--json`` returns the final metrics and the per-epoch history.
 
     Example:
         $ seqrnn train-lm --text book.txt --level word --hidden 256 --epochs 20 \\
               --out lm.safetensors --plot curve.png
     """
-    text = _read_text(args.text, "--text")
+    raw = _read_text(args.text, "--text")
+    if not raw.strip():
+        raise CliError(f"--text {args.text}: the file holds no text (it is empty or all "
+                       "whitespace); give a text to train on")
+    preprocess = getattr(args, "preprocess", "d2l")
+    text = preprocess_d2l(raw) if preprocess == "d2l" else raw
+    if not text.strip():
+        raise CliError(f"--text {args.text}: no letters left after --preprocess d2l (letters "
+                       "only); use --preprocess none to train on the text as it is")
     _check_outputs(args)
     tokens = tokenize(text, args.level)
     vocab = Vocab(tokens)
@@ -205,34 +239,39 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError(f"--valid-fraction {args.valid_fraction} of {len(ids)} tokens leaves "
                        f"{n_valid} for validation; it needs 2 (or --valid-fraction 0)")
     train, valid = ids[: len(ids) - n_valid], (ids[len(ids) - n_valid :] if n_valid else None)
-    needed = args.batch * args.steps + args.steps + 1  # one minibatch at any random offset
+    needed = args.batch * args.num_steps + args.num_steps + 1  # a minibatch at any random offset
     if len(train) < needed:
         raise CliError(f"--text {args.text}: {len(train):,} training tokens are too few for "
-                       f"--batch {args.batch} and --steps {args.steps} (at least {needed:,}); "
-                       "lower them")
+                       f"--batch {args.batch} and --num-steps {args.num_steps} (at least "
+                       f"{needed:,}); lower them")
     lm = LanguageModel(len(vocab), args.hidden, args.layers, args.embed, seed=args.seed,
                        dropout=args.dropout)
     lm.vocab, lm.level = vocab, args.level
-    _say(args, f"train-lm: {len(ids):,} {args.level} tokens from {args.text} ({len(train):,} "
-               f"training, {n_valid:,} validation), vocabulary of {len(vocab)}; {lm!r}")
-    start = time.perf_counter()
-    history = lm.fit(train, args.epochs, args.batch, args.steps, args.lr,
+    _say(args, f"train-lm: {len(ids):,} {args.level} tokens from {args.text} (--preprocess "
+               f"{preprocess}; {len(train):,} training, {n_valid:,} validation), vocabulary of "
+               f"{len(vocab)}; {lm!r}")
+    history = lm.fit(train, args.epochs, args.batch, args.num_steps, args.lr,
                      optimizer=args.optimizer, valid_ids=valid, progress=_progress(args),
                      seed=args.seed)
-    metrics = _summary(history, time.perf_counter() - start)
+    metrics = _summary(history)
     lm.save(args.out)
     _say(args, _summary_line(metrics))
     _say(args, f"saved {args.out}")
     if args.plot is not None:
         plot.save_perplexity_curve(history, args.plot, f"{args.level} language model")
         _say(args, f"plotted {args.plot}")
-    return {"command": "train-lm", "model": str(args.out), "level": args.level,
+    return {"command": "train-lm", "model": str(args.out), "preprocess": preprocess,
+            "level": args.level, "num_steps": args.num_steps,
             "vocab_size": len(vocab), "train_tokens": len(train), "valid_tokens": n_valid,
             **metrics, "plot": None if args.plot is None else str(args.plot)}
 
 
 def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
     """Continue ``--prefix`` with a saved language model.
+
+    Prefix characters (or words) the model's vocabulary lacks are read as ``<unk>``, with one
+    ``seqrnn generate: warning: ...`` line on stderr naming them: a model trained with
+    ``--preprocess d2l`` knows lower-case letters and spaces only.
 
     Example:
         $ seqrnn generate --model lm.safetensors --prefix "time traveller" --num-tokens 50 \\
@@ -244,8 +283,13 @@ def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
                        "seqrnn train-lm (or set lm.vocab before lm.save)")
     if not tokenize(args.prefix, lm.level):
         raise CliError(f"--prefix must hold at least one {lm.level} token")
-    text = lm.predict(args.prefix, args.num_tokens, temperature=args.temperature,
-                      top_k=args.top_k, seed=args.seed)
+    with warnings.catch_warnings(record=True) as caught:  # unknown prefix characters
+        warnings.simplefilter("always")
+        text = lm.predict(args.prefix, args.num_tokens, temperature=args.temperature,
+                          top_k=args.top_k, seed=args.seed)
+    for w in caught:
+        print(f"seqrnn generate: warning: {str(w.message).removeprefix('predict: ')}",
+              file=sys.stderr)
     _say(args, text)
     return {"command": "generate", "model": str(args.model), "prefix": args.prefix,
             "text": text, "num_tokens": args.num_tokens, "temperature": args.temperature,
@@ -292,11 +336,10 @@ def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
     source = "the toy number task" if args.pairs is None else str(args.pairs)
     _say(args, f"train-translate: {len(train):,} training and {len(valid):,} held-out pairs from "
                f"{source}; vocabularies {len(data.src_vocab)} -> {len(data.tgt_vocab)}; {model!r}")
-    start = time.perf_counter()
     history = model.fit(train, args.epochs, args.batch, args.lr,
                         valid=valid if len(valid) else None, progress=_progress(args),
                         seed=args.seed)
-    metrics = _summary(history, time.perf_counter() - start)
+    metrics = _summary(history)
     translator = Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
     translator.save(args.out)
     _say(args, _summary_line(metrics))

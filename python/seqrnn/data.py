@@ -3,7 +3,9 @@ for language models, English-French pairs for translation).
 
 Data files are found in this order: an explicit ``path`` (a file, or a folder holding the file),
 the folder named by the environment variable ``SEQRNN_DATA``, then ``../shared/data`` relative to
-the current folder and to the repository root (for a development install).
+the current folder and to the repository root (for a development install), then the download
+cache (``~/.cache/seqrnn``). :func:`download` fetches d2l's copies (``timemachine.txt``,
+``fra-eng.zip`` unpacked to ``fra-eng/fra.txt``) into ``$SEQRNN_DATA`` or that cache.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import numpy.typing as npt
 
 from . import _core
 from . import _validate as _v
+from .hub import DATA_ENV, DATA_HUB, DATA_URL, cache_folder, cached_file, download  # noqa: F401 (public)
 from .vocab import Vocab, tokenize
 
-DATA_ENV = "SEQRNN_DATA"
 TIME_MACHINE = "timemachine.txt"
 
 
@@ -40,8 +42,9 @@ def find_data_file(name: str, path: str | os.PathLike[str] | None = None) -> Pat
 
     ``path`` wins when given: a file is returned as is, a folder must hold ``name``. Otherwise
     the folder in ``$SEQRNN_DATA`` is tried, then ``../shared/data`` relative to the current
-    folder and to the repository root. ``FileNotFoundError`` (an ``OSError``) lists every place
-    looked at.
+    folder and to the repository root, then where :func:`download` puts ``name`` (in
+    ``$SEQRNN_DATA``, else ``~/.cache/seqrnn``; ``fra-eng.txt`` as ``fra-eng/fra.txt``).
+    ``FileNotFoundError`` (an ``OSError``) lists every place looked at and says how to download.
 
     Example:
         >>> find_data_file("timemachine.txt").name  # doctest: +SKIP
@@ -60,14 +63,20 @@ def find_data_file(name: str, path: str | os.PathLike[str] | None = None) -> Pat
     if env:
         folders.append(Path(env))
     folders += _fallback_folders()
-    for folder in folders:
-        if (folder / name).is_file():
-            return folder / name
-    looked = ", ".join(str((f / name).resolve()) for f in folders)
+    candidates = [f / name for f in folders]
+    cached = cached_file(name)
+    if cached is not None and cached not in candidates:
+        candidates.append(cached)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(c.resolve()) for c in candidates)
     hint = f"${DATA_ENV}={env!r}" if env else f"${DATA_ENV} is not set"
+    fetch = "" if cached is None else (f"Run seqrnn.data.download({name!r}) to fetch d2l's "
+                                       f"copy into {cache_folder()}, or pass")
     raise FileNotFoundError(
-        f"{name}: not found; looked in {looked} ({hint}). Pass path=..., or set {DATA_ENV} "
-        "to the folder that holds it."
+        f"{name}: not found; looked in {looked} ({hint}). {fetch or 'Pass'} path=..., or set "
+        f"{DATA_ENV} to the folder that holds it."
     )
 
 

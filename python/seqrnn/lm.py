@@ -18,6 +18,20 @@ Array = npt.NDArray[Any]
 VOCAB_KEY = "seqrnn.vocab"
 
 
+def _warn_unknown(tokens: list[str], ids: Array, vocab: Any, level: str) -> None:
+    """A ``UserWarning`` naming the tokens that ``vocab`` encoded as ``<unk>`` (not the literal
+    ``"<unk>"`` token)."""
+    unknown = sorted({t for t, i in zip(tokens, ids.tolist()) if i == vocab.unk and t != "<unk>"})
+    if unknown:
+        import warnings
+
+        shown = ", ".join(repr(t) for t in unknown[:20]) + (", ..." if len(unknown) > 20 else "")
+        n, noun = len(unknown), "character" if level == "char" else "word"
+        warnings.warn(f"predict: {n} prefix {noun}{'s are' if n > 1 else ' is'} not in the "
+                      f"vocabulary and read{'' if n > 1 else 's'} as <unk>: {shown}", UserWarning,
+                      stacklevel=3)
+
+
 @v.int_args_everywhere
 class Stream:
     """Token-by-token use of a language model; the hidden state is kept between calls.
@@ -364,12 +378,23 @@ class LanguageModel(StateDict):
         the prefix and ``num_tokens`` more tokens, joined by nothing (characters) or spaces
         (words).
 
+        Prefix tokens missing from the vocabulary are read as ``<unk>`` (as d2l, Keras'
+        ``StringLookup`` and torchtext's default index do), with a ``UserWarning`` naming them:
+        a model trained on d2l-preprocessed text knows lower-case letters and spaces only.
+        ``warnings.simplefilter("error")`` turns the warning into an exception.
+
         Example:
             >>> lm = LanguageModel.from_text("to be or not to be " * 30, level="word",
             ...                              hidden_size=16, epochs=5, batch_size=2,
             ...                              num_steps=6, lr=0.05, seed=0, progress=False)
             >>> lm.predict("to be", num_tokens=4)
             'to be or not to be'
+            >>> import warnings
+            >>> with warnings.catch_warnings(record=True) as caught:
+            ...     warnings.simplefilter("always")
+            ...     _ = lm.predict("To be", num_tokens=1)
+            >>> print(caught[0].message)
+            predict: 1 prefix word is not in the vocabulary and reads as <unk>: 'To'
         """
         if self.vocab is None:
             raise ValueError("predict needs a vocabulary: set model.vocab or use from_text/load")
@@ -377,8 +402,10 @@ class LanguageModel(StateDict):
         from .vocab import tokenize
 
         level = self.level
-        ids = self.generate(self.vocab.encode(tokenize(prefix, level)), num_tokens, temperature,
-                            top_k, seed)
+        tokens = tokenize(prefix, level)
+        prefix_ids = self.vocab.encode(tokens)  # (n,) int64
+        _warn_unknown(tokens, prefix_ids, self.vocab, level)
+        ids = self.generate(prefix_ids, num_tokens, temperature, top_k, seed)
         sep = "" if level == "char" else " "
         return sep.join(self.vocab.decode(ids))
 

@@ -8,8 +8,11 @@ them (and not before "mille": "quatre-vingt mille", "deux cent mille"); "mille" 
 and stands alone for 1000. Numbers 0 to 999,999 are supported.
 
 Tokens: the task writes the French side with its hyphens replaced by spaces ("quarante-deux"
--> "quarante deux"), so both vocabularies are a few dozen words; :func:`join_french` puts the
-hyphens back. Both sides are already lower-case words, so the pairs go to
+-> "quarante deux"), so both vocabularies are a few dozen words. Every entry point uses
+:func:`toy_translation_task` and shows translations as the model writes them, words separated
+by spaces as d2l does ("cinquante neuf"): the Python API, ``seqrnn demo`` and ``seqrnn
+train-translate --toy``. :func:`join_french` puts the hyphens back for a reader who wants the
+written spelling. Both sides are already lower-case words, so the pairs go to
 ``make_translation_data(..., already_preprocessed=True)``.
 """
 
