@@ -211,7 +211,8 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a regular file; ``OSError`` for anything else (a FIFO would block, a device
     such as ``/dev/zero`` never end), checked before it is opened."""
     name = os.fspath(path)
-    if not stat.S_ISREG(os.stat(name).st_mode):
+    mode = os.stat(name).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # open() raises IsADirectoryError
         raise OSError(f"{name}: not a regular file")
     with open(name, "rb") as f:
         return f.read()

@@ -265,7 +265,7 @@ fn nanos() -> u64 {
 }
 
 /// Reads a whole file: only a regular file (a FIFO or a device, which could block or never
-/// end, is refused before it is opened), into memory had fallibly ([`Error::OutOfMemory`] for a
+/// end, is refused before it is opened; a directory fails as the OS says), into memory had fallibly ([`Error::OutOfMemory`] for a
 /// file larger than memory).
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
@@ -274,7 +274,8 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
         source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
+    // A directory is left to the OS's own error (EISDIR, IsADirectoryError in Python).
+    if !meta.is_file() && !meta.is_dir() {
         return Err(io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a regular file",
