@@ -12,6 +12,7 @@ from ._core import (
     get_num_threads,
     set_max_isa,
 )
+from ._training import History
 from ._validate import int_args as _int_args
 from .linear import Linear
 from .lm import LanguageModel
@@ -23,6 +24,7 @@ set_num_threads = _int_args(_core.set_num_threads)
 
 __all__ = [
     "RNN",
+    "History",
     "LanguageModel",
     "Linear",
     "NonFiniteError",

@@ -23,11 +23,12 @@ impl Dtype {
         }
     }
 
-    /// Parses numpy's names (`"float32"`, `"f32"`, `"float64"`, `"f64"`, `"double"`, `"float"`).
+    /// Parses numpy's names: `"float32"`, `"f32"`, `"single"`; `"float64"`, `"f64"`, `"double"`
+    /// and `"float"` (float64, as `np.dtype("float")`).
     pub fn parse(name: &str) -> crate::Result<Dtype> {
         match name {
-            "float32" | "f32" | "float" | "single" => Ok(Dtype::F32),
-            "float64" | "f64" | "double" => Ok(Dtype::F64),
+            "float32" | "f32" | "single" => Ok(Dtype::F32),
+            "float64" | "f64" | "double" | "float" => Ok(Dtype::F64),
             other => Err(crate::Error::invalid(
                 "dtype",
                 "\"float32\" or \"float64\"",

@@ -264,3 +264,20 @@ fn models_too_large_for_memory_are_out_of_memory() {
     ));
     assert!(alloc::reserve("x", 1 << 20).is_ok());
 }
+
+#[test]
+fn dtype_names_follow_numpy() {
+    use seqrnn::Dtype;
+    for (name, dtype) in [
+        ("float32", Dtype::F32),
+        ("f32", Dtype::F32),
+        ("single", Dtype::F32),
+        ("float64", Dtype::F64),
+        ("f64", Dtype::F64),
+        ("double", Dtype::F64),
+        ("float", Dtype::F64), // np.dtype("float") is float64
+    ] {
+        assert_eq!(Dtype::parse(name).unwrap(), dtype, "{name}");
+    }
+    assert!(Dtype::parse("float16").is_err());
+}
