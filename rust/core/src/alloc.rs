@@ -1,7 +1,7 @@
 //! Fallible allocation: a size that memory cannot hold is an [`Error::OutOfMemory`], not an abort.
 
 use crate::{Error, Float, Result};
-use ndarray::{Array1, Array2, Array3, Dimension, IntoDimension};
+use ndarray::{Array2, Array3, Dimension, IntoDimension};
 
 /// A zero-filled array of `shape`, or [`Error::OutOfMemory`] when it cannot be had.
 pub fn zeros<T: Float, D: Dimension>(
@@ -28,11 +28,6 @@ pub fn zeros<T: Float, D: Dimension>(
     v.try_reserve_exact(n).map_err(|_| oom(bytes_wide))?;
     v.resize(n, T::zero());
     ndarray::Array::from_shape_vec(shape, v).map_err(|_| oom(bytes_wide))
-}
-
-/// [`zeros`] for a vector.
-pub fn zeros1<T: Float>(what: &str, n: usize) -> Result<Array1<T>> {
-    zeros(what, n)
 }
 
 /// [`zeros`] for a matrix.
