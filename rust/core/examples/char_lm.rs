@@ -11,6 +11,9 @@
 //! epoch, then continues `--prefix` greedily and by sampling. `--save` writes a checkpoint that
 //! Python reads with `seqrnn.LanguageModel.load` (vocabulary included).
 
+mod common;
+
+use common::{number, positive, Arg};
 use seqrnn::vocab::{preprocess_d2l, tokenize, Level, Vocab};
 use seqrnn::{Init, LanguageModel, LmConfig, OptimizerConfig, Parameters, SamplingConfig};
 use seqrnn::{Sampling, TrainConfig, Trainer};
@@ -63,23 +66,14 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
         save: None,
         seed: 0,
     };
-    let mut argv = argv.peekable();
-    while let Some(arg) = argv.next() {
-        if arg == "-h" || arg == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        let Some(flag) = arg.strip_prefix("--") else {
-            if file.replace(PathBuf::from(&arg)).is_some() {
-                return Err(format!("unexpected extra argument {arg:?}"));
-            }
-            continue;
-        };
-        let (name, value) = match flag.split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => {
-                let v = argv.next().ok_or(format!("--{flag} needs a value"))?;
-                (flag.to_string(), v)
+    for item in common::items(argv, USAGE, false) {
+        let (name, value) = match item? {
+            Arg::Option { name, value } => (name, value),
+            Arg::Positional(arg) => {
+                if file.replace(PathBuf::from(&arg)).is_some() {
+                    return Err(format!("unexpected extra argument {arg:?}"));
+                }
+                continue;
             }
         };
         match name.as_str() {
@@ -109,19 +103,6 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     a.file = file.ok_or(format!("missing the text file ({USAGE})"))?;
     Ok(a)
-}
-
-fn number<N: std::str::FromStr>(name: &str, value: &str) -> Result<N, String> {
-    value
-        .parse()
-        .map_err(|_| format!("--{name} expects a number, got {value:?}"))
-}
-
-fn positive(name: &str, value: &str) -> Result<usize, String> {
-    match number(name, value)? {
-        0 => Err(format!("--{name} must be at least 1, got 0")),
-        n => Ok(n),
-    }
 }
 
 fn main() {

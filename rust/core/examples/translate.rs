@@ -15,6 +15,9 @@
 //! mean BLEU over the held-out pairs. `--save` writes a checkpoint that Python reads with
 //! `seqrnn.Translator.load`.
 
+mod common;
+
+use common::{number, positive, Arg};
 use ndarray::{s, ArrayView2};
 use seqrnn::pairs::{preprocess_nmt, read_pairs, words, TranslationData, BOS, EOS};
 use seqrnn::{Context, DecodeConfig, Init, OptimizerConfig, PairSet, Parameters};
@@ -85,25 +88,12 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
         seed: 0,
         save: None,
     };
-    let mut argv = argv.peekable();
-    while let Some(arg) = argv.next() {
-        if arg == "-h" || arg == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        if arg == "--" {
-            positional.extend(argv.by_ref());
-            break;
-        }
-        let Some(flag) = arg.strip_prefix("--") else {
-            positional.push(arg);
-            continue;
-        };
-        let (name, value) = match flag.split_once('=') {
-            Some((n, v)) => (n.to_string(), v.to_string()),
-            None => {
-                let v = argv.next().ok_or(format!("--{flag} needs a value"))?;
-                (flag.to_string(), v)
+    for item in common::items(argv, USAGE, true) {
+        let (name, value) = match item? {
+            Arg::Option { name, value } => (name, value),
+            Arg::Positional(arg) => {
+                positional.push(arg);
+                continue;
             }
         };
         match name.as_str() {
@@ -130,19 +120,6 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
         .ok_or(format!("missing the pairs file ({USAGE})"))?;
     a.sentences = positional.collect();
     Ok(a)
-}
-
-fn number<N: std::str::FromStr>(name: &str, value: &str) -> Result<N, String> {
-    value
-        .parse()
-        .map_err(|_| format!("--{name} expects a number, got {value:?}"))
-}
-
-fn positive(name: &str, value: &str) -> Result<usize, String> {
-    match number(name, value)? {
-        0 => Err(format!("--{name} must be at least 1, got 0")),
-        n => Ok(n),
-    }
 }
 
 /// d2l 1.0's BLEU of one prediction against one label (tokens split on spaces):

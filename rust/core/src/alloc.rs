@@ -1,7 +1,7 @@
 //! Fallible allocation: a size that memory cannot hold is an [`Error::OutOfMemory`], not an abort.
 
 use crate::{Error, Float, Result};
-use ndarray::{Array1, Array2, Array3, Dimension, IntoDimension};
+use ndarray::{Array2, Array3, Dimension, IntoDimension};
 
 /// A zero-filled array of `shape`, or [`Error::OutOfMemory`] when it cannot be had.
 pub fn zeros<T: Float, D: Dimension>(
@@ -46,11 +46,6 @@ pub fn map<A, B, D: Dimension>(
     v.try_reserve_exact(a.len()).map_err(|_| oom())?;
     v.extend(a.iter().map(f)); // logical order
     ndarray::Array::from_shape_vec(a.raw_dim(), v).map_err(|_| oom())
-}
-
-/// [`zeros`] for a vector.
-pub fn zeros1<T: Float>(what: &str, n: usize) -> Result<Array1<T>> {
-    zeros(what, n)
 }
 
 /// [`zeros`] for a matrix.

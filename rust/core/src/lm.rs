@@ -7,6 +7,7 @@ use crate::embedding::Embedding;
 use crate::engine::flatten;
 use crate::init::Init;
 use crate::linear::Linear;
+use crate::params::prefixed;
 use crate::rnn::{Nonlinearity, Rnn, RnnConfig, RnnInput};
 use crate::{Float, Parameters, Result};
 use ndarray::{s, Array1, Array3, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMutD};
@@ -333,14 +334,6 @@ impl<T: Float> LanguageModel<T> {
     pub fn load(path: &Path) -> Result<(Self, HashMap<String, String>)> {
         Self::from_bytes(&checkpoint::read(path)?)
     }
-}
-
-/// Prepends `prefix.` to every name.
-pub(crate) fn prefixed<V>(prefix: &str, named: Vec<(String, V)>) -> Vec<(String, V)> {
-    named
-        .into_iter()
-        .map(|(n, v)| (format!("{prefix}.{n}"), v))
-        .collect()
 }
 
 impl<T: Float> Parameters<T> for LanguageModel<T> {

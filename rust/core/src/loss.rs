@@ -1,4 +1,5 @@
-//! Numerically stable softmax, log-softmax and (masked) cross-entropy with its gradient.
+//! Numerically stable (masked) cross-entropy with its gradient, and the total negative
+//! log-likelihood.
 
 use crate::error::check_shape;
 use crate::{Error, Float, Result};
@@ -13,31 +14,6 @@ fn exp_shifted<T: Float>(row: &mut ArrayViewMut1<'_, T>) -> (T, T) {
         None => row.mapv_inplace(T::exp),
     }
     (max, row.sum())
-}
-
-/// Row-wise softmax in place, shifted by the row maximum.
-pub fn softmax_inplace<T: Float>(mut row: ArrayViewMut1<'_, T>) {
-    let (_, sum) = exp_shifted(&mut row);
-    let inv = T::one() / sum;
-    row.mapv_inplace(|e| e * inv);
-}
-
-/// Row-wise softmax. Shapes: `(n, classes)` -> `(n, classes)`.
-pub fn softmax<T: Float>(logits: ArrayView2<'_, T>) -> Array2<T> {
-    let mut p = logits.to_owned();
-    for row in p.rows_mut() {
-        softmax_inplace(row);
-    }
-    p
-}
-
-/// `log(sum(exp(row)))`, computed stably.
-pub fn logsumexp<T: Float>(row: ArrayView1<'_, T>) -> T {
-    let max = row.fold(T::neg_infinity(), |m, &x| m.max(x));
-    if !max.is_finite() {
-        return max;
-    }
-    max + row.fold(T::zero(), |s, &x| s + (x - max).exp()).ln()
 }
 
 /// Total negative log-likelihood `sum_i (logsumexp(z_i) - z_i[y_i])` of `targets` under
@@ -56,16 +32,6 @@ pub fn total_nll<T: Float>(mut logits: Array2<T>, targets: ArrayView1<'_, usize>
         nll += (max + sum.ln() - z_y).to_f64_lossless();
     }
     Ok(nll)
-}
-
-/// Row-wise log-softmax. Shapes: `(n, classes)` -> `(n, classes)`.
-pub fn log_softmax<T: Float>(logits: ArrayView2<'_, T>) -> Array2<T> {
-    let mut out = logits.to_owned();
-    for mut row in out.rows_mut() {
-        let lse = logsumexp(row.view());
-        row.mapv_inplace(|x| x - lse);
-    }
-    out
 }
 
 /// Mean cross-entropy over the positions whose mask weight is non-zero, and its gradient.

@@ -31,7 +31,7 @@
 //! # Ok::<(), seqrnn::Error>(())
 //! ```
 
-use crate::train::PairSet;
+use crate::error::{check_positive, check_shape};
 use crate::{Error, Result, Vocab};
 use ndarray::{Array2, Axis};
 use std::path::Path;
@@ -120,7 +120,7 @@ pub fn encode_source<S: AsRef<str>>(
     vocab: &Vocab,
     num_steps: usize,
 ) -> Result<(Array2<usize>, Vec<usize>)> {
-    crate::error::check_positive("num_steps", num_steps)?;
+    check_positive("num_steps", num_steps)?;
     let clean: Vec<String> = sentences
         .iter()
         .map(|s| preprocess_nmt(s.as_ref()))
@@ -130,6 +130,72 @@ pub fn encode_source<S: AsRef<str>>(
     let lens = lines.iter().map(|l| (l.len() + 1).min(num_steps)).collect();
     Ok((encode(&rows, vocab, num_steps)?, lens))
 }
+
+/// Sentence pairs for [`Seq2SeqTrainer`](crate::Seq2SeqTrainer), one row per pair (batch-major),
+/// padded to fixed lengths.
+#[derive(Clone, Debug)]
+pub struct PairSet {
+    /// `(pairs, src_steps)` source ids.
+    pub src: Array2<usize>,
+    /// `(pairs,)` valid source lengths.
+    pub src_len: Vec<usize>,
+    /// `(pairs, tgt_steps)` decoder inputs (`<bos>` first).
+    pub tgt_in: Array2<usize>,
+    /// `(pairs, tgt_steps)` decoder targets (`<eos>` last).
+    pub tgt_out: Array2<usize>,
+    /// `(pairs,)` valid target lengths.
+    pub tgt_len: Vec<usize>,
+}
+
+impl PairSet {
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.src_len.len()
+    }
+
+    /// True when there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.src_len.is_empty()
+    }
+
+    /// Fails unless all parts agree in their number of pairs and lengths.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.src.nrows();
+        check_positive("number of sentence pairs", n)?;
+        check_shape("src_valid_len", &[n], &[self.src_len.len()])?;
+        check_shape("tgt_in", &[n, self.tgt_in.ncols()], self.tgt_in.shape())?;
+        check_shape("tgt_out", self.tgt_in.shape(), self.tgt_out.shape())?;
+        check_shape("tgt_valid_len", &[n], &[self.tgt_len.len()])
+    }
+
+    /// The minibatch of `rows`, time-major, as owned arrays.
+    pub fn gather(
+        &self,
+        rows: &[usize],
+    ) -> (
+        Array2Usize,
+        Vec<usize>,
+        Array2Usize,
+        Array2Usize,
+        Vec<usize>,
+    ) {
+        let pick = |a: &Array2<usize>| {
+            a.select(Axis(0), rows)
+                .reversed_axes()
+                .as_standard_layout()
+                .into_owned()
+        };
+        (
+            pick(&self.src),
+            rows.iter().map(|&r| self.src_len[r]).collect(),
+            pick(&self.tgt_in),
+            pick(&self.tgt_out),
+            rows.iter().map(|&r| self.tgt_len[r]).collect(),
+        )
+    }
+}
+
+type Array2Usize = Array2<usize>;
 
 /// Preprocessed sentence pairs, their vocabularies and their padded ids.
 #[derive(Clone, Debug)]
@@ -150,8 +216,8 @@ impl TranslationData {
     /// Preprocesses `pairs` of `(source, target)` sentences, builds both vocabularies over all
     /// of them (tokens counted at least `min_freq` times) and encodes every row.
     pub fn new<S: AsRef<str>>(pairs: &[(S, S)], num_steps: usize, min_freq: usize) -> Result<Self> {
-        crate::error::check_positive("num_steps", num_steps)?;
-        crate::error::check_positive("number of sentence pairs", pairs.len())?;
+        check_positive("num_steps", num_steps)?;
+        check_positive("number of sentence pairs", pairs.len())?;
         let mut sentences: Vec<(String, String)> = Vec::with_capacity(pairs.len());
         for (s, t) in pairs {
             let (s, t) = (s.as_ref(), t.as_ref());

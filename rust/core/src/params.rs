@@ -118,3 +118,11 @@ pub trait Parameters<T: Float> {
         self.named().iter().map(|(_, a)| a.len()).sum()
     }
 }
+
+/// Prepends `prefix.` to every name.
+pub(crate) fn prefixed<V>(prefix: &str, named: Vec<(String, V)>) -> Vec<(String, V)> {
+    named
+        .into_iter()
+        .map(|(n, v)| (format!("{prefix}.{n}"), v))
+        .collect()
+}

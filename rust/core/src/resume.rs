@@ -13,7 +13,7 @@
 
 use crate::checkpoint::{self, KIND};
 use crate::data::Sampling;
-use crate::train::PairSet;
+use crate::pairs::PairSet;
 use crate::{
     Error, Float, LanguageModel, Optimizer, OptimizerConfig, Parameters, Result, Seq2Seq,
     Seq2SeqTrainer, Trainer,

@@ -15,7 +15,7 @@ use crate::embedding::Embedding;
 use crate::engine::flatten;
 use crate::init::Init;
 use crate::linear::Linear;
-use crate::lm::prefixed;
+use crate::params::prefixed;
 use crate::rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnInput, StepInput};
 use crate::{Error, Float, Parameters, Result};
 use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};

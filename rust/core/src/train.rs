@@ -5,6 +5,7 @@
 
 use crate::data::{epoch_batches, gather, Sampling};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
+use crate::pairs::PairSet;
 use crate::{Error, Float, LanguageModel, Parameters, Result};
 use ndarray::Array3;
 
@@ -231,71 +232,6 @@ impl<T: Float> Trainer<T> {
         Ok(stats)
     }
 }
-
-/// Sentence pairs for [`Seq2SeqTrainer`], one row per pair (batch-major), padded to fixed lengths.
-#[derive(Clone, Debug)]
-pub struct PairSet {
-    /// `(pairs, src_steps)` source ids.
-    pub src: ndarray::Array2<usize>,
-    /// `(pairs,)` valid source lengths.
-    pub src_len: Vec<usize>,
-    /// `(pairs, tgt_steps)` decoder inputs (`<bos>` first).
-    pub tgt_in: ndarray::Array2<usize>,
-    /// `(pairs, tgt_steps)` decoder targets (`<eos>` last).
-    pub tgt_out: ndarray::Array2<usize>,
-    /// `(pairs,)` valid target lengths.
-    pub tgt_len: Vec<usize>,
-}
-
-impl PairSet {
-    /// Number of pairs.
-    pub fn len(&self) -> usize {
-        self.src_len.len()
-    }
-
-    /// True when there are no pairs.
-    pub fn is_empty(&self) -> bool {
-        self.src_len.is_empty()
-    }
-
-    /// Fails unless all parts agree in their number of pairs and lengths.
-    pub fn validate(&self) -> Result<()> {
-        let n = self.src.nrows();
-        crate::error::check_positive("number of sentence pairs", n)?;
-        crate::error::check_shape("src_valid_len", &[n], &[self.src_len.len()])?;
-        crate::error::check_shape("tgt_in", &[n, self.tgt_in.ncols()], self.tgt_in.shape())?;
-        crate::error::check_shape("tgt_out", self.tgt_in.shape(), self.tgt_out.shape())?;
-        crate::error::check_shape("tgt_valid_len", &[n], &[self.tgt_len.len()])
-    }
-
-    /// The minibatch of `rows`, time-major, as owned arrays.
-    pub fn gather(
-        &self,
-        rows: &[usize],
-    ) -> (
-        Array2Usize,
-        Vec<usize>,
-        Array2Usize,
-        Array2Usize,
-        Vec<usize>,
-    ) {
-        let pick = |a: &ndarray::Array2<usize>| {
-            a.select(ndarray::Axis(0), rows)
-                .reversed_axes()
-                .as_standard_layout()
-                .into_owned()
-        };
-        (
-            pick(&self.src),
-            rows.iter().map(|&r| self.src_len[r]).collect(),
-            pick(&self.tgt_in),
-            pick(&self.tgt_out),
-            rows.iter().map(|&r| self.tgt_len[r]).collect(),
-        )
-    }
-}
-
-type Array2Usize = ndarray::Array2<usize>;
 
 /// Training state of a [`crate::Seq2Seq`]: optimizer and shuffled minibatches of sentence pairs.
 #[derive(Clone, Debug)]
