@@ -118,6 +118,8 @@ CALLS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
     ("Seq2Seq.loss_and_grads",
      lambda m: m["s2s_big"].loss_and_grads(m["src"][:4], [5] * 4, m["tgt"], m["tgt"],
                                            [6000] * 4)),
+    ("Seq2Seq.perplexity",
+     lambda m: m["s2s_big"].perplexity((m["src"][:4], [5] * 4, m["tgt"], m["tgt"], [6000] * 4))),
     ("Translator.translate",
      lambda m: m["translator"].translate(["w1 w2 w3", "w4"], beam_size=4, max_len=1_000_000)),
     ("tokenize", lambda m: seqrnn.tokenize(m["text"], "char")),

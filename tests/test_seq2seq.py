@@ -267,3 +267,19 @@ def test_negative_length_message_is_not_prefixed_twice():
     with pytest.raises(ValueError) as info:
         _call("loss", src_valid_len=[-1, 2, 3])
     assert not str(info.value).startswith("ValueError:"), str(info.value)
+
+
+def test_perplexity_needs_no_gradients_and_equals_the_loss_of_loss_and_grads():
+    import math
+
+    rng = np.random.default_rng(3)
+    m = seqrnn.Seq2Seq(9, 11, embed_size=4, hidden_size=8, num_layers=2, dropout=0.3, seed=0)
+    n, ts, tt = 40, 6, 5
+    src = rng.integers(0, 9, (n, ts))
+    tgt_in, tgt_out = rng.integers(0, 11, (n, tt)), rng.integers(0, 11, (n, tt))
+    data = (src, rng.integers(1, ts + 1, n), tgt_in, tgt_out, rng.integers(1, tt + 1, n))
+    loss, _ = m.loss_and_grads(*data)
+    assert m.perplexity(data) == math.exp(loss)  # the same loss, bit for bit (no dropout)
+    assert math.isclose(m.perplexity(data, batch_size=7), math.exp(loss), rel_tol=1e-6)
+    with pytest.raises(ValueError, match="^batch_size must be at least 1"):
+        m.perplexity(data, batch_size=0)

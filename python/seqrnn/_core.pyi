@@ -221,6 +221,14 @@ class Seq2Seq:
         init: str = "uniform",
         dropout: float = 0.0,
     ) -> Seq2Seq: ...
+    def loss(
+        self,
+        src: _Ids,
+        src_valid_len: _Ids,
+        tgt_in: _Ids,
+        tgt_out: _Ids,
+        tgt_valid_len: _Ids,
+    ) -> tuple[float, int]: ...
     def loss_and_grads(
         self,
         src: _Ids,

@@ -119,6 +119,31 @@ class Seq2Seq(StateDict):
             *self._arrays(src, src_valid_len, tgt_in, tgt_out, tgt_valid_len))
         return loss, dict(grads)
 
+    def perplexity(self, data: Any, batch_size: int | None = None) -> float:
+        """``exp`` of the teacher-forced mean cross-entropy over the valid target tokens of
+        ``data`` (a :class:`~seqrnn.data.TranslationData` or the five arrays of
+        :meth:`loss_and_grads`), computed without gradients or dropout, ``batch_size`` pairs at
+        a time (all at once by default); ``inf`` past the largest float.
+
+        Example:
+            >>> m = Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, seed=0)
+            >>> pairs = ([[3, 4, 2]], [3], [[1, 5, 6]], [[5, 6, 2]], [3])
+            >>> bool(np.isclose(m.perplexity(pairs), np.exp(m.loss_and_grads(*pairs)[0])))
+            True
+        """
+        src, src_len, tgt_in, tgt_out, tgt_len = self._arrays(*_as_tuple(data))
+        n = len(src)
+        size = n if batch_size is None else v.positive_int(batch_size, "batch_size")
+        if size >= n:
+            return perplexity(self._core.loss(src, src_len, tgt_in, tgt_out, tgt_len)[0])
+        total, tokens = 0.0, 0
+        for i in range(0, n, size):
+            rows = slice(i, i + size)
+            loss, count = self._core.loss(src[rows], src_len[rows], tgt_in[rows],
+                                          tgt_out[rows], tgt_len[rows])
+            total, tokens = total + loss * count, tokens + count
+        return perplexity(total / max(tokens, 1))
+
     def fit(
         self,
         data: Any,
@@ -184,7 +209,7 @@ class Seq2Seq(StateDict):
 
         def validate() -> float:
             assert valid_arrays is not None
-            return perplexity(self._core.loss_and_grads(*valid_arrays)[0])
+            return perplexity(self._core.loss(*valid_arrays)[0])
 
         return run_epochs(trainer, self, v.positive_int(epochs, "epochs"), progress,
                           None if valid_arrays is None else validate, callback, saving, save_best)

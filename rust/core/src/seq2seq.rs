@@ -357,18 +357,42 @@ impl<T: Float> Seq2Seq<T> {
         })
     }
 
-    /// [`Seq2Seq::loss_and_grads_train`] on one thread, for a checked batch.
-    fn loss_and_grads_part(
-        &self,
-        b: &Batch<'_>,
-        mut rng: Option<&mut StdRng>,
-    ) -> Result<Seq2SeqStep<T>> {
+    /// Mean teacher-forced cross-entropy over the valid target tokens and their number, without
+    /// gradients (evaluation: no dropout): the loss of [`Seq2Seq::loss_and_grads`], bit for bit,
+    /// at the cost of the forward pass alone.
+    pub fn loss(&self, b: &Batch<'_>) -> Result<(T, usize)> {
+        self.check_batch(b)?;
+        let batch = b.tgt_in.ncols();
+        let parts = crate::split::parts(batch, self.config.hidden_size);
+        let results = crate::split::map(batch, parts, None, |cols, _| {
+            let part = Batch {
+                src: b.src.slice(s![.., cols.clone()]),
+                src_len: b.src_len.get(cols.clone()).unwrap_or_default(),
+                tgt_in: b.tgt_in.slice(s![.., cols.clone()]),
+                tgt_out: b.tgt_out.slice(s![.., cols.clone()]),
+                tgt_len: b.tgt_len.get(cols).unwrap_or_default(),
+            };
+            let f = self.forward_part(&part, None)?;
+            Ok((f.loss, part.tgt_len.iter().sum::<usize>()))
+        })?;
+        let tokens: usize = results.iter().map(|r| r.1).sum();
+        if parts == 1 {
+            return Ok((results[0].0, tokens));
+        }
+        // Weighted as `loss_and_grads` weighs its parts.
+        let mut loss = T::zero();
+        for (i, (l, n)) in results.into_iter().enumerate() {
+            let w = T::from_f64_lossy(n as f64 / tokens as f64);
+            loss = if i == 0 { l * w } else { loss + l * w };
+        }
+        Ok((loss, tokens))
+    }
+
+    /// The teacher-forced forward pass of a checked batch on one thread, with what the backward
+    /// pass needs.
+    fn forward_part(&self, b: &Batch<'_>, mut rng: Option<&mut StdRng>) -> Result<Forward<T>> {
         let (tt, batch) = b.tgt_in.dim();
-        let (e, h, l) = (
-            self.config.embed_size,
-            self.config.hidden_size,
-            self.config.num_layers,
-        );
+        let l = self.config.num_layers;
         let src_x = self.encoder_embedding.forward(b.src)?; // (Ts, B, E)
         let enc = self.encoder.forward_train(
             RnnInput::Dense(src_x),
@@ -394,6 +418,33 @@ impl<T: Float> Seq2Seq<T> {
         });
         let (loss, d_logits) =
             crate::loss::cross_entropy_owned(logits, targets.view(), Some(mask.view()))?;
+        Ok(Forward {
+            enc,
+            dec,
+            loss,
+            d_logits,
+        })
+    }
+
+    /// [`Seq2Seq::loss_and_grads_train`] on one thread, for a checked batch.
+    fn loss_and_grads_part(
+        &self,
+        b: &Batch<'_>,
+        rng: Option<&mut StdRng>,
+    ) -> Result<Seq2SeqStep<T>> {
+        let (tt, batch) = b.tgt_in.dim();
+        let (e, h, l) = (
+            self.config.embed_size,
+            self.config.hidden_size,
+            self.config.num_layers,
+        );
+        let Forward {
+            enc,
+            dec,
+            loss,
+            d_logits,
+        } = self.forward_part(b, rng)?;
+        let top = flatten(dec.top_states())?; // (Tt*B, H)
         let (g_output, d_top) = self.output.backward(top, d_logits.view())?; // (Tt*B, H)
         let d_top = d_top
             .into_shape_with_order((tt, batch, h))
@@ -514,4 +565,13 @@ impl<T: Float> Parameters<T> for Seq2Seq<T> {
         out.extend(prefixed("decoder.output", self.output.named_mut()));
         out
     }
+}
+
+/// A teacher-forced forward pass: the encoder's and decoder's caches, the loss and the
+/// gradient of the loss with respect to the logits.
+struct Forward<T> {
+    enc: RnnCache<T>,
+    dec: RnnCache<T>,
+    loss: T,
+    d_logits: ndarray::Array2<T>,
 }

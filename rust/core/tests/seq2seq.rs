@@ -676,3 +676,18 @@ fn models_are_send_and_sync() {
     check::<Seq2Seq<f64>>();
     check::<Hypothesis>();
 }
+
+#[test]
+fn loss_without_gradients_is_that_of_loss_and_grads_bit_for_bit() {
+    common::at_every_level(|| {
+        for (i, (context, layers)) in CASES.into_iter().enumerate() {
+            let m = model(context, layers, 50 + i as u64);
+            for data in [Data::varied(50 + i as u64), many(60 + i as u64)] {
+                let step = data.run(&m).unwrap();
+                let (loss, tokens) = m.loss(&data.batch()).unwrap();
+                assert_eq!(loss.to_bits(), step.loss.to_bits(), "{context:?} {layers}");
+                assert_eq!(tokens, step.tokens);
+            }
+        }
+    });
+}

@@ -139,6 +139,33 @@ impl PySeq2Seq {
         })
     }
 
+    /// Mean teacher-forced cross-entropy over the valid target tokens and their number,
+    /// without gradients (no dropout): `(loss, tokens)`.
+    fn loss(
+        &self,
+        py: Python<'_>,
+        src: &Bound<'_, PyAny>,
+        src_valid_len: &Bound<'_, PyAny>,
+        tgt_in: &Bound<'_, PyAny>,
+        tgt_out: &Bound<'_, PyAny>,
+        tgt_valid_len: &Bound<'_, PyAny>,
+    ) -> PyResult<(f64, usize)> {
+        dispatch!(&*self.inner.get(), m => {
+            let set = pair_set(m.config(), src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)?;
+            let rows: Vec<usize> = (0..set.len()).collect();
+            let (src, src_len, tgt_in, tgt_out, tgt_len) = set.gather(&rows);
+            let batch = Batch {
+                src: src.view(),
+                src_len: &src_len,
+                tgt_in: tgt_in.view(),
+                tgt_out: tgt_out.view(),
+                tgt_len: &tgt_len,
+            };
+            let (loss, tokens) = crate::detach_interruptible(py, || m.loss(&batch))?;
+            Ok((loss.to_f64_lossless(), tokens))
+        })
+    }
+
     /// Teacher-forced mean cross-entropy over valid target tokens and every gradient.
     /// Shapes: `src` (batch, src_steps), `tgt_in`/`tgt_out` (batch, tgt_steps), lengths (batch,)
     /// -> (loss, {name: gradient}, number of valid target tokens).
