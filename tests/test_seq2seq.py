@@ -283,3 +283,19 @@ def test_perplexity_needs_no_gradients_and_equals_the_loss_of_loss_and_grads():
     assert math.isclose(m.perplexity(data, batch_size=7), math.exp(loss), rel_tol=1e-6)
     with pytest.raises(ValueError, match="^batch_size must be at least 1"):
         m.perplexity(data, batch_size=0)
+
+
+def test_fit_on_translation_data_trains_on_its_training_rows_only():
+    pairs = [(f"w{i}", f"m{i}") for i in range(12)]
+    data = seqrnn.data.make_translation_data(pairs, 4, num_valid=4)
+    assert len(data.valid) == 4
+    kwargs = {"epochs": 2, "batch_size": 4, "lr": 0.05, "progress": False, "seed": 0}
+
+    def model():
+        return seqrnn.Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), 4, 8, 1, seed=0)
+
+    a, b = model(), model()
+    a.fit(data, **kwargs)
+    b.fit(data.subset(data.train), **kwargs)
+    assert all(np.array_equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                     b.state_dict().values()))

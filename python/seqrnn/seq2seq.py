@@ -165,9 +165,10 @@ class Seq2Seq(StateDict):
         best_path: str | os.PathLike[str] | None = None,
     ) -> History:
         """Train with teacher forcing on ``data``: a ``TranslationData`` (see
-        :func:`seqrnn.data.load_translation_pairs`) or a tuple ``(src, src_valid_len, tgt_in,
-        tgt_out, tgt_valid_len)``. Minibatches are reshuffled each epoch. ``valid`` (same
-        forms) adds a per-epoch validation perplexity. Returns a :class:`History`.
+        :func:`seqrnn.data.load_translation_pairs`; its ``train`` rows only, never those it
+        holds out as ``valid``) or a tuple ``(src, src_valid_len, tgt_in, tgt_out,
+        tgt_valid_len)``. Minibatches are reshuffled each epoch. ``valid`` (same forms, all its
+        rows) adds a per-epoch validation perplexity. Returns a :class:`History`.
 
         ``checkpoint``, ``checkpoint_every``, ``checkpoint_every_steps``, ``resume``,
         ``keep_best`` and ``best_path`` work as in :meth:`LanguageModel.fit`.
@@ -193,6 +194,8 @@ class Seq2Seq(StateDict):
              callback: Callable[[int, dict[str, float]], Any] | None, seed: int | None,
              weight_decay: float, saving: Saving,
              save_best: Callable[[str], None] | None = None) -> History:
+        if hasattr(data, "subset") and len(getattr(data, "valid", ())):
+            data = data.subset(data.train)  # a TranslationData's held-out rows stay out
         arrays = self._arrays(*_as_tuple(data))
         valid_arrays = None if valid is None else self._arrays(*_as_tuple(valid))
         if valid_arrays is not None:  # checked now, not after the first epoch
