@@ -19,10 +19,10 @@ fn stops<R: std::fmt::Debug>(what: &str, work: impl FnOnce() -> Result<R>) {
     let r = interrupt::with_hook(|| true, work);
     let took = start.elapsed();
     assert!(matches!(r, Err(Interrupted)), "{what}: {r:?}");
-    assert!(
-        took < Duration::from_millis(700),
-        "{what} took {took:?} to stop"
-    );
+    // One step of work between two polls takes far longer in an unoptimized build of the
+    // portable kernels (about 0.8 s for a 16 x 1024 x 1024 product).
+    let limit = Duration::from_millis(if cfg!(debug_assertions) { 2500 } else { 700 });
+    assert!(took < limit, "{what} took {took:?} to stop");
 }
 
 fn lm(hidden: usize) -> LanguageModel<f32> {
