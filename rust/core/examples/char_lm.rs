@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 const USAGE: &str = "usage: char_lm <text file> [--hidden N] [--layers N] [--epochs N] \
-[--batch N] [--steps N] [--lr X] [--optimizer sgd|adam|adagrad] [--preprocess d2l|none] \
+[--batch N] [--num-steps N] [--lr X] [--optimizer sgd|adam|adagrad] [--preprocess d2l|none] \
 [--prefix TEXT] [--tokens N] [--temperature T] [--save FILE] [--seed N]";
 
 /// A bound on `--tokens`: `generate` reserves its whole output up front.
@@ -81,7 +81,7 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "layers" => a.layers = positive(&name, &value)?,
             "epochs" => a.epochs = positive(&name, &value)?,
             "batch" => a.batch = positive(&name, &value)?,
-            "steps" => a.steps = positive(&name, &value)?,
+            "num-steps" | "steps" => a.steps = positive(&name, &value)?, // --steps: older spelling
             "tokens" => a.tokens = number(&name, &value)?,
             "seed" => a.seed = number(&name, &value)?,
             "lr" => a.lr = number(&name, &value)?,
