@@ -218,7 +218,7 @@ class Seq2Seq:
         context: str = "concat",
         seed: int = 0,
         dtype: str = "float32",
-        init: str = "uniform",
+        init: str = "orthogonal",
         dropout: float = 0.0,
     ) -> Seq2Seq: ...
     def loss(

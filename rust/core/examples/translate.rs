@@ -280,7 +280,8 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
             "--embed, --hidden and --layers give more parameters than fit in memory".into(),
         );
     }
-    let mut model = Seq2Seq::<f32>::new(config, Init::Uniform, a.seed).map_err(err)?;
+    // Orthogonal recurrent weights, the default of Python's Seq2Seq.
+    let mut model = Seq2Seq::<f32>::new(config, Init::Orthogonal, a.seed).map_err(err)?;
     let mut trainer =
         Seq2SeqTrainer::<f32>::new(a.batch, Some(1.0), optimizer, a.seed).map_err(err)?;
     println!(

@@ -106,7 +106,7 @@ fn loss_and_grads<'py, T: Float + Element>(
 #[pymethods]
 impl PySeq2Seq {
     #[new]
-    #[pyo3(signature = (src_vocab_size, tgt_vocab_size, embed_size=256, hidden_size=256, num_layers=2, context="concat", seed=0, dtype="float32", init="uniform", dropout=0.0))]
+    #[pyo3(signature = (src_vocab_size, tgt_vocab_size, embed_size=256, hidden_size=256, num_layers=2, context="concat", seed=0, dtype="float32", init="orthogonal", dropout=0.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         src_vocab_size: i64,
