@@ -51,7 +51,7 @@ def run_seqrnn(args: argparse.Namespace, train: np.ndarray, valid: np.ndarray,
     # `patience` epochs without a new best, goes back to the best epoch (keep_best) and goes on
     # with the learning rate times `decay` (and a fresh Adam state).
     for round_ in range(1000):
-        lm.fit(train, 100_000, 32, 35, lr=lr, optimizer="adam", clip=1.0, valid_ids=valid,
+        lm.fit(train, 100_000, 32, 35, lr=lr, optimizer="adam", clip=1.0, valid=valid,
                progress=False, callback=record, seed=round_, keep_best=args.decay is not None)
         if args.decay is None or curve[-1][0] >= args.budget:
             break

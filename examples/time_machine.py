@@ -78,7 +78,7 @@ def book(data: str | None, epochs: int, progress: bool, hidden: int, lr: float) 
               f"train {metrics['train_perplexity']:.3f}  valid {ppl:.3f}")
 
     lm.fit(ids[:split], epochs, 32, 35, lr=lr, optimizer="adam", clip=1.0,
-           valid_ids=ids[split:], progress=progress, callback=keep_best, seed=0)
+           valid=ids[split:], progress=progress, callback=keep_best, seed=0)
     lm.load_state_dict(best_state)
     print(f"book, hidden {hidden}: best validation perplexity {best:.3f}")
     sample(lm, vocab)

@@ -13,7 +13,7 @@ rng = np.random.default_rng(0)
 CORPUS = (np.tile(np.array([0, 1, 2, 3, 4, 3, 2, 1]), 60) + (rng.random(480) < 0.1)) % 5  # (480,)
 VALID = np.tile(np.array([0, 1, 2, 3, 4, 3, 2, 1]), 10)  # (80,)
 FIT = {"batch_size": 4, "num_steps": 8, "lr": 0.02, "optimizer": "adam", "sampling": "sequential",
-           "valid_ids": VALID, "progress": False, "seed": 5}
+           "valid": VALID, "progress": False, "seed": 5}
 PER_EPOCH = len(seqrnn._core.batches(CORPUS, 4, 8, "sequential")[0])  # minibatches an epoch
 
 
@@ -124,8 +124,8 @@ def test_resume_with_other_settings_or_data_is_refused(tmp_path):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"resume": True}, "resume=True needs checkpoint"),
-    ({"keep_best": True, "valid_ids": None}, "need validation data"),
-    ({"best_path": "b.safetensors", "valid_ids": None}, "need validation data"),
+    ({"keep_best": True, "valid": None}, "need validation data"),
+    ({"best_path": "b.safetensors", "valid": None}, "need validation data"),
     ({"checkpoint": "c.safetensors", "checkpoint_every": 0}, "checkpoint_every"),
     ({"checkpoint": "c.safetensors", "checkpoint_every_steps": 0}, "checkpoint_every_steps"),
 ])

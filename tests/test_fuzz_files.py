@@ -43,7 +43,7 @@ def _lm_fit(path: Path) -> Callable[[Path], object]:
         return seqrnn.LanguageModel(6, 5, embed_size=3, seed=0)
 
     args = {"epochs": 2, "batch_size": 2, "num_steps": 5, "lr": 0.1, "optimizer": "adam",
-            "valid_ids": CORPUS[:40], "keep_best": True, "progress": False, "seed": 1}
+            "valid": CORPUS[:40], "keep_best": True, "progress": False, "seed": 1}
     make().fit(CORPUS, checkpoint=path, checkpoint_every_steps=7, **args)
     return lambda p: make().fit(CORPUS, resume=p, **{**args, "epochs": 3})
 

@@ -47,7 +47,7 @@ def test_validation_history_and_callback_stop():
     seen = []
     lm = seqrnn.LanguageModel(5, hidden_size=16, seed=0)
     h = lm.fit(PATTERN[:1200], epochs=10, batch_size=4, num_steps=8, lr=0.01, optimizer="adam",
-               valid_ids=PATTERN[1200:], progress=False,
+               valid=PATTERN[1200:], progress=False,
                callback=lambda e, m: seen.append(m) or e < 2)
     assert h.epochs == 3 and len(h.valid_perplexity) == 3
     assert set(seen[0]) == {"train_perplexity", "tokens_per_second", "valid_perplexity"}
@@ -167,3 +167,18 @@ def test_results_do_not_depend_on_the_thread_count():
     finally:
         seqrnn.set_num_threads(0)
     assert seqrnn.get_num_threads() == before
+
+
+def test_valid_ids_is_the_former_name_of_valid():
+    import warnings
+
+    ids = np.arange(200) % 4
+    kwargs = {"epochs": 1, "batch_size": 2, "num_steps": 10, "lr": 0.1, "progress": False,
+              "seed": 0}
+    new = seqrnn.LanguageModel(4, 8, seed=0).fit(ids, valid=ids[:40], **kwargs)
+    with pytest.warns(DeprecationWarning, match="valid_ids is now called valid"):
+        old = seqrnn.LanguageModel(4, 8, seed=0).fit(ids, valid_ids=ids[:40], **kwargs)
+    assert old.valid_perplexity == new.valid_perplexity
+    with pytest.raises(TypeError, match="not both"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seqrnn.LanguageModel(4, 8, seed=0).fit(ids, valid=ids, valid_ids=ids, **kwargs)

@@ -144,7 +144,7 @@ def test_a_finite_loss_past_exp_range_trains_with_infinite_perplexity(progress):
     loss, grads = model.loss_and_grads(ids[None, :-1], ids[None, 1:])
     assert 1000 < loss < math.inf and all(np.isfinite(g).all() for g in grads.values())
     history = model.fit(ids, epochs=1, batch_size=4, num_steps=5, lr=0.01, optimizer="adam",
-                        valid_ids=ids[:100], progress=progress, seed=0)
+                        valid=ids[:100], progress=progress, seed=0)
     assert history.train_perplexity == [math.inf]
     assert history.valid_perplexity == [math.inf] and history.best_epoch == 0
     assert model.perplexity(ids) == math.inf

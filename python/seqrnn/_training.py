@@ -46,7 +46,7 @@ class History:
         >>> lm = seqrnn.LanguageModel(vocab_size=4, hidden_size=8, seed=0)
         >>> ids = np.arange(200) % 4
         >>> h = lm.fit(ids, epochs=3, batch_size=2, num_steps=10, lr=0.05, optimizer="adam",
-        ...            valid_ids=ids[:50], progress=False, seed=0)
+        ...            valid=ids[:50], progress=False, seed=0)
         >>> h.epochs, sorted(h.history), h.best_epoch
         (3, ['seconds', 'tokens_per_second', 'train_perplexity', 'valid_perplexity'], 2)
     """

@@ -251,7 +251,7 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
                f"{preprocess}; {len(train):,} training, {n_valid:,} validation), vocabulary of "
                f"{len(vocab)}; {lm!r}")
     history = lm.fit(train, args.epochs, args.batch, args.num_steps, args.lr,
-                     optimizer=args.optimizer, valid_ids=valid, progress=_progress(args),
+                     optimizer=args.optimizer, valid=valid, progress=_progress(args),
                      seed=args.seed)
     metrics = _summary(history)
     lm.save(args.out)

@@ -60,7 +60,7 @@ def run(text: str | None = None, epochs: int = 8, hidden_size: int = 256, seed: 
     lm.vocab, lm.level = vocab, "char"
     print(f"validation perplexity before training: {lm.perplexity(valid):.2f}")
     history = lm.fit(train, epochs=epochs, batch_size=32, num_steps=35, lr=0.005,
-                     optimizer="adam", clip=1.0, valid_ids=valid, progress=progress, seed=seed)
+                     optimizer="adam", clip=1.0, valid=valid, progress=progress, seed=seed)
     seconds = history.total_seconds  # training time and speed as the progress bar shows them
     print(f"trained in {seconds:.1f} s at {history.speed():,.0f} tokens/s")
     print(f"perplexity: train {history.train_perplexity[-1]:.3f}, "

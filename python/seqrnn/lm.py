@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +24,6 @@ def _warn_unknown(tokens: list[str], ids: Array, vocab: Any, level: str) -> None
     ``"<unk>"`` token)."""
     unknown = sorted({t for t, i in zip(tokens, ids.tolist()) if i == vocab.unk and t != "<unk>"})
     if unknown:
-        import warnings
-
         shown = ", ".join(repr(t) for t in unknown[:20]) + (", ..." if len(unknown) > 20 else "")
         n, noun = len(unknown), "character" if level == "char" else "word"
         warnings.warn(f"predict: {n} prefix {noun}{'s are' if n > 1 else ' is'} not in the "
@@ -215,7 +214,7 @@ class LanguageModel(StateDict):
         optimizer: str = "sgd",
         clip: float | None = 1.0,
         sampling: str = "sequential",
-        valid_ids: Any = None,
+        valid: Any = None,
         progress: bool = True,
         callback: Callable[[int, dict[str, float]], Any] | None = None,
         seed: int | None = None,
@@ -227,6 +226,7 @@ class LanguageModel(StateDict):
         resume: bool | str | os.PathLike[str] = False,
         keep_best: bool = False,
         best_path: str | os.PathLike[str] | None = None,
+        valid_ids: Any = None,
     ) -> History:
         """Train on a token-id corpus with truncated BPTT, as d2l's ``train_ch8``.
 
@@ -234,7 +234,9 @@ class LanguageModel(StateDict):
         cut there); ``"random"`` starts each minibatch from a zero state; ``"windows"`` uses
         every overlapping window (d2l 1.0). ``clip`` is the global gradient-norm threshold
         (``None``: no clipping). ``callback(epoch, metrics)`` runs after each epoch; returning
-        ``False`` stops training. Returns a :class:`History`.
+        ``False`` stops training. ``valid`` (token ids, as :meth:`Seq2Seq.fit` names its
+        validation data; ``valid_ids`` is its former name) adds a per-epoch validation
+        perplexity. Returns a :class:`History`.
 
         ``checkpoint=path`` writes the model, the optimizer state and the progress atomically
         every ``checkpoint_every`` epochs, at the last epoch, and every
@@ -246,7 +248,7 @@ class LanguageModel(StateDict):
         perplexity (``history.best_epoch``); ``best_path`` saves that model each time it
         improves.
 
-        Shapes: ``corpus_ids`` and ``valid_ids`` ``(n,)`` int64; each minibatch is ``(batch_size,
+        Shapes: ``corpus_ids`` and ``valid`` ``(n,)`` int64; each minibatch is ``(batch_size,
         num_steps)``.
 
         Example:
@@ -258,11 +260,16 @@ class LanguageModel(StateDict):
             (10, True)
         """
         ids = self._corpus(corpus_ids, "corpus_ids")
-        valid = None if valid_ids is None else self._corpus(valid_ids, "valid_ids")
+        if valid_ids is not None:
+            if valid is not None:
+                raise TypeError("give valid or its former name valid_ids, not both")
+            warnings.warn("valid_ids is now called valid", DeprecationWarning, stacklevel=3)
+            valid = valid_ids
         if valid is not None:  # checked now, not after the first epoch
-            v.ids_in_range(valid, "valid_ids", self.vocab_size)
+            valid = self._corpus(valid, "valid")
+            v.ids_in_range(valid, "valid", self.vocab_size)
             if valid.size < 2:
-                raise ValueError(f"valid_ids must hold at least 2 tokens, got {valid.size}")
+                raise ValueError(f"valid must hold at least 2 tokens, got {valid.size}")
         epochs = v.positive_int(epochs, "epochs")
         if clip is not None:
             v.finite_positive(clip, "clip")
