@@ -134,6 +134,19 @@ pub struct Batch<'a> {
     pub tgt_len: &'a [usize],
 }
 
+impl Batch<'_> {
+    /// The sentence pairs `cols` of the batch (the columns of its arrays).
+    fn columns(&self, cols: std::ops::Range<usize>) -> Batch<'_> {
+        Batch {
+            src: self.src.slice(s![.., cols.clone()]),
+            src_len: self.src_len.get(cols.clone()).unwrap_or_default(),
+            tgt_in: self.tgt_in.slice(s![.., cols.clone()]),
+            tgt_out: self.tgt_out.slice(s![.., cols.clone()]),
+            tgt_len: self.tgt_len.get(cols).unwrap_or_default(),
+        }
+    }
+}
+
 /// Source ids `(src_steps, batch)` and valid lengths `(batch,)`, each in `1..=src_steps`.
 fn check_source(src: ArrayView2<'_, usize>, src_len: &[usize]) -> Result<()> {
     let (steps, batch) = src.dim();
@@ -328,14 +341,7 @@ impl<T: Float> Seq2Seq<T> {
             return self.loss_and_grads_part(b, rng);
         }
         let results = crate::split::map(batch, parts, rng, |cols, rng| {
-            let part = Batch {
-                src: b.src.slice(s![.., cols.clone()]),
-                src_len: b.src_len.get(cols.clone()).unwrap_or_default(),
-                tgt_in: b.tgt_in.slice(s![.., cols.clone()]),
-                tgt_out: b.tgt_out.slice(s![.., cols.clone()]),
-                tgt_len: b.tgt_len.get(cols).unwrap_or_default(),
-            };
-            self.loss_and_grads_part(&part, rng)
+            self.loss_and_grads_part(&b.columns(cols), rng)
         })?;
         let tokens: usize = results.iter().map(|r| r.tokens).sum();
         let weighted = results
@@ -365,13 +371,7 @@ impl<T: Float> Seq2Seq<T> {
         let batch = b.tgt_in.ncols();
         let parts = crate::split::parts(batch, self.config.hidden_size);
         let results = crate::split::map(batch, parts, None, |cols, _| {
-            let part = Batch {
-                src: b.src.slice(s![.., cols.clone()]),
-                src_len: b.src_len.get(cols.clone()).unwrap_or_default(),
-                tgt_in: b.tgt_in.slice(s![.., cols.clone()]),
-                tgt_out: b.tgt_out.slice(s![.., cols.clone()]),
-                tgt_len: b.tgt_len.get(cols).unwrap_or_default(),
-            };
+            let part = b.columns(cols);
             let f = self.forward_part(&part, None)?;
             Ok((f.loss, part.tgt_len.iter().sum::<usize>()))
         })?;

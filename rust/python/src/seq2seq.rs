@@ -81,21 +81,27 @@ type GreedySteps<'py> = (
     Vec<usize>,
 );
 
-fn loss_and_grads<'py, T: Float + Element>(
-    py: Python<'py>,
-    m: &Seq2Seq<T>,
-    set: &PairSet,
-) -> PyResult<(f64, Bound<'py, PyDict>, usize)> {
+/// `f` of all the pairs of `set` as one batch.
+fn whole<R>(set: &PairSet, f: impl FnOnce(&Batch<'_>) -> R) -> R {
     let rows: Vec<usize> = (0..set.len()).collect();
     let (src, src_len, tgt_in, tgt_out, tgt_len) = set.gather(&rows);
-    let batch = Batch {
+    f(&Batch {
         src: src.view(),
         src_len: &src_len,
         tgt_in: tgt_in.view(),
         tgt_out: tgt_out.view(),
         tgt_len: &tgt_len,
-    };
-    let step = crate::detach_interruptible(py, || m.loss_and_grads(&batch))?;
+    })
+}
+
+fn loss_and_grads<'py, T: Float + Element>(
+    py: Python<'py>,
+    m: &Seq2Seq<T>,
+    set: &PairSet,
+) -> PyResult<(f64, Bound<'py, PyDict>, usize)> {
+    let step = whole(set, |batch| {
+        crate::detach_interruptible(py, || m.loss_and_grads(batch))
+    })?;
     Ok((
         step.loss.to_f64_lossless(),
         convert::state_dict(py, &step.grads)?,
@@ -152,16 +158,8 @@ impl PySeq2Seq {
     ) -> PyResult<(f64, usize)> {
         dispatch!(&*self.inner.get(), m => {
             let set = pair_set(m.config(), src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)?;
-            let rows: Vec<usize> = (0..set.len()).collect();
-            let (src, src_len, tgt_in, tgt_out, tgt_len) = set.gather(&rows);
-            let batch = Batch {
-                src: src.view(),
-                src_len: &src_len,
-                tgt_in: tgt_in.view(),
-                tgt_out: tgt_out.view(),
-                tgt_len: &tgt_len,
-            };
-            let (loss, tokens) = crate::detach_interruptible(py, || m.loss(&batch))?;
+            let (loss, tokens) =
+                whole(&set, |batch| crate::detach_interruptible(py, || m.loss(batch)))?;
             Ok((loss.to_f64_lossless(), tokens))
         })
     }
