@@ -23,7 +23,7 @@ def lm():
 
 def test_other_threads_run_while_the_core_trains():
     model = lm()
-    trainer = _core.Trainer(model._core, np.tile(CORPUS, 4), 16, 20, 0.01, "adam")
+    trainer = _core.Trainer(model._core, np.tile(CORPUS, 4), 16, 0.01, "adam", num_steps=20)
     seen_inside, stop = [0], threading.Event()
 
     def poke():

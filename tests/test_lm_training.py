@@ -50,7 +50,7 @@ def test_validation_history_and_callback_stop():
                valid=PATTERN[1200:], progress=False,
                callback=lambda e, m: seen.append(m) or e < 2)
     assert h.epochs == 3 and len(h.valid_perplexity) == 3
-    assert set(seen[0]) == {"train_perplexity", "tokens_per_second", "valid_perplexity"}
+    assert set(seen[0]) == {"train_perplexity", "tokens_per_second", "valid_perplexity", "lr"}
 
 
 def test_greedy_generation_is_deterministic_and_continues_the_pattern():

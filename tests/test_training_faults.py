@@ -29,7 +29,7 @@ def lm():
 def last_finite_state():
     """Steps a trainer one minibatch at a time: (state before the failing step, its error)."""
     model = lm()
-    trainer = _core.Trainer(model._core, CORPUS, 4, 5, 1e38, "adam", None, "sequential", 1)
+    trainer = _core.Trainer(model._core, CORPUS, 4, 1e38, "adam", num_steps=5, seed=1)
     for _ in range(1000):
         before = model.state_dict()
         try:

@@ -8,10 +8,10 @@ import numpy.typing as npt
 
 _Floats: TypeAlias = npt.NDArray[np.floating[Any]]
 _Ids: TypeAlias = npt.NDArray[np.int64]
-# A fit record: per-epoch train/valid perplexity, tokens/s, seconds, best epoch and its
-# perplexity, and (tokens, loss sum, seconds) of the epoch in progress.
-_Record: TypeAlias = tuple[list[float], list[float], list[float], list[float], int | None,
-                           float | None, tuple[int, float, float]]
+# A fit record: per-epoch train/valid perplexity, tokens/s, seconds, learning rate, best
+# epoch and its perplexity, and (tokens, loss sum, seconds) of the epoch in progress.
+_Record: TypeAlias = tuple[list[float], list[float], list[float], list[float], list[float],
+                           int | None, float | None, tuple[int, float, float]]
 
 __all__ = [
     "RNN",
@@ -19,7 +19,6 @@ __all__ = [
     "Linear",
     "NonFiniteError",
     "Seq2Seq",
-    "Seq2SeqTrainer",
     "Stream",
     "Trainer",
     "Vocab",
@@ -179,26 +178,34 @@ class Stream:
 class Trainer:
     def __new__(
         cls,
-        model: LanguageModel,
-        corpus: _Ids,
+        model: LanguageModel | Seq2Seq,
+        data: Any,
         batch_size: int,
-        num_steps: int,
         lr: float,
         optimizer: str = "sgd",
-        clip: float | None = None,
+        num_steps: int | None = None,
         sampling: str = "sequential",
+        clip: float | None = None,
+        clip_value: float | None = None,
         seed: int = 0,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        schedule: str | None = None,
+        keep_best: bool = False,
+        early_stopping: int | None = None,
+        previous: Trainer | None = None,
     ) -> Trainer: ...
-    def run(self, model: LanguageModel, max_batches: int) -> tuple[int, int, float, bool]: ...
-    def checkpoint(
-        self, model: LanguageModel, path: str, record: _Record | None, extra: dict[str, Any]
-    ) -> None: ...
-    def resume(
-        self, model: LanguageModel, path: str, seed_given: bool
-    ) -> tuple[_Record | None, dict[str, _Floats]]: ...
-    def set_lr(self, lr: float) -> None: ...
+    def run(self, model: LanguageModel | Seq2Seq, max_batches: int) -> tuple[int, int, float, bool]: ...
+    def end_epoch(
+        self, model: LanguageModel | Seq2Seq, valid: float | None
+    ) -> tuple[bool, bool, bool]: ...
+    def restore_best(self, model: LanguageModel | Seq2Seq) -> bool: ...
+    def checkpoint(self, model: LanguageModel | Seq2Seq, path: str) -> None: ...
+    def resume(self, model: LanguageModel | Seq2Seq, path: str, seed_given: bool) -> None: ...
+    @property
+    def record(self) -> _Record: ...
+    @property
+    def lr(self) -> float: ...
     @property
     def epochs(self) -> int: ...
     @property
@@ -264,36 +271,6 @@ class Seq2Seq:
     def dropout(self) -> float: ...
     @property
     def dtype(self) -> str: ...
-
-@final
-class Seq2SeqTrainer:
-    def __new__(
-        cls,
-        model: Seq2Seq,
-        src: _Ids,
-        src_valid_len: _Ids,
-        tgt_in: _Ids,
-        tgt_out: _Ids,
-        tgt_valid_len: _Ids,
-        batch_size: int,
-        lr: float,
-        optimizer: str = "adam",
-        clip: float | None = None,
-        seed: int = 0,
-        weight_decay: float = 0.0,
-    ) -> Seq2SeqTrainer: ...
-    def run(self, model: Seq2Seq, max_batches: int) -> tuple[int, int, float, bool]: ...
-    def checkpoint(
-        self, model: Seq2Seq, path: str, record: _Record | None, extra: dict[str, Any]
-    ) -> None: ...
-    def resume(
-        self, model: Seq2Seq, path: str, seed_given: bool
-    ) -> tuple[_Record | None, dict[str, _Floats]]: ...
-    def set_lr(self, lr: float) -> None: ...
-    @property
-    def epochs(self) -> int: ...
-    @property
-    def steps(self) -> int: ...
 
 @final
 class Vocab:

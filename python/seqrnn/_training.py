@@ -3,6 +3,7 @@ keeping the best epoch, responsiveness."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -28,15 +29,12 @@ def perplexity(loss: float) -> float:
         return math.inf
 
 
-BEST = "best."  # checkpoint tensors: the best parameters so far, for keep_best (checked by the core)
-
-
 @dataclass
 class History:
     """Per-epoch metrics of a ``fit`` call (Keras-like ``history.history`` dict too).
 
     ``seconds`` and ``tokens_per_second`` are each epoch's training time (validation left out)
-    and speed; :attr:`total_seconds` and :meth:`speed` are the whole run's, the figures the
+    and speed, ``lr`` the learning rate of its first step; :attr:`total_seconds` and :meth:`speed` are the whole run's, the figures the
     progress bar, the CLI's summary line and its ``--json`` show. ``best_epoch`` is the 0-based
     epoch with the lowest validation perplexity (``best_valid_perplexity``), ``None`` without
     validation data.
@@ -48,13 +46,14 @@ class History:
         >>> h = lm.fit(ids, epochs=3, batch_size=2, num_steps=10, lr=0.05, optimizer="adam",
         ...            valid=ids[:50], progress=False, seed=0)
         >>> h.epochs, sorted(h.history), h.best_epoch
-        (3, ['seconds', 'tokens_per_second', 'train_perplexity', 'valid_perplexity'], 2)
+        (3, ['lr', 'seconds', 'tokens_per_second', 'train_perplexity', 'valid_perplexity'], 2)
     """
 
     train_perplexity: list[float] = field(default_factory=list)
     valid_perplexity: list[float] = field(default_factory=list)
     tokens_per_second: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     best_valid_perplexity: float | None = None
 
@@ -66,7 +65,20 @@ class History:
             "valid_perplexity": self.valid_perplexity,
             "tokens_per_second": self.tokens_per_second,
             "seconds": self.seconds,
+            "lr": self.lr,
         }
+
+    @classmethod
+    def of(cls, record: tuple[Any, ...]) -> History:
+        """The history in a trainer's record (the epoch in progress left out).
+
+        Example:
+            >>> History.of(([3.0], [2.5], [1e4], [0.5], [0.01], 0, 2.5, (0, 0.0, 0.0))).lr
+            [0.01]
+        """
+        train, valid, speed, seconds, lr, best_epoch, best_valid, _ = record
+        return cls(list(train), list(valid), list(speed), list(seconds), list(lr), best_epoch,
+                   best_valid)
 
     @property
     def epochs(self) -> int:
@@ -131,6 +143,92 @@ class Saving:
                    None if best_path is None else os.fspath(best_path), seed is not None)
 
 
+# PyTorch's defaults (ReduceLROnPlateau, StepLR's gamma) and the run's length (cosine).
+_SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "constant": {},
+    "step": {"step_size": None, "gamma": 0.1},
+    "cosine": {"epochs": None, "warmup": 0, "min_lr": 0.0},
+    "plateau": {"factor": 0.1, "patience": 10, "cooldown": 0, "min_lr": 0.0,
+                "threshold": 1e-4, "restore_best": False},
+}
+
+
+def schedule_json(schedule: Any, epochs: int, has_valid: bool) -> str | None:
+    """The core's JSON form of ``fit``'s ``schedule``: ``None``, a name (``"constant"``,
+    ``"step"``, ``"cosine"``, ``"plateau"``) or a dict with ``"name"`` and any settings, the
+    others taking PyTorch's defaults (``step_size``: a third of ``epochs``; cosine's ``epochs``:
+    the run's).
+
+    Example:
+        >>> schedule_json({"name": "plateau", "factor": 0.5, "patience": 1}, 20, True)
+        '{"name": "plateau", "factor": 0.5, "patience": 1, "cooldown": 0, "min_lr": 0.0, \
+"threshold": 0.0001, "restore_best": false}'
+    """
+    if schedule is None:
+        return None
+    if isinstance(schedule, str):
+        schedule = {"name": schedule}
+    if not isinstance(schedule, dict):
+        raise TypeError("schedule must be None, a name or a dict with a 'name', got "
+                        f"{type(schedule).__name__}")
+    name = schedule.get("name")
+    if name not in _SCHEDULE_DEFAULTS:
+        raise ValueError(f"schedule name must be one of {sorted(_SCHEDULE_DEFAULTS)}, got {name!r}")
+    settings = dict(_SCHEDULE_DEFAULTS[name])
+    unknown = sorted(set(schedule) - set(settings) - {"name"})
+    if unknown:
+        raise ValueError(f"schedule {name!r} takes {sorted(settings)}, not {unknown}")
+    settings.update({k: v for k, v in schedule.items() if k != "name"})
+    if name == "step" and settings["step_size"] is None:
+        settings["step_size"] = max(1, epochs // 3)
+    if name == "cosine" and settings["epochs"] is None:
+        settings["epochs"] = epochs
+    if name == "plateau" and not has_valid:
+        raise ValueError("schedule 'plateau' needs validation data (valid=...) to watch")
+    return json.dumps({"name": name, **settings})
+
+
+def default_lr(optimizer: str, lr: float | None) -> float:
+    """``lr``, or the optimizer's usual rate when ``None``: 1.0 for SGD (d2l's RNN chapter,
+    with clipping), PyTorch's defaults for Adam (0.001) and Adagrad (0.01)."""
+    if lr is None:
+        return {"adam": 0.001, "adagrad": 0.01}.get(optimizer, 1.0)
+    return v.finite_positive(lr, "lr")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The arguments every ``fit`` shares, checked before any work."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    clip: float | None
+    clip_value: float | None
+    schedule: str | None
+    early_stopping: int | None
+
+    @classmethod
+    def of(cls, epochs: Any, batch_size: Any, lr: Any, optimizer: Any, clip: Any,
+           clip_value: Any, schedule: Any, early_stopping: Any, has_valid: bool) -> FitOptions:
+        if not isinstance(optimizer, str):
+            raise TypeError(f"optimizer must be a str, got {type(optimizer).__name__}")
+        epochs = v.positive_int(epochs, "epochs")
+        if early_stopping is not None:
+            early_stopping = v.positive_int(early_stopping, "early_stopping")
+            if not has_valid:
+                raise ValueError("early_stopping needs validation data (valid=...) to watch")
+        return cls(epochs, v.positive_int(batch_size, "batch_size"), default_lr(optimizer, lr),
+                   None if clip is None else v.finite_positive(clip, "clip"),
+                   None if clip_value is None else v.finite_positive(clip_value, "clip_value"),
+                   schedule_json(schedule, epochs, has_valid), early_stopping)
+
+    def core(self, saving: Saving) -> dict[str, Any]:
+        """The compiled trainer's keyword arguments for these options."""
+        return {"clip": self.clip, "clip_value": self.clip_value, "schedule": self.schedule,
+                "keep_best": saving.keep_best, "early_stopping": self.early_stopping}
+
+
 def run_epochs(
     trainer: Any,
     model: Any,
@@ -144,20 +242,27 @@ def run_epochs(
     """Train ``model`` (a Python model class over ``model._core``) with the compiled
     ``trainer`` until ``epochs`` epochs are done in all (counting those of a resumed run).
 
-    Each ``trainer.run(core, max_batches) -> (batches, tokens, loss_sum, epoch_done)`` call is
-    sized to take about 0.1 s, so Ctrl-C and the progress bar stay responsive while the GIL
-    is released for the work itself; a ``KeyboardInterrupt`` arrives between calls, with the
-    model whole and savable. Other threads may use the model meanwhile (the trainer works on a
-    copy); a second ``fit`` of the same model at once is a ``RuntimeError``."""
+    Each ``trainer.run(core, max_batches)`` call is sized to take about 0.1 s, so Ctrl-C and
+    the progress bar stay responsive while the GIL is released for the work itself; a
+    ``KeyboardInterrupt`` arrives with the model whole and savable. Other threads may use the
+    model meanwhile (the trainer works on a copy); a second ``fit`` of the same model at once
+    is a ``RuntimeError``. The trainer is kept on the model, so its next ``fit`` can go on with
+    the optimizer's state."""
     lock = _fit_lock(model)
     if not lock.acquire(blocking=False):
         raise RuntimeError(f"this {type(model).__name__} is already being trained by fit in "
                            "another thread; wait for that fit to return")
     try:
-        return _run_epochs(trainer, model, epochs, progress, validate, callback,
-                           saving or Saving(), save_best)
+        return _Run(trainer, model, saving or Saving(), validate, save_best).epochs(
+            epochs, progress, callback)
     finally:
+        model.__dict__["_trainer"] = trainer
         lock.release()
+
+
+def previous_trainer(model: Any, reset_optimizer: bool) -> Any:
+    """The trainer of ``model``'s last ``fit`` (whose optimizer state goes on), or ``None``."""
+    return None if reset_optimizer else model.__dict__.get("_trainer")
 
 
 def _fit_lock(model: Any) -> threading.Lock:
@@ -176,92 +281,88 @@ def _fit_lock(model: Any) -> threading.Lock:
     return lock
 
 
-def _run_epochs(trainer: Any, model: Any, epochs: int, progress: bool,
-                validate: Callable[[], float] | None,
-                callback: Callable[[int, dict[str, float]], Any] | None, saving: Saving,
-                save_best: Callable[[str], None] | None) -> History:
-    from tqdm.auto import tqdm
+class _Run:
+    """One ``fit``: the compiled trainer does the epochs' work and bookkeeping (history,
+    schedule, best parameters, early stopping, checkpoints); this drives it in short chunks
+    and adds validation, the progress bar, the callback and the file of the best model."""
 
-    core, history = model._core, History()
-    best: dict[str, Any] | None = None
-    tokens, loss_sum, seconds_before = 0, 0.0, 0.0  # the epoch in progress
-    if saving.resume_from is not None:
-        # The core checks the record's schema and the best tensors before anything changes.
-        record, extra = trainer.resume(core, saving.resume_from, saving.seed_given)
-        if record is not None:
-            train, valid, speed, secs, best_epoch, best_valid, partial = record
-            history = History(train, valid, speed, secs, best_epoch, best_valid)
-            tokens, loss_sum, seconds_before = partial
-        best = {k[len(BEST):]: a for k, a in extra.items() if k.startswith(BEST)} or None
+    def __init__(self, trainer: Any, model: Any, saving: Saving,
+                 validate: Callable[[], float] | None,
+                 save_best: Callable[[str], None] | None) -> None:
+        self.trainer, self.model, self.core, self.saving = trainer, model, model._core, saving
+        self.validate, self.save_best = validate, save_best or model.save
+        self.chunk = 1
+        if saving.resume_from is not None:  # the core checks the file before anything changes
+            trainer.resume(self.core, saving.resume_from, saving.seed_given)
 
-    def write_checkpoint(partial: tuple[int, float, float]) -> None:
-        assert saving.checkpoint is not None
-        h = history
-        record = (h.train_perplexity, h.valid_perplexity, h.tokens_per_second, h.seconds,
-                  h.best_epoch, h.best_valid_perplexity, partial)
-        extra = {BEST + k: a for k, a in (best or {}).items()} if saving.keep_best else {}
-        trainer.checkpoint(core, saving.checkpoint, record, extra)
+    def epochs(self, epochs: int, progress: bool,
+               callback: Callable[[int, dict[str, float]], Any] | None) -> History:
+        from tqdm.auto import tqdm
 
-    every_steps = saving.every_steps
-    bar = tqdm(total=epochs, initial=min(trainer.epochs, epochs), unit="epoch",
-               disable=not progress, dynamic_ncols=True)
-    chunk = 1
-    try:
-        for epoch in range(trainer.epochs, epochs):
-            start = time.perf_counter() - seconds_before
-            done = False
-            while not done:
-                n = chunk if every_steps is None else min(chunk,
-                                                          every_steps - trainer.steps % every_steps)
-                t0 = time.perf_counter()
-                batches, nt, ls, done = trainer.run(core, n)
-                per_batch = (time.perf_counter() - t0) / max(batches, 1)
-                chunk = max(1, min(10_000, int(0.1 / max(per_batch, 1e-6))))
-                tokens, loss_sum = tokens + nt, loss_sum + ls
-                elapsed = time.perf_counter() - start
-                if (saving.checkpoint is not None and every_steps is not None and not done
-                        and trainer.steps % every_steps == 0):
-                    write_checkpoint((tokens, loss_sum, elapsed))
-                loss = loss_sum / max(tokens, 1)
-                bar.set_postfix({"loss": f"{loss:.4f}", "ppl": f"{perplexity(loss):.3f}",
-                                 "tok/s": f"{history.speed(tokens, elapsed):,.0f}"},
-                                refresh=False)
-                bar.refresh()
-            seconds = time.perf_counter() - start
+        t = self.trainer
+        bar = tqdm(total=epochs, initial=min(t.epochs, epochs), unit="epoch",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            for epoch in range(t.epochs, epochs):
+                self.train_epoch(bar)
+                metrics, stop = self.end_epoch(epoch)
+                bar.update(1)
+                bar.set_postfix(self.summary(metrics))
+                stop = (callback is not None and callback(epoch, metrics) is False) or stop
+                if self.saving.checkpoint is not None and (
+                        (epoch + 1) % self.saving.every == 0 or epoch + 1 == epochs or stop
+                        or self.at_step_checkpoint()):
+                    t.checkpoint(self.core, self.saving.checkpoint)
+                if stop:
+                    break
+        finally:
+            bar.close()
+        if self.saving.keep_best:
+            t.restore_best(self.core)
+        return History.of(t.record)
+
+    def at_step_checkpoint(self) -> bool:
+        every = self.saving.every_steps
+        return every is not None and self.trainer.steps % every == 0
+
+    def train_epoch(self, bar: Any) -> None:
+        """Runs the trainer to the end of the epoch in chunks of about 0.1 s."""
+        t, every, done = self.trainer, self.saving.every_steps, False
+        while not done:
+            n = self.chunk if every is None else min(self.chunk, every - t.steps % every)
+            t0 = time.perf_counter()
+            batches, _, _, done = t.run(self.core, n)
+            per_batch = (time.perf_counter() - t0) / max(batches, 1)
+            self.chunk = max(1, min(10_000, int(0.1 / max(per_batch, 1e-6))))
+            if self.saving.checkpoint is not None and not done and self.at_step_checkpoint():
+                t.checkpoint(self.core, self.saving.checkpoint)
+            *_, (tokens, loss_sum, seconds) = record = t.record
             loss = loss_sum / max(tokens, 1)
-            history.train_perplexity.append(perplexity(loss))
-            history.tokens_per_second.append(tokens / max(seconds, 1e-9))
-            history.seconds.append(seconds)
-            tokens, loss_sum, seconds_before = 0, 0.0, 0.0
-            metrics = {"train_perplexity": history.train_perplexity[-1],
-                       "tokens_per_second": history.tokens_per_second[-1]}
-            if validate is not None:
-                ppl = validate()
-                history.valid_perplexity.append(ppl)
-                metrics["valid_perplexity"] = ppl
-                if history.best_valid_perplexity is None or ppl < history.best_valid_perplexity:
-                    history.best_epoch, history.best_valid_perplexity = epoch, ppl
-                    if saving.keep_best:
-                        best = model.state_dict()
-                    if saving.best_path is not None:
-                        (save_best or model.save)(saving.best_path)
-            bar.update(1)
-            summary = {"loss": f"{loss:.4f}",
-                       "ppl": f"{metrics['train_perplexity']:.3f}",
-                       "tok/s": f"{history.speed():,.0f}"}  # the run's, as fit's summary
-            if "valid_perplexity" in metrics:
-                summary["valid ppl"] = f"{metrics['valid_perplexity']:.3f}"
-            bar.set_postfix(summary)
-            stop = callback is not None and callback(epoch, metrics) is False
-            if saving.checkpoint is not None and (
-                (epoch + 1) % saving.every == 0 or epoch + 1 == epochs or stop
-                or (every_steps is not None and trainer.steps % every_steps == 0)
-            ):
-                write_checkpoint((0, 0.0, 0.0))
-            if stop:
-                break
-    finally:
-        bar.close()
-    if saving.keep_best and best is not None:
-        model.load_state_dict(best)
-    return history
+            bar.set_postfix({"loss": f"{loss:.4f}", "ppl": f"{perplexity(loss):.3f}",
+                             "tok/s": f"{History.of(record).speed(tokens, seconds):,.0f}",
+                             "lr": f"{t.lr:.3g}"}, refresh=False)
+            bar.refresh()
+
+    def end_epoch(self, epoch: int) -> tuple[dict[str, float], bool]:
+        """Validates the finished epoch and lets the trainer end it (schedule, best, early
+        stopping); saves the best model when it improved."""
+        t = self.trainer
+        valid = None if self.validate is None else self.validate()
+        improved, _, stop = t.end_epoch(self.core, valid)
+        if improved and self.saving.best_path is not None:
+            self.save_best(self.saving.best_path)
+        h = History.of(t.record)
+        metrics = {"train_perplexity": h.train_perplexity[-1],
+                   "tokens_per_second": h.tokens_per_second[-1], "lr": h.lr[-1]}
+        if valid is not None:
+            metrics["valid_perplexity"] = valid
+        return metrics, stop
+
+    def summary(self, metrics: dict[str, float]) -> dict[str, str]:
+        """The bar's text at an epoch's end: the run's speed, as fit's summary line."""
+        h = History.of(self.trainer.record)
+        out = {"ppl": f"{metrics['train_perplexity']:.3f}", "tok/s": f"{h.speed():,.0f}",
+               "lr": f"{self.trainer.lr:.3g}"}
+        if "valid_perplexity" in metrics:
+            out["valid ppl"] = f"{metrics['valid_perplexity']:.3f}"
+        return out

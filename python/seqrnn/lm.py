@@ -13,7 +13,7 @@ import numpy.typing as npt
 from . import _core
 from . import _validate as v
 from ._module import StateDict
-from ._training import History, Saving, run_epochs
+from ._training import FitOptions, History, Saving, previous_trainer, run_epochs
 
 Array = npt.NDArray[Any]
 VOCAB_KEY = "seqrnn.vocab"
@@ -207,10 +207,10 @@ class LanguageModel(StateDict):
     def fit(
         self,
         corpus_ids: Any,
-        epochs: int,
-        batch_size: int,
-        num_steps: int,
-        lr: float,
+        epochs: int = 10,
+        batch_size: int = 32,
+        num_steps: int = 35,
+        lr: float | None = None,
         optimizer: str = "sgd",
         clip: float | None = 1.0,
         sampling: str = "sequential",
@@ -227,26 +227,41 @@ class LanguageModel(StateDict):
         keep_best: bool = False,
         best_path: str | os.PathLike[str] | None = None,
         valid_ids: Any = None,
+        schedule: str | dict[str, Any] | None = None,
+        early_stopping: int | None = None,
+        clip_value: float | None = None,
+        reset_optimizer: bool = False,
     ) -> History:
         """Train on a token-id corpus with truncated BPTT, as d2l's ``train_ch8``.
 
         ``sampling="sequential"`` carries the hidden state across minibatches (gradients are
         cut there); ``"random"`` starts each minibatch from a zero state; ``"windows"`` uses
-        every overlapping window (d2l 1.0). ``clip`` is the global gradient-norm threshold
-        (``None``: no clipping). ``callback(epoch, metrics)`` runs after each epoch; returning
-        ``False`` stops training. ``valid`` (token ids, as :meth:`Seq2Seq.fit` names its
-        validation data; ``valid_ids`` is its former name) adds a per-epoch validation
-        perplexity. Returns a :class:`History`.
+        every overlapping window (d2l 1.0). ``lr`` defaults to 1.0 for SGD (d2l's, with
+        clipping), 0.001 for Adam and 0.01 for Adagrad (PyTorch's). ``clip`` is the global
+        gradient-norm threshold, ``clip_value`` clips every gradient element to ``[-v, v]``
+        first (``None``: no clipping). ``callback(epoch, metrics)`` runs after each epoch;
+        returning ``False`` stops training. ``valid`` (token ids; ``valid_ids`` is its former
+        name) adds a per-epoch validation perplexity. Returns a :class:`History`.
+
+        ``schedule`` sets the learning rate per epoch from ``lr``: ``"constant"`` (the
+        default), ``"step"``, ``"cosine"`` (with warm-up) or ``"plateau"``, as a name or a dict
+        of settings, e.g. ``{"name": "plateau", "factor": 0.3, "patience": 1, "restore_best":
+        True}`` (PyTorch's ``ReduceLROnPlateau``; ``restore_best`` goes back to the best
+        epoch's parameters at each reduction), ``{"name": "cosine", "warmup": 2}``,
+        ``{"name": "step", "step_size": 10, "gamma": 0.5}``; see :mod:`seqrnn.schedule`.
+        ``early_stopping=n`` stops after ``n`` epochs without a better validation perplexity.
+        A model keeps its optimizer's state (Adam's moments) from one ``fit`` to the next
+        unless ``reset_optimizer`` (or another kind of optimizer is asked for).
 
         ``checkpoint=path`` writes the model, the optimizer state and the progress atomically
         every ``checkpoint_every`` epochs, at the last epoch, and every
         ``checkpoint_every_steps`` optimizer steps if set. ``resume=True`` continues from that
         file when it exists (``resume=path`` from another file): ``epochs`` counts the epochs
-        already done, and the result equals an uninterrupted run bit for bit. The run must use
-        the same data and settings (the seed is the file's when ``seed`` is ``None``).
-        ``keep_best=True`` ends with the parameters of the epoch with the lowest validation
-        perplexity (``history.best_epoch``); ``best_path`` saves that model each time it
-        improves.
+        already done, and the result equals an uninterrupted run bit for bit, schedule
+        included. The run must use the same data and settings (the seed is the file's when
+        ``seed`` is ``None``). ``keep_best=True`` ends with the parameters of the epoch with
+        the lowest validation perplexity (``history.best_epoch``); ``best_path`` saves that
+        model each time it improves.
 
         Shapes: ``corpus_ids`` and ``valid`` ``(n,)`` int64; each minibatch is ``(batch_size,
         num_steps)``.
@@ -270,20 +285,18 @@ class LanguageModel(StateDict):
             v.ids_in_range(valid, "valid", self.vocab_size)
             if valid.size < 2:
                 raise ValueError(f"valid must hold at least 2 tokens, got {valid.size}")
-        epochs = v.positive_int(epochs, "epochs")
-        if clip is not None:
-            v.finite_positive(clip, "clip")
-        v.finite_positive(lr, "lr")
+        options = FitOptions.of(epochs, batch_size, lr, optimizer, clip, clip_value, schedule,
+                                early_stopping, valid is not None)
         saving = Saving.of(checkpoint, checkpoint_every, checkpoint_every_steps, resume,
                            keep_best, best_path, valid is not None, seed)
         trainer = _core.Trainer(
-            self._core, ids, v.positive_int(batch_size, "batch_size"),
-            v.positive_int(num_steps, "num_steps"), float(lr), optimizer,
-            None if clip is None else float(clip), sampling, v.seed_or_random(seed),
-            float(momentum), float(weight_decay),
-        )
+            self._core, ids, options.batch_size, options.lr, optimizer,
+            num_steps=v.positive_int(num_steps, "num_steps"), sampling=sampling,
+            seed=v.seed_or_random(seed), momentum=float(momentum),
+            weight_decay=float(weight_decay),
+            previous=previous_trainer(self, reset_optimizer), **options.core(saving))
         validate = None if valid is None else (lambda: self.perplexity(valid))
-        return run_epochs(trainer, self, epochs, progress, validate, callback, saving)
+        return run_epochs(trainer, self, options.epochs, progress, validate, callback, saving)
 
     def _corpus(self, ids: Any, what: str) -> Array:
         a = v.ids(ids, what)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from . import _core
 from . import _validate as v
 from ._module import StateDict
-from ._training import History, Saving, perplexity, run_epochs
+from ._training import FitOptions, History, Saving, perplexity, previous_trainer, run_epochs
 
 Array = npt.NDArray[Any]
 SRC_VOCAB_KEY, TGT_VOCAB_KEY, STEPS_KEY = "seqrnn.src_vocab", "seqrnn.tgt_vocab", "seqrnn.num_steps"
@@ -147,15 +147,16 @@ class Seq2Seq(StateDict):
     def fit(
         self,
         data: Any,
-        epochs: int,
-        batch_size: int,
-        lr: float,
+        epochs: int = 10,
+        batch_size: int = 128,
+        lr: float | None = None,
         optimizer: str = "adam",
         clip: float | None = 1.0,
         valid: Any = None,
         progress: bool = True,
         callback: Callable[[int, dict[str, float]], Any] | None = None,
         seed: int | None = None,
+        momentum: float = 0.0,
         weight_decay: float = 0.0,
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: int = 1,
@@ -163,6 +164,10 @@ class Seq2Seq(StateDict):
         resume: bool | str | os.PathLike[str] = False,
         keep_best: bool = False,
         best_path: str | os.PathLike[str] | None = None,
+        schedule: str | dict[str, Any] | None = None,
+        early_stopping: int | None = None,
+        clip_value: float | None = None,
+        reset_optimizer: bool = False,
     ) -> History:
         """Train with teacher forcing on ``data``: a ``TranslationData`` (see
         :func:`seqrnn.data.load_translation_pairs`; its ``train`` rows only, never those it
@@ -170,8 +175,8 @@ class Seq2Seq(StateDict):
         tgt_valid_len)``. Minibatches are reshuffled each epoch. ``valid`` (same forms, all its
         rows) adds a per-epoch validation perplexity. Returns a :class:`History`.
 
-        ``checkpoint``, ``checkpoint_every``, ``checkpoint_every_steps``, ``resume``,
-        ``keep_best`` and ``best_path`` work as in :meth:`LanguageModel.fit`.
+        Every other argument works as in :meth:`LanguageModel.fit` (``lr`` defaults to the
+        optimizer's usual rate, Adam's 0.001); the same trainer runs both.
 
         Shapes: ``src``, ``tgt_in``, ``tgt_out`` ``(n, steps)``; valid lengths ``(n,)``.
 
@@ -184,16 +189,17 @@ class Seq2Seq(StateDict):
             >>> m.decode(src, src_len, bos=1, eos=2, max_len=5)     # learned by heart
             [[5, 6], [7]]
         """
-        return self._fit(data, epochs, batch_size, lr, optimizer, clip, valid, progress, callback,
-                         seed, weight_decay, Saving.of(
-                             checkpoint, checkpoint_every, checkpoint_every_steps, resume,
-                             keep_best, best_path, valid is not None, seed))
+        args = dict(locals())
+        del args["self"]
+        return self._fit(**args)
 
-    def _fit(self, data: Any, epochs: int, batch_size: int, lr: float, optimizer: str,
+    def _fit(self, data: Any, epochs: int, batch_size: int, lr: float | None, optimizer: str,
              clip: float | None, valid: Any, progress: bool,
              callback: Callable[[int, dict[str, float]], Any] | None, seed: int | None,
-             weight_decay: float, saving: Saving,
-             save_best: Callable[[str], None] | None = None) -> History:
+             momentum: float, weight_decay: float, checkpoint: Any, checkpoint_every: int,
+             checkpoint_every_steps: int | None, resume: Any, keep_best: bool, best_path: Any,
+             schedule: Any, early_stopping: int | None, clip_value: float | None,
+             reset_optimizer: bool, save_best: Callable[[str], None] | None = None) -> History:
         if hasattr(data, "subset") and len(getattr(data, "valid", ())):
             data = data.subset(data.train)  # a TranslationData's held-out rows stay out
         arrays = self._arrays(*_as_tuple(data))
@@ -203,19 +209,23 @@ class Seq2Seq(StateDict):
             v.ids_in_range(src, "valid src", self.src_vocab_size)
             v.ids_in_range(tgt_in, "valid tgt_in", self.tgt_vocab_size)
             v.ids_in_range(tgt_out, "valid tgt_out", self.tgt_vocab_size)
-        if clip is not None:
-            v.finite_positive(clip, "clip")
-        trainer = _core.Seq2SeqTrainer(
-            self._core, *arrays, v.positive_int(batch_size, "batch_size"),
-            v.finite_positive(lr, "lr"), optimizer, None if clip is None else float(clip),
-            v.seed_or_random(seed), float(weight_decay))
+        has_valid = valid_arrays is not None
+        options = FitOptions.of(epochs, batch_size, lr, optimizer, clip, clip_value, schedule,
+                                early_stopping, has_valid)
+        saving = Saving.of(checkpoint, checkpoint_every, checkpoint_every_steps, resume,
+                           keep_best, best_path, has_valid, seed)
+        trainer = _core.Trainer(
+            self._core, arrays, options.batch_size, options.lr, optimizer,
+            seed=v.seed_or_random(seed), momentum=float(momentum),
+            weight_decay=float(weight_decay), previous=previous_trainer(self, reset_optimizer),
+            **options.core(saving))
 
         def validate() -> float:
             assert valid_arrays is not None
             return perplexity(self._core.loss(*valid_arrays)[0])
 
-        return run_epochs(trainer, self, v.positive_int(epochs, "epochs"), progress,
-                          None if valid_arrays is None else validate, callback, saving, save_best)
+        return run_epochs(trainer, self, options.epochs, progress,
+                          validate if has_valid else None, callback, saving, save_best)
 
     def decode(self, src: Any, src_valid_len: Any, bos: int, eos: int, max_len: int,
                beam_size: int = 1, alpha: float = 0.75) -> list[list[int]]:
@@ -342,11 +352,22 @@ class Translator:
         lr: float = 0.005,
         seed: int | None = None,
         progress: bool = True,
-        **kwargs: Any,
+        context: str = "concat",
+        dropout: float = 0.0,
+        init: str = "orthogonal",
+        dtype: Any = "float32",
+        valid_fraction: float = 0.0,
+        valid_pairs: Sequence[tuple[str, str]] | None = None,
+        **fit_args: Any,
     ) -> Translator:
-        """Vocabularies from ``pairs`` (source, target sentences), a model, and training;
-        ``num_steps`` defaults to the longest sentence plus two, other keyword arguments go to
-        :meth:`Seq2Seq.fit`.
+        """Vocabularies from the training pairs of ``pairs`` (source, target sentences), a
+        :class:`Seq2Seq` (``embed_size`` ... ``dtype`` as there) and :meth:`Seq2Seq.fit`, which
+        every other keyword argument goes to (``schedule``, ``keep_best``, ``early_stopping``,
+        ``checkpoint``, ``optimizer``, ...). ``num_steps`` defaults to the longest sentence plus
+        two. Validation pairs, for a per-epoch validation perplexity, keep-best and plateau
+        schedules: ``valid_pairs``, or the last ``valid_fraction`` of ``pairs``; their words
+        are not in the vocabularies unless the training pairs have them. ``best_path`` saves
+        the whole translator. The history is ``translator.history``.
 
         Example:
             >>> tr = Translator.train([("hi", "salut"), ("go", "va")], epochs=30, embed_size=4,
@@ -360,22 +381,30 @@ class Translator:
         pairs = check_pairs(pairs)
         if not pairs:
             raise ValueError("pairs must hold at least one (source, target) pair, got none")
+        held = [] if valid_pairs is None else check_pairs(valid_pairs)
+        if held and valid_fraction:
+            raise ValueError("give valid_pairs or valid_fraction, not both")
+        fraction = float(valid_fraction)
+        if not 0.0 <= fraction < 1.0:
+            raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+        num_valid = len(held) or round(fraction * len(pairs))
         if num_steps is None:
-            num_steps = 2 + max(len(s.split()) for pair in pairs for s in pair)
-        data = make_translation_data(list(pairs), num_steps, min_freq=min_freq)
+            num_steps = 2 + max(len(s.split()) for pair in pairs + held for s in pair)
+        data = make_translation_data(pairs + held, num_steps, min_freq=min_freq,
+                                     num_valid=num_valid)
         model = Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), embed_size, hidden_size,
-                        num_layers, seed=seed)
+                        num_layers, context, seed, dtype, init, dropout)
         tr = cls(model, data.src_vocab, data.tgt_vocab, num_steps)
-        fit_args = inspect.signature(Seq2Seq.fit).bind(model, data, epochs, batch_size, lr,
-                                                       progress=progress, seed=seed, **kwargs)
-        fit_args.apply_defaults()
-        a = fit_args.arguments
-        saving = Saving.of(a["checkpoint"], a["checkpoint_every"], a["checkpoint_every_steps"],
-                           a["resume"], a["keep_best"], a["best_path"], a["valid"] is not None,
-                           seed)
-        tr.history = model._fit(data, epochs, batch_size, lr, a["optimizer"], a["clip"],
-                                a["valid"], progress, a["callback"], seed, a["weight_decay"],
-                                saving, save_best=tr.save)
+        bound = inspect.signature(Seq2Seq.fit).bind(
+            model, data, epochs, batch_size, lr, progress=progress, seed=seed, **fit_args)
+        bound.apply_defaults()
+        a = dict(bound.arguments)
+        del a["self"]
+        if num_valid:
+            if a["valid"] is not None:
+                raise ValueError("give valid_pairs or valid_fraction, or valid, not two of them")
+            a["valid"] = data.subset(data.valid)
+        tr.history = model._fit(**a, save_best=tr.save)
         return tr
 
     def translate(self, sentences: str | Sequence[str], beam_size: int = 1, alpha: float = 0.75,

@@ -16,7 +16,7 @@ mod common;
 use common::{number, positive, Arg};
 use seqrnn::vocab::{preprocess_d2l, tokenize, Level, Vocab};
 use seqrnn::{Init, LanguageModel, LmConfig, OptimizerConfig, Parameters, SamplingConfig};
-use seqrnn::{Sampling, TrainConfig, Trainer};
+use seqrnn::{LmTask, Sampling, TrainConfig, Trainer};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -166,15 +166,12 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
     let mut config = LmConfig::new(vocab.len(), a.hidden);
     config.num_layers = a.layers;
     let mut model = LanguageModel::<f32>::new(config, Init::Uniform, a.seed).map_err(err)?;
-    let mut trainer = Trainer::new(TrainConfig {
-        batch_size: a.batch,
-        num_steps: a.steps,
-        sampling: Sampling::Sequential,
-        clip: Some(1.0),
-        optimizer,
+    let task = LmTask::new(train.to_vec(), a.steps, Sampling::Sequential).map_err(err)?;
+    let config = TrainConfig {
         seed: a.seed,
-    })
-    .map_err(err)?;
+        ..TrainConfig::new(a.batch, optimizer)
+    };
+    let mut trainer = Trainer::new(task, config).map_err(err)?;
     println!(
         "{}: {} characters ({} train, {} valid), vocabulary {}, {} parameters",
         a.file.display(),
@@ -188,7 +185,7 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
     for epoch in 1..=a.epochs {
         let t0 = Instant::now();
         let stats = trainer
-            .run(&mut model, train, usize::MAX)
+            .run(&mut model, usize::MAX)
             .map_err(|e| format!("training on the first 90%: {e}"))?;
         let seconds = t0.elapsed().as_secs_f64();
         let train_ppl = (stats.loss_sum / stats.tokens.max(1) as f64).exp();

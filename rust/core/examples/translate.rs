@@ -21,7 +21,7 @@ use common::{number, positive, Arg};
 use ndarray::{s, ArrayView2};
 use seqrnn::pairs::{preprocess_nmt, read_pairs, words, TranslationData, BOS, EOS};
 use seqrnn::{Context, DecodeConfig, Init, OptimizerConfig, PairSet, Parameters};
-use seqrnn::{Seq2Seq, Seq2SeqConfig, Seq2SeqTrainer, Vocab};
+use seqrnn::{PairTask, Seq2Seq, Seq2SeqConfig, TrainConfig, Trainer, Vocab};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -282,8 +282,11 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
     }
     // Orthogonal recurrent weights, the default of Python's Seq2Seq.
     let mut model = Seq2Seq::<f32>::new(config, Init::Orthogonal, a.seed).map_err(err)?;
-    let mut trainer =
-        Seq2SeqTrainer::<f32>::new(a.batch, Some(1.0), optimizer, a.seed).map_err(err)?;
+    let config = TrainConfig {
+        seed: a.seed,
+        ..TrainConfig::new(a.batch, optimizer)
+    };
+    let mut trainer = Trainer::new(PairTask::new(train).map_err(err)?, config).map_err(err)?;
     println!(
         "{}: {} pairs ({num_train} train, {} held out), vocabularies {} source / {} target, \
          {} parameters",
@@ -298,14 +301,14 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
     for epoch in 1..=a.epochs {
         let t0 = Instant::now();
         let stats = trainer
-            .run(&mut model, &train, usize::MAX)
+            .run(&mut model, usize::MAX)
             .map_err(|e| format!("training, epoch {epoch}: {e}"))?;
         let seconds = t0.elapsed().as_secs_f64();
         let ppl = (stats.loss_sum / stats.tokens.max(1) as f64).exp();
         println!(
             "epoch {epoch:>3}/{}  train ppl {ppl:8.3}  {:>7.0} pairs/s  {seconds:5.2} s",
             a.epochs,
-            train.len() as f64 / seconds.max(1e-9),
+            num_train as f64 / seconds.max(1e-9),
         );
     }
     println!("trained in {:.1} s", start.elapsed().as_secs_f64());

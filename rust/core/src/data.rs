@@ -44,6 +44,15 @@ impl Sampling {
         }
     }
 
+    /// The name [`Sampling::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sampling::Random => "random",
+            Sampling::Sequential => "sequential",
+            Sampling::Windows => "windows",
+        }
+    }
+
     /// Whether consecutive minibatches continue each other (so state should be carried).
     pub fn carries_state(self) -> bool {
         self == Sampling::Sequential

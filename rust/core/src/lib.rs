@@ -68,6 +68,7 @@ pub mod pairs;
 mod params;
 pub mod resume;
 pub mod rnn;
+pub mod schedule;
 pub mod seq2seq;
 pub mod split;
 pub mod train;
@@ -85,8 +86,10 @@ pub use lm::{LanguageModel, LmConfig, LmStep};
 pub use optim::{clip_grad_norm, clip_grad_value, Optimizer, OptimizerConfig};
 pub use pairs::PairSet;
 pub use params::Parameters;
-pub use resume::Resumed;
 pub use rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnGrads, RnnInput, RnnLayer, StepInput};
+pub use schedule::Schedule;
 pub use seq2seq::{Context, Seq2Seq, Seq2SeqConfig};
-pub use train::{RunStats, Seq2SeqTrainer, TrainConfig, Trainer};
+pub use train::{
+    EpochEnd, LmTask, LmTrainer, PairTask, RunStats, Seq2SeqTrainer, Task, TrainConfig, Trainer,
+};
 pub use vocab::{Level, Vocab};

@@ -201,15 +201,35 @@ impl<T: Float> Optimizer<T> {
         &self.config
     }
 
-    /// Changes the learning rate (for schedules); the state is kept.
+    /// Changes the learning rate (for schedules; 0 is allowed, as at the end of a cosine
+    /// schedule); the state is kept.
     pub fn set_lr(&mut self, new_lr: f64) -> Result<()> {
-        check_positive_finite("lr", new_lr)?;
+        if !(new_lr.is_finite() && new_lr >= 0.0) {
+            return Err(Error::invalid("lr", "a finite number >= 0", new_lr));
+        }
         match &mut self.config {
             OptimizerConfig::Sgd { lr, .. }
             | OptimizerConfig::Adam { lr, .. }
             | OptimizerConfig::Adagrad { lr, .. } => *lr = new_lr,
         }
         Ok(())
+    }
+
+    /// This optimizer's state (moments and step count) under the hyper-parameters `config`:
+    /// kept when `config` is the same kind of optimizer, a fresh optimizer otherwise.
+    pub fn reconfigured(&self, config: OptimizerConfig) -> Result<Self> {
+        config.validate()?;
+        let same_kind = std::mem::discriminant(&config) == std::mem::discriminant(&self.config);
+        let mut next = if same_kind {
+            self.clone()
+        } else {
+            Optimizer::new(config.clone())?
+        };
+        if matches!(config, OptimizerConfig::Sgd { momentum, .. } if momentum == 0.0) {
+            next.first.clear(); // plain SGD keeps no buffers
+        }
+        next.config = config;
+        Ok(next)
     }
 
     /// Number of steps taken.

@@ -1,23 +1,27 @@
-//! Resumable training: the model, the optimizer's state and the training progress of a
-//! [`Trainer`] or [`Seq2SeqTrainer`] in one safetensors file.
+//! Resumable training: the model, the optimizer's state and the whole state of a [`Trainer`]
+//! in one safetensors file.
 //!
 //! Tensors: the model's under their state-dict names, the optimizer's as
 //! `optimizer.<slot>.<param>` (`optimizer.exp_avg.rnn.weight_hh_l0`, ...), the hidden state
-//! carried between sequential minibatches as `trainer.state` `(num_layers, batch, hidden)`, and
-//! any tensors the caller adds as `extra.<name>`. The progress (epoch, position in the epoch,
-//! optimizer step, seed, minibatch settings, a fingerprint of the data) is JSON in the metadata.
+//! carried between sequential minibatches as `trainer.state` `(num_layers, batch, hidden)` and
+//! the best epoch's parameters (when kept) as `best.<param>`. Metadata: the trainer's progress
+//! (`seqrnn.progress`: format, task settings, epoch, minibatch, steps, seed, optimizer,
+//! schedule and its state, clipping, a fingerprint of the data) and the history of the
+//! finished epochs with the sums of the current one (`seqrnn.fit`, a [`FitRecord`]), as JSON.
 //!
 //! Each epoch's minibatch order depends only on (seed, epoch) and each step's dropout masks on
 //! (seed, step), so a run resumed from a checkpoint, at an epoch boundary or inside an epoch,
 //! reaches the same parameters bit for bit as one that was never interrupted.
+//!
+//! Files of the first format (seqrnn 0.x before schedules: no `format` entry, the task's
+//! settings among the others, a seq2seq position counted in pairs, the best parameters as
+//! `extra.best.<param>`) are read and converted; anything else is refused with a message.
 
 use crate::checkpoint::{self, KIND};
-use crate::data::Sampling;
-use crate::pairs::PairSet;
-use crate::{
-    Error, Float, LanguageModel, Optimizer, OptimizerConfig, Parameters, Result, Seq2Seq,
-    Seq2SeqTrainer, Trainer,
-};
+use crate::optim::OptimizerConfig;
+use crate::schedule::{PlateauState, Schedule};
+use crate::train::{Task, TaskSettings};
+use crate::{Error, Float, Optimizer, Parameters, Result, Trainer};
 use ndarray::{ArrayD, ArrayViewD, Ix3};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -26,25 +30,45 @@ use std::collections::HashMap;
 pub const CHECKPOINT_KIND: &str = "TrainingCheckpoint";
 /// Metadata key holding the training progress as JSON.
 pub const PROGRESS: &str = "seqrnn.progress";
-/// Metadata key holding a [`FitRecord`] as JSON (written by Python's `fit`; optional).
+/// Metadata key holding a [`FitRecord`] as JSON.
 pub const FIT_RECORD: &str = "seqrnn.fit";
-/// Prefix of extra tensors holding a copy of the model's parameters (the best epoch's, for
-/// `keep_best`): `best.<parameter name>`, checked against the model when resuming.
+/// Prefix of the tensors holding the best epoch's parameters: `best.<parameter name>`.
 pub const BEST: &str = "best.";
+/// The checkpoint format this version writes.
+pub const FORMAT: u32 = 2;
 const OPTIMIZER: &str = "optimizer.";
 const CARRIED: &str = "trainer.state";
-const EXTRA: &str = "extra.";
+const FORMAT1_BEST: &str = "extra.best.";
 /// The largest step or epoch count a checkpoint may record (2^53: exact as a float in every
 /// language that reads it, and never near wrapping).
 pub const MAX_COUNT: u64 = 1 << 53;
-
-/// Named tensors a caller stores along with a checkpoint (e.g. the best parameters so far).
-pub type Extra<T> = Vec<(String, ArrayD<T>)>;
 
 /// Where a training run stands, and what it must be resumed with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Progress {
+    format: u32,
+    model: String,
+    task: TaskSettings,
+    optimizer: OptimizerConfig,
+    optimizer_steps: u64,
+    steps: u64,
+    epochs: u64,
+    next: usize,
+    seed: u64,
+    batch_size: usize,
+    clip: Option<f64>,
+    clip_value: Option<f64>,
+    schedule: Schedule,
+    plateau: PlateauState,
+    data_len: usize,
+    data_hash: String,
+}
+
+/// The progress record of the first format.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProgressV1 {
     model: String,
     optimizer: OptimizerConfig,
     steps: u64,
@@ -59,7 +83,86 @@ struct Progress {
     data_hash: String,
 }
 
+impl ProgressV1 {
+    fn upgrade(self) -> Result<Progress> {
+        let seq2seq = self.model == crate::seq2seq::CHECKPOINT_KIND;
+        let (task, next) = if seq2seq {
+            // The first format counted the position in pairs, always a whole number of batches.
+            if self.batch_size == 0 || !self.next.is_multiple_of(self.batch_size) {
+                return Err(bad(format!(
+                    "pair {} does not start a minibatch of {}",
+                    self.next, self.batch_size
+                )));
+            }
+            (TaskSettings::Translation, self.next / self.batch_size)
+        } else {
+            let task = TaskSettings::LanguageModel {
+                num_steps: self.num_steps,
+                sampling: self.sampling,
+            };
+            (task, self.next)
+        };
+        Ok(Progress {
+            format: FORMAT,
+            model: self.model,
+            task,
+            optimizer: self.optimizer,
+            optimizer_steps: self.steps,
+            steps: self.steps,
+            epochs: self.epochs,
+            next,
+            seed: self.seed,
+            batch_size: self.batch_size,
+            clip: self.clip,
+            clip_value: None,
+            schedule: Schedule::Constant,
+            plateau: PlateauState::default(),
+            data_len: self.data_len,
+            data_hash: self.data_hash,
+        })
+    }
+}
+
 impl Progress {
+    fn parse(json: &str) -> Result<Self> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| bad(format!("bad training progress: {e}")))?;
+        let progress = match value.get("format") {
+            None => serde_json::from_value::<ProgressV1>(value)
+                .map_err(|e| bad(format!("bad training progress (format 1): {e}")))?
+                .upgrade()?,
+            Some(f) if f.as_u64() == Some(u64::from(FORMAT)) => serde_json::from_value(value)
+                .map_err(|e| bad(format!("bad training progress: {e}")))?,
+            Some(f) => {
+                return Err(bad(format!(
+                    "training checkpoint format {f} is not one this version reads (1 or \
+                     {FORMAT}); it was written by a newer seqrnn"
+                )))
+            }
+        };
+        for (what, count) in [
+            ("steps", progress.steps),
+            ("optimizer_steps", progress.optimizer_steps),
+            ("epochs", progress.epochs),
+        ] {
+            if count > MAX_COUNT {
+                return Err(bad(format!(
+                    "training progress: {what} must be at most 2**53, got {count}"
+                )));
+            }
+        }
+        progress
+            .schedule
+            .validate()
+            .map_err(|e| bad(e.to_string()))?;
+        let p = &progress.plateau;
+        let finite = |x: Option<f64>| x.is_none_or(|v| v.is_finite() && v >= 0.0);
+        if !finite(p.lr) || !finite(p.best) {
+            return Err(bad(format!("training progress: bad plateau state {p:?}")));
+        }
+        Ok(progress)
+    }
+
     /// Fails unless `self` (read from a file) can continue a run configured as `mine`; the
     /// learning rate is the checkpoint's, and so is the seed unless `seed_given`.
     fn check_compatible(&self, mine: &Progress, seed_given: bool) -> Result<()> {
@@ -84,31 +187,27 @@ impl Progress {
         }
         let mut ours = mine.optimizer.clone();
         set_lr(&mut ours, self.optimizer.lr());
-        if ours != self.optimizer {
-            return mismatch(
-                "the optimizer",
-                format!("{:?}", self.optimizer),
-                format!("{:?}", mine.optimizer),
-            );
-        }
-        let pairs = [
-            ("batch_size", self.batch_size, mine.batch_size),
-            ("num_steps", self.num_steps, mine.num_steps),
+        let debug = |x: &dyn std::fmt::Debug| format!("{x:?}");
+        let checks = [
+            ("the optimizer", debug(&self.optimizer), debug(&ours)),
+            ("the task", debug(&self.task), debug(&mine.task)),
+            (
+                "batch_size",
+                debug(&self.batch_size),
+                debug(&mine.batch_size),
+            ),
+            ("clip", debug(&self.clip), debug(&mine.clip)),
+            (
+                "clip_value",
+                debug(&self.clip_value),
+                debug(&mine.clip_value),
+            ),
+            ("the schedule", debug(&self.schedule), debug(&mine.schedule)),
         ];
-        for (what, file, call) in pairs {
+        for (what, file, call) in checks {
             if file != call {
-                return mismatch(what, file.to_string(), call.to_string());
+                return mismatch(what, file, call);
             }
-        }
-        if self.sampling != mine.sampling {
-            return mismatch("sampling", self.sampling.clone(), mine.sampling.clone());
-        }
-        if self.clip != mine.clip {
-            return mismatch(
-                "clip",
-                format!("{:?}", self.clip),
-                format!("{:?}", mine.clip),
-            );
         }
         if seed_given && self.seed != mine.seed {
             return mismatch("seed", self.seed.to_string(), mine.seed.to_string());
@@ -129,60 +228,18 @@ fn set_lr(config: &mut OptimizerConfig, new_lr: f64) {
     }
 }
 
-fn sampling_name(s: Sampling) -> &'static str {
-    match s {
-        Sampling::Random => "random",
-        Sampling::Sequential => "sequential",
-        Sampling::Windows => "windows",
-    }
-}
-
-/// FNV-1a over a sequence of integers: a fingerprint that tells training sets apart.
-fn fingerprint(values: impl IntoIterator<Item = usize>) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for v in values {
-        for b in (v as u64).to_le_bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
-}
-
 fn views<T>(tensors: &[(String, ArrayD<T>)]) -> Vec<(String, ArrayViewD<'_, T>)> {
     tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect()
-}
-
-/// Safetensors bytes of a checkpoint.
-fn write<T: Float, M: Parameters<T>>(
-    progress: &Progress,
-    model: &M,
-    optimizer: &Optimizer<T>,
-    carried: Option<ArrayViewD<'_, T>>,
-    extra: &[(String, ArrayViewD<'_, T>)],
-    mut meta: HashMap<String, String>,
-) -> Result<Vec<u8>> {
-    let mut tensors = model.named();
-    let state = optimizer.state();
-    tensors.extend(
-        state
-            .into_iter()
-            .map(|(n, t)| (format!("{OPTIMIZER}{n}"), t)),
-    );
-    tensors.extend(carried.map(|s| (CARRIED.to_string(), s)));
-    tensors.extend(extra.iter().map(|(n, t)| (format!("{EXTRA}{n}"), t.view())));
-    meta.insert(KIND.into(), CHECKPOINT_KIND.into());
-    let json = serde_json::to_string(progress).map_err(|e| bad(e.to_string()))?;
-    meta.insert(PROGRESS.into(), json);
-    checkpoint::to_bytes(&tensors, meta)
 }
 
 /// A checkpoint's parts, validated as far as they can be without the model.
 struct Parsed<T> {
     progress: Progress,
+    record: FitRecord,
     model: Vec<(String, ArrayD<T>)>,
     optimizer: Vec<(String, ArrayD<T>)>,
     carried: Option<ArrayD<T>>,
-    extra: Extra<T>,
+    best: Vec<(String, ArrayD<T>)>,
     meta: HashMap<String, String>,
 }
 
@@ -200,21 +257,25 @@ fn parse<T: Float>(bytes: &[u8]) -> Result<Parsed<T>> {
     let json = meta
         .get(PROGRESS)
         .ok_or_else(|| bad(format!("metadata has no {PROGRESS:?} entry")))?;
-    let progress: Progress =
-        serde_json::from_str(json).map_err(|e| bad(format!("bad training progress: {e}")))?;
-    for (what, count) in [("steps", progress.steps), ("epochs", progress.epochs)] {
-        if count > MAX_COUNT {
-            return Err(bad(format!(
-                "training progress: {what} must be at most 2**53, got {count}"
-            )));
-        }
+    let progress = Progress::parse(json)?;
+    let record = match meta.get(FIT_RECORD) {
+        Some(json) => FitRecord::from_json(json, progress.epochs)?,
+        None if progress.epochs == 0 => FitRecord::default(),
+        None => FitRecord::unknown(progress.epochs), // a first-format file written outside fit
+    };
+    let mut record = record;
+    if record.history.lr.is_empty() {
+        // First-format files: every finished epoch ran at the file's rate.
+        let lr = Metric(progress.optimizer.lr());
+        record.history.lr = vec![lr; record.history.train_perplexity.len()];
     }
     let mut parsed = Parsed {
         progress,
+        record,
         model: Vec::new(),
         optimizer: Vec::new(),
         carried: None,
-        extra: Vec::new(),
+        best: Vec::new(),
         meta,
     };
     // A tensor of another element type: a damaged file, or a run of the other dtype.
@@ -228,10 +289,14 @@ fn parse<T: Float>(bytes: &[u8]) -> Result<Parsed<T>> {
     for (name, t) in tensors {
         if let Some(rest) = name.strip_prefix(OPTIMIZER) {
             parsed.optimizer.push((rest.to_string(), t));
-        } else if let Some(rest) = name.strip_prefix(EXTRA) {
-            parsed.extra.push((rest.to_string(), t));
+        } else if let Some(rest) = name.strip_prefix(BEST).or(name.strip_prefix(FORMAT1_BEST)) {
+            parsed.best.push((rest.to_string(), t));
         } else if name == CARRIED {
             parsed.carried = Some(t);
+        } else if name.starts_with("extra.") {
+            return Err(bad(format!(
+                "tensor {name} is not part of a training checkpoint"
+            )));
         } else {
             parsed.model.push((name, t));
         }
@@ -239,222 +304,149 @@ fn parse<T: Float>(bytes: &[u8]) -> Result<Parsed<T>> {
     Ok(parsed)
 }
 
-/// The model and optimizer of a checkpoint, checked against `model`'s structure (nothing is
-/// changed yet).
-fn restore_parts<T: Float, M: Parameters<T> + Clone>(
-    parsed: &Parsed<T>,
-    model: &M,
-) -> Result<(M, Optimizer<T>)> {
-    let mut restored = model.clone();
-    restored.load_state_dict(&views(&parsed.model))?;
-    let mut optimizer = Optimizer::new(parsed.progress.optimizer.clone())?;
-    optimizer.load_state(&restored, parsed.progress.steps, &views(&parsed.optimizer))?;
-    Ok((restored, optimizer))
-}
-
-/// What [`Trainer::resume`] and [`Seq2SeqTrainer::resume`] hand back besides the restored state.
-#[derive(Clone, Debug)]
-pub struct Resumed<T> {
-    /// The tensors the caller stored with [`Trainer::checkpoint`], under their names.
-    pub extra: Extra<T>,
-    /// The file's string metadata (the caller's entries included).
-    pub meta: HashMap<String, String>,
-    /// The file's [`FitRecord`], checked against the restored epoch count, if it has one.
-    pub record: Option<FitRecord>,
-}
-
-impl<T: Float> Resumed<T> {
-    /// The caller's parts of `parsed` once `restored` is known: every `best.` tensor must be a
-    /// parameter of the model with its shape (all of them or none), and the fit record must
-    /// parse for the restored epoch count.
-    fn of<M: Parameters<T>>(parsed: Parsed<T>, restored: &M) -> Result<Self> {
-        let named = restored.named();
-        let mut best = 0;
-        for (name, t) in &parsed.extra {
-            let Some(param) = name.strip_prefix(BEST) else {
-                continue;
-            };
-            let (_, p) = named.iter().find(|(n, _)| n == param).ok_or_else(|| {
-                bad(format!(
-                    "tensor {EXTRA}{name} names no parameter of the model (it has {:?})",
-                    named.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
-                ))
-            })?;
-            crate::error::check_shape(&format!("{EXTRA}{name}"), p.shape(), t.shape())?;
-            best += 1;
-        }
-        if best != 0 && best != named.len() {
-            return Err(bad(format!(
-                "the best parameters hold {best} of the model's {} tensors",
-                named.len()
-            )));
-        }
-        let record = parsed
-            .meta
-            .get(FIT_RECORD)
-            .map(|json| FitRecord::from_json(json, parsed.progress.epochs))
-            .transpose()?;
-        Ok(Resumed {
-            extra: parsed.extra,
-            meta: parsed.meta,
-            record,
-        })
-    }
-}
-
-impl<T: Float> Trainer<T> {
-    fn progress_record(&self, corpus: &[usize]) -> Progress {
-        let c = &self.config;
+impl<T: Float, K: Task<T>> Trainer<T, K> {
+    fn progress_record(&self) -> Progress {
         let at_boundary = self.next >= self.plan.len();
+        let c = &self.config;
         Progress {
-            model: crate::lm::CHECKPOINT_KIND.into(),
-            optimizer: self.optimizer.config().clone(),
-            steps: self.optimizer.steps(),
+            format: FORMAT,
+            model: K::MODEL_KIND.into(),
+            task: self.task.settings(),
+            optimizer: c.optimizer.clone(),
+            optimizer_steps: self.optimizer.steps(),
+            steps: self.steps,
             epochs: self.epochs,
             next: if at_boundary { 0 } else { self.next },
             seed: c.seed,
             batch_size: c.batch_size,
-            num_steps: c.num_steps,
-            sampling: sampling_name(c.sampling).into(),
             clip: c.clip,
-            data_len: corpus.len(),
-            data_hash: fingerprint(corpus.iter().copied()),
+            clip_value: c.clip_value,
+            schedule: c.schedule.clone(),
+            plateau: self.plateau.clone(),
+            data_len: self.task.data_len(),
+            data_hash: self.task.fingerprint(),
         }
     }
 
-    /// Checkpoint bytes of this run on `corpus` with `model`: parameters, optimizer state,
-    /// progress, carried state, and the caller's `extra` tensors and `meta` entries.
+    /// Checkpoint bytes of this run with `model`: parameters, optimizer state, progress, the
+    /// record of the finished epochs, the carried state, the best parameters when kept, and
+    /// the caller's `meta` entries.
     pub fn checkpoint(
         &self,
-        model: &LanguageModel<T>,
-        corpus: &[usize],
-        extra: &[(String, ArrayViewD<'_, T>)],
-        meta: HashMap<String, String>,
+        model: &K::Model,
+        mut meta: HashMap<String, String>,
     ) -> Result<Vec<u8>> {
-        let progress = self.progress_record(corpus);
-        let carried = self
-            .state
-            .as_ref()
-            .filter(|_| progress.next > 0)
-            .map(|s| s.view().into_dyn());
-        write(&progress, model, &self.optimizer, carried, extra, meta)
+        let progress = self.progress_record();
+        let mut tensors = model.named();
+        let state = self.optimizer.state();
+        tensors.extend(
+            state
+                .into_iter()
+                .map(|(n, t)| (format!("{OPTIMIZER}{n}"), t)),
+        );
+        if progress.next > 0 {
+            tensors.extend(
+                self.state
+                    .as_ref()
+                    .map(|s| (CARRIED.to_string(), s.view().into_dyn())),
+            );
+        }
+        if let Some(best) = &self.best {
+            tensors.extend(
+                best.named()
+                    .into_iter()
+                    .map(|(n, t)| (format!("{BEST}{n}"), t)),
+            );
+        }
+        meta.insert(KIND.into(), CHECKPOINT_KIND.into());
+        let json = serde_json::to_string(&progress).map_err(|e| bad(e.to_string()))?;
+        meta.insert(PROGRESS.into(), json);
+        meta.insert(FIT_RECORD.into(), self.record.to_json()?);
+        checkpoint::to_bytes(&tensors, meta)
     }
 
-    /// Restores `self` and `model` from checkpoint bytes written by [`Trainer::checkpoint`]
-    /// for the same corpus and minibatch settings (the seed too when `seed_given`; the learning
-    /// rate and optimizer state are the checkpoint's). Nothing changes on error.
+    /// Restores `self` and `model` from checkpoint bytes written by [`Trainer::checkpoint`] for
+    /// the same data and settings (the seed too when `seed_given`; the learning rate and
+    /// optimizer state are the checkpoint's). Returns the file's string metadata. Nothing
+    /// changes on error.
     pub fn resume(
         &mut self,
-        model: &mut LanguageModel<T>,
-        corpus: &[usize],
+        model: &mut K::Model,
         bytes: &[u8],
         seed_given: bool,
-    ) -> Result<Resumed<T>> {
+    ) -> Result<HashMap<String, String>> {
         let parsed = parse::<T>(bytes)?;
         let p = &parsed.progress;
-        p.check_compatible(&self.progress_record(corpus), seed_given)?;
-        let (restored, optimizer) = restore_parts(&parsed, model)?;
+        p.check_compatible(&self.progress_record(), seed_given)?;
+        let mut restored = model.clone();
+        restored.load_state_dict(&views(&parsed.model))?;
         let mut config = self.config.clone();
         (config.seed, config.optimizer) = (p.seed, p.optimizer.clone());
-        let mut trainer = Trainer::new(config)?;
-        (trainer.optimizer, trainer.epochs) = (optimizer, p.epochs);
+        let mut optimizer = Optimizer::new(config.optimizer.clone())?;
+        optimizer.load_state(&restored, p.optimizer_steps, &views(&parsed.optimizer))?;
+        let best = best_parameters(&parsed.best, &restored)?;
+        let (mut plan, mut state) = (Vec::new(), None);
         if p.next > 0 {
-            trainer.plan = trainer.epoch_plan(corpus.len())?;
-            let rows = match trainer.plan.get(p.next - 1) {
-                Some(batch) if p.next < trainer.plan.len() => batch.len(),
+            let mut rng = crate::init::rng(crate::init::mix(config.seed, p.epochs));
+            plan = self.task.plan(config.batch_size, &mut rng)?;
+            let rows = match plan.get(p.next - 1) {
+                Some(batch) if p.next < plan.len() => batch.len(),
                 _ => return Err(bad(format!("minibatch {} is past the epoch's end", p.next))),
             };
-            trainer.next = p.next;
             if let Some(s) = &parsed.carried {
-                let cfg = restored.config();
-                let expected = [cfg.num_layers, rows, cfg.hidden_size];
+                if !self.task.carries_state() {
+                    return Err(bad("this task carries no hidden state between minibatches"));
+                }
+                let expected = self.task.state_shape(&restored, rows);
                 crate::error::check_shape(CARRIED, &expected, s.shape())?;
                 let s = s.clone().into_dimensionality::<Ix3>();
-                trainer.state = Some(s.map_err(|e| bad(e.to_string()))?);
+                state = Some(s.map_err(|e| bad(e.to_string()))?);
             }
+        } else if parsed.carried.is_some() {
+            return Err(bad(
+                "a checkpoint at an epoch's end carries no hidden state",
+            ));
         }
-        let resumed = Resumed::of(parsed, &restored)?;
+        self.config = config;
+        self.optimizer = optimizer;
+        (self.plan, self.next, self.state) = (plan, p.next, state);
+        (self.epochs, self.steps) = (p.epochs, p.steps);
+        self.plateau = p.plateau.clone();
+        self.record = parsed.record;
+        self.best = best;
         *model = restored;
-        *self = trainer;
-        Ok(resumed)
+        Ok(parsed.meta)
     }
 }
 
-fn pairs_fingerprint(data: &PairSet) -> String {
-    let shape = [data.src.ncols(), data.tgt_in.ncols()];
-    fingerprint(
-        shape
-            .into_iter()
-            .chain(data.src.iter().copied())
-            .chain(data.src_len.iter().copied())
-            .chain(data.tgt_in.iter().copied())
-            .chain(data.tgt_out.iter().copied())
-            .chain(data.tgt_len.iter().copied()),
-    )
-}
-
-impl<T: Float> Seq2SeqTrainer<T> {
-    fn progress_record(&self, data: &PairSet) -> Progress {
-        let at_boundary = self.next >= self.order.len();
-        Progress {
-            model: crate::seq2seq::CHECKPOINT_KIND.into(),
-            optimizer: self.optimizer.config().clone(),
-            steps: self.optimizer.steps(),
-            epochs: self.epochs,
-            next: if at_boundary { 0 } else { self.next },
-            seed: self.seed,
-            batch_size: self.batch_size,
-            num_steps: 0,
-            sampling: "shuffled pairs".into(),
-            clip: self.clip,
-            data_len: data.len(),
-            data_hash: pairs_fingerprint(data),
-        }
+/// The best parameters of a checkpoint: none, or every parameter of `model` with its shape.
+fn best_parameters<M: Parameters<T> + Clone, T: Float>(
+    best: &[(String, ArrayD<T>)],
+    model: &M,
+) -> Result<Option<M>> {
+    if best.is_empty() {
+        return Ok(None);
     }
-
-    /// Checkpoint bytes of this run on `data` with `model` (see [`Trainer::checkpoint`]).
-    pub fn checkpoint(
-        &self,
-        model: &Seq2Seq<T>,
-        data: &PairSet,
-        extra: &[(String, ArrayViewD<'_, T>)],
-        meta: HashMap<String, String>,
-    ) -> Result<Vec<u8>> {
-        let progress = self.progress_record(data);
-        write(&progress, model, &self.optimizer, None, extra, meta)
+    let named = model.named();
+    if let Some((name, _)) = best
+        .iter()
+        .find(|(n, _)| !named.iter().any(|(m, _)| m == n))
+    {
+        return Err(bad(format!(
+            "tensor {BEST}{name} names no parameter of the model (it has {:?})",
+            named.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>()
+        )));
     }
-
-    /// Restores `self` and `model` from bytes written by [`Seq2SeqTrainer::checkpoint`] (see
-    /// [`Trainer::resume`]). Nothing changes on error.
-    pub fn resume(
-        &mut self,
-        model: &mut Seq2Seq<T>,
-        data: &PairSet,
-        bytes: &[u8],
-        seed_given: bool,
-    ) -> Result<Resumed<T>> {
-        let parsed = parse::<T>(bytes)?;
-        let p = &parsed.progress;
-        p.check_compatible(&self.progress_record(data), seed_given)?;
-        if parsed.carried.is_some() {
-            return Err(bad("a seq2seq checkpoint carries no hidden state"));
-        }
-        let (restored, optimizer) = restore_parts(&parsed, model)?;
-        let mut trainer =
-            Seq2SeqTrainer::new(self.batch_size, self.clip, p.optimizer.clone(), p.seed)?;
-        (trainer.optimizer, trainer.epochs) = (optimizer, p.epochs);
-        if p.next > 0 {
-            if p.next >= data.len() {
-                return Err(bad(format!("pair {} is past the epoch's end", p.next)));
-            }
-            trainer.order = trainer.epoch_order(data.len());
-            trainer.next = p.next;
-        }
-        let resumed = Resumed::of(parsed, &restored)?;
-        *model = restored;
-        *self = trainer;
-        Ok(resumed)
+    if best.len() != named.len() {
+        return Err(bad(format!(
+            "the best parameters hold {} of the model's {} tensors",
+            best.len(),
+            named.len()
+        )));
     }
+    let mut kept = model.clone();
+    kept.load_state_dict(&views(best))?;
+    Ok(Some(kept))
 }
 
 /// A metric of a [`FitRecord`]: a JSON number when finite, else `"inf"`, `"-inf"` or `"nan"`
@@ -507,6 +499,9 @@ pub struct FitHistory {
     pub tokens_per_second: Vec<Metric>,
     /// Wall-clock seconds of each epoch.
     pub seconds: Vec<Metric>,
+    /// The learning rate of each epoch's first step (absent from first-format files).
+    #[serde(default)]
+    pub lr: Vec<Metric>,
     /// The 0-based epoch of the lowest validation perplexity.
     pub best_epoch: Option<u64>,
     /// That perplexity.
@@ -525,6 +520,22 @@ pub struct FitRecord {
 }
 
 impl FitRecord {
+    /// The record of `epochs` finished epochs whose metrics were not recorded (NaN).
+    pub fn unknown(epochs: u64) -> Self {
+        let n = usize::try_from(epochs).unwrap_or(0);
+        let nan = vec![Metric(f64::NAN); n];
+        FitRecord {
+            history: FitHistory {
+                train_perplexity: nan.clone(),
+                tokens_per_second: nan.clone(),
+                seconds: nan.clone(),
+                lr: nan,
+                ..FitHistory::default()
+            },
+            partial: Default::default(),
+        }
+    }
+
     /// The JSON text of the record.
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string(self).map_err(|e| bad(e.to_string()))
@@ -542,6 +553,7 @@ impl FitRecord {
             ("train_perplexity", h.train_perplexity.len()),
             ("tokens_per_second", h.tokens_per_second.len()),
             ("seconds", h.seconds.len()),
+            ("lr", if h.lr.is_empty() { n } else { h.lr.len() }),
         ];
         for (what, len) in lists {
             if len != n {

@@ -178,7 +178,7 @@ fn decoding_arguments() {
 
 #[test]
 fn optimizer_and_training_arguments() {
-    use seqrnn::{OptimizerConfig, Sampling, TrainConfig, Trainer};
+    use seqrnn::{LmTask, OptimizerConfig, Sampling, Schedule, TrainConfig, Trainer};
     for lr in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(names(Optimizer::<f64>::new(OptimizerConfig::sgd(lr)), "lr"));
     }
@@ -202,14 +202,7 @@ fn optimizer_and_training_arguments() {
         ));
     }
 
-    let config = TrainConfig {
-        batch_size: 2,
-        num_steps: 3,
-        sampling: Sampling::Sequential,
-        clip: Some(1.0),
-        optimizer: OptimizerConfig::sgd(0.1),
-        seed: 0,
-    };
+    let config = TrainConfig::new(2, OptimizerConfig::sgd(0.1));
     let bad = [
         (
             TrainConfig {
@@ -217,13 +210,6 @@ fn optimizer_and_training_arguments() {
                 ..config.clone()
             },
             "batch_size",
-        ),
-        (
-            TrainConfig {
-                num_steps: 0,
-                ..config.clone()
-            },
-            "num_steps",
         ),
         (
             TrainConfig {
@@ -239,9 +225,56 @@ fn optimizer_and_training_arguments() {
             },
             "lr",
         ),
+        (
+            TrainConfig {
+                clip_value: Some(-1.0),
+                ..config.clone()
+            },
+            "clip_value",
+        ),
+        (
+            TrainConfig {
+                early_stopping: Some(0),
+                ..config.clone()
+            },
+            "early_stopping",
+        ),
+        (
+            TrainConfig {
+                schedule: Schedule::Step {
+                    step_size: 0,
+                    gamma: 0.5,
+                },
+                ..config.clone()
+            },
+            "step_size",
+        ),
     ];
+    let task = || LmTask::new(vec![0; 100], 3, Sampling::Sequential).unwrap();
     for (c, what) in bad {
-        assert!(names(Trainer::<f64>::new(c), what), "{what}");
+        let t: seqrnn::Result<seqrnn::LmTrainer<f64>> = Trainer::new(task(), c);
+        assert!(names(t, what), "{what}");
+    }
+    assert!(names(
+        LmTask::new(vec![0; 100], 0, Sampling::Random),
+        "num_steps"
+    ));
+    let no_pairs = seqrnn::PairSet {
+        src: ndarray::Array2::zeros((0, 3)),
+        src_len: vec![],
+        tgt_in: ndarray::Array2::zeros((0, 3)),
+        tgt_out: ndarray::Array2::zeros((0, 3)),
+        tgt_len: vec![],
+    };
+    assert!(names(
+        seqrnn::PairTask::new(no_pairs),
+        "number of sentence pairs"
+    ));
+    for bad in [
+        r#"{"name": "cosine", "epochs": 0, "warmup": 0, "min_lr": 0}"#,
+        r#"{"name": "plateau", "factor": 0, "patience": 1, "cooldown": 0, "min_lr": 0, "threshold": 0, "restore_best": false}"#,
+    ] {
+        assert!(is_invalid(Schedule::from_json(bad)), "{bad}");
     }
     assert!(is_invalid(Sampling::parse("shuffle")));
     let mut rng = seqrnn::init::rng(0);

@@ -5,7 +5,7 @@
 //! Shapes: corpora `(tokens,)`.
 
 use seqrnn::{Error, Init, LanguageModel, LmConfig, Optimizer, OptimizerConfig, Parameters};
-use seqrnn::{Sampling, TrainConfig, Trainer};
+use seqrnn::{LmTask, Sampling, TrainConfig, Trainer};
 
 fn corpus() -> Vec<usize> {
     [0, 1, 2, 3, 1, 4, 2, 5]
@@ -25,12 +25,9 @@ fn bits(lm: &LanguageModel<f32>) -> Vec<Vec<u32>> {
 
 fn config(optimizer: OptimizerConfig, clip: Option<f64>) -> TrainConfig {
     TrainConfig {
-        batch_size: 4,
-        num_steps: 5,
-        sampling: Sampling::Sequential,
         clip,
-        optimizer,
         seed: 3,
+        ..TrainConfig::new(4, optimizer)
     }
 }
 
@@ -40,12 +37,12 @@ fn an_overflowing_update_is_refused_and_named() {
     // the gradients or the update itself.
     for optimizer in [OptimizerConfig::adam(1e38), OptimizerConfig::adagrad(1e38)] {
         let mut lm = LanguageModel::<f32>::new(LmConfig::new(6, 8), Init::Uniform, 0).unwrap();
-        let mut trainer = Trainer::new(config(optimizer.clone(), None)).unwrap();
-        let data = corpus();
+        let task = LmTask::new(corpus(), 5, Sampling::Sequential).unwrap();
+        let mut trainer = Trainer::new(task, config(optimizer.clone(), None)).unwrap();
         let mut last_good = bits(&lm);
         let mut steps = 0;
         let err = loop {
-            match trainer.run(&mut lm, &data, 1) {
+            match trainer.run(&mut lm, 1) {
                 Ok(_) => {
                     last_good = bits(&lm);
                     steps += 1;
@@ -107,10 +104,9 @@ fn optimizer_step_checks_before_writing() {
 #[test]
 fn training_types_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<Trainer<f32>>();
+    assert_send_sync::<seqrnn::LmTrainer<f32>>();
     assert_send_sync::<seqrnn::Seq2SeqTrainer<f64>>();
     assert_send_sync::<seqrnn::Seq2Seq<f32>>();
     assert_send_sync::<seqrnn::PairSet>();
-    assert_send_sync::<seqrnn::Resumed<f32>>();
     assert_send_sync::<seqrnn::Stream<f32>>();
 }

@@ -284,10 +284,12 @@ fn invalid_hyper_parameters_are_errors() {
         assert!(is_invalid(r), "{config:?}");
     }
     let mut opt = Optimizer::<f64>::new(OptimizerConfig::adam(0.1)).unwrap();
-    for bad in [f64::NAN, 0.0, -1.0] {
+    for bad in [f64::NAN, f64::INFINITY, -1.0] {
         assert!(is_invalid(opt.set_lr(bad)));
     }
     assert_eq!(opt.config().lr(), 0.1);
+    opt.set_lr(0.0).unwrap(); // the end of a cosine schedule
+    assert_eq!(opt.config().lr(), 0.0);
     assert!(is_invalid(OptimizerConfig::by_name("rmsprop", 0.1)));
     assert!(is_invalid(OptimizerConfig::by_name("adam", -0.1)));
     // Gradients of another structure (no bias) are rejected before anything changes.

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use seqrnn::checkpoint::{self, CONFIG, KIND};
 use seqrnn::{Error, Float, Init, LanguageModel, LmConfig, OptimizerConfig, Parameters};
-use seqrnn::{Sampling, SamplingConfig, Stream, TrainConfig, Trainer};
+use seqrnn::{LmTask, LmTrainer, Sampling, SamplingConfig, Stream, TrainConfig, Trainer};
 use std::collections::HashMap;
 
 /// Period 8 over 6 tokens; 1 and 2 have two successors each, so the model needs its state.
@@ -27,23 +27,33 @@ fn model<T: Float>(hidden: usize, seed: u64) -> LanguageModel<T> {
     LanguageModel::new(LmConfig::new(VOCAB, hidden), Init::Uniform, seed).unwrap()
 }
 
-fn train_config(sampling: Sampling, optimizer: OptimizerConfig) -> TrainConfig {
-    TrainConfig {
-        batch_size: 8,
-        num_steps: 10,
-        sampling,
-        clip: Some(1.0),
-        optimizer,
+/// Minibatches of 8 rows and 10 steps drawn by `sampling`, clipping at norm 1, seed 7.
+fn train_config(sampling: Sampling, optimizer: OptimizerConfig) -> (Sampling, TrainConfig) {
+    let config = TrainConfig {
         seed: 7,
-    }
+        ..TrainConfig::new(8, optimizer)
+    };
+    (sampling, config)
+}
+
+fn trainer<T: Float>(
+    (sampling, config): (Sampling, TrainConfig),
+    data: &[usize],
+) -> seqrnn::Result<LmTrainer<T>> {
+    Trainer::new(LmTask::new(data.to_vec(), 10, sampling)?, config)
 }
 
 /// Trains `epochs` full epochs and returns the last epoch's training perplexity.
-fn train(lm: &mut LanguageModel<f32>, config: TrainConfig, data: &[usize], epochs: usize) -> f64 {
-    let mut trainer = Trainer::new(config).unwrap();
+fn train(
+    lm: &mut LanguageModel<f32>,
+    config: (Sampling, TrainConfig),
+    data: &[usize],
+    epochs: usize,
+) -> f64 {
+    let mut trainer = trainer(config, data).unwrap();
     let mut ppl = f64::INFINITY;
     for _ in 0..epochs {
-        let stats = trainer.run(lm, data, usize::MAX).unwrap();
+        let stats = trainer.run(lm, usize::MAX).unwrap();
         assert!(stats.epoch_done && stats.batches > 0);
         ppl = (stats.loss_sum / stats.tokens as f64).exp();
     }
@@ -129,10 +139,10 @@ fn same_seed_gives_bit_identical_parameters() {
     let run = |seed: u64, chunk: usize| {
         let mut lm = model::<f32>(8, 3);
         let mut config = train_config(Sampling::Random, OptimizerConfig::adam(0.01));
-        config.seed = seed;
-        let mut trainer = Trainer::new(config).unwrap();
+        config.1.seed = seed;
+        let mut trainer = trainer(config, &data).unwrap();
         while trainer.epochs() < 3 {
-            trainer.run(&mut lm, &data, chunk).unwrap();
+            trainer.run(&mut lm, chunk).unwrap();
         }
         bits(&lm)
     };
@@ -150,14 +160,14 @@ fn run_stats_count_tokens_and_epochs() {
     let data = corpus(400);
     let mut lm = model::<f32>(8, 0);
     let config = train_config(Sampling::Sequential, OptimizerConfig::sgd(0.5));
-    let mut trainer = Trainer::new(config).unwrap();
-    let first = trainer.run(&mut lm, &data, 2).unwrap();
+    let mut trainer = trainer(config, &data).unwrap();
+    let first = trainer.run(&mut lm, 2).unwrap();
     assert_eq!(
         (first.batches, first.tokens, first.epoch_done),
         (2, 2 * 8 * 10, false)
     );
     assert_eq!(trainer.progress().0, 2);
-    let rest = trainer.run(&mut lm, &data, usize::MAX).unwrap();
+    let rest = trainer.run(&mut lm, usize::MAX).unwrap();
     assert!(rest.epoch_done && trainer.epochs() == 1);
     assert_eq!(
         trainer.optimizer().steps(),
@@ -401,8 +411,9 @@ fn damaged_or_foreign_checkpoints_are_errors() {
 fn trainer_rejects_bad_input() {
     let mut lm = model::<f32>(4, 0);
     for sampling in [Sampling::Random, Sampling::Sequential, Sampling::Windows] {
-        let mut t = Trainer::new(train_config(sampling, OptimizerConfig::sgd(0.1))).unwrap();
-        let short = t.run(&mut lm, &corpus(9), usize::MAX);
+        let config = train_config(sampling, OptimizerConfig::sgd(0.1));
+        let mut t = trainer(config, &corpus(9)).unwrap();
+        let short = t.run(&mut lm, usize::MAX);
         assert!(
             matches!(short, Err(Error::InvalidArgument { .. })),
             "{sampling:?}"
@@ -414,17 +425,17 @@ fn trainer_rejects_bad_input() {
             OptimizerConfig::adam(lr),
             OptimizerConfig::adagrad(lr),
         ] {
-            let t = Trainer::<f32>::new(train_config(Sampling::Random, opt));
+            let t = trainer::<f32>(train_config(Sampling::Random, opt), &corpus(100));
             assert!(matches!(t, Err(Error::InvalidArgument { .. })), "lr {lr}");
         }
         assert!(OptimizerConfig::by_name("adam", lr).is_err());
     }
     let mut zero = train_config(Sampling::Random, OptimizerConfig::sgd(0.1));
-    zero.batch_size = 0;
-    assert!(Trainer::<f32>::new(zero).is_err());
+    zero.1.batch_size = 0;
+    assert!(trainer::<f32>(zero, &corpus(100)).is_err());
     let mut no_clip = train_config(Sampling::Random, OptimizerConfig::sgd(0.1));
-    no_clip.clip = Some(f64::NAN);
-    assert!(Trainer::<f32>::new(no_clip).is_err());
+    no_clip.1.clip = Some(f64::NAN);
+    assert!(trainer::<f32>(no_clip, &corpus(100)).is_err());
 }
 
 #[test]
@@ -438,12 +449,9 @@ fn non_finite_loss_stops_training_before_the_update() {
     }
     lm.load_state_dict(&views(&dict)).unwrap();
     let before = bits(&lm);
-    let mut trainer = Trainer::new(train_config(
-        Sampling::Sequential,
-        OptimizerConfig::adam(0.01),
-    ))
-    .unwrap();
-    let err = trainer.run(&mut lm, &corpus(400), usize::MAX).unwrap_err();
+    let config = train_config(Sampling::Sequential, OptimizerConfig::adam(0.01));
+    let mut trainer = trainer(config, &corpus(400)).unwrap();
+    let err = trainer.run(&mut lm, usize::MAX).unwrap_err();
     assert!(matches!(&err, Error::NonFinite { step: 1, .. }), "{err}");
     assert_eq!(bits(&lm), before, "the parameters must not change");
     assert_eq!(trainer.optimizer().steps(), 0);

@@ -258,7 +258,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lm::PyLanguageModel>()?;
     m.add_class::<stream::PyStream>()?;
     m.add_class::<seq2seq::PySeq2Seq>()?;
-    m.add_class::<seq2seq::PySeq2SeqTrainer>()?;
     m.add_class::<train::PyTrainer>()?;
     m.add_function(wrap_pyfunction!(train::batches, m)?)?;
     m.add_class::<vocab::PyVocab>()?;

@@ -1,8 +1,7 @@
-//! `seqrnn._core.Seq2Seq` and `seqrnn._core.Seq2SeqTrainer`: batch-first numpy, time-major core.
+//! `seqrnn._core.Seq2Seq`: batch-first numpy, time-major core.
 
 use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
-use crate::train::{busy, dtype_differs, record_meta, resumed, write_checkpoint, PyRecord};
 use crate::{dispatch, Model};
 use ndarray::{Array2, Ix2};
 use numpy::Element;
@@ -10,10 +9,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use seqrnn::seq2seq::Batch;
-use seqrnn::{
-    Context, DecodeConfig, Dtype, Float, Init, OptimizerConfig, PairSet, Seq2Seq, Seq2SeqConfig,
-    Seq2SeqTrainer,
-};
+use seqrnn::{Context, DecodeConfig, Dtype, Float, Init, PairSet, Seq2Seq, Seq2SeqConfig};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -24,7 +20,7 @@ pub struct PySeq2Seq {
 }
 
 /// Batch-first `(batch, steps)` ids and lengths, as the core's owned pair set.
-fn pair_set(
+pub(crate) fn pair_set(
     cfg: &Seq2SeqConfig,
     src: &Bound<'_, PyAny>,
     src_len: &Bound<'_, PyAny>,
@@ -304,146 +300,5 @@ impl PySeq2Seq {
     #[getter]
     fn dtype(&self) -> &'static str {
         self.inner.get().dtype().name()
-    }
-}
-
-/// Optimizer and shuffled minibatches of a seq2seq `fit` run.
-#[pyclass(name = "Seq2SeqTrainer", module = "seqrnn._core")]
-pub struct PySeq2SeqTrainer {
-    inner: Model<Seq2SeqTrainer<f32>, Seq2SeqTrainer<f64>>,
-    data: PairSet,
-}
-
-#[pymethods]
-impl PySeq2SeqTrainer {
-    #[new]
-    #[pyo3(signature = (model, src, src_valid_len, tgt_in, tgt_out, tgt_valid_len, batch_size, lr, optimizer="adam", clip=None, seed=0, weight_decay=0.0))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        model: &PySeq2Seq,
-        src: &Bound<'_, PyAny>,
-        src_valid_len: &Bound<'_, PyAny>,
-        tgt_in: &Bound<'_, PyAny>,
-        tgt_out: &Bound<'_, PyAny>,
-        tgt_valid_len: &Bound<'_, PyAny>,
-        batch_size: i64,
-        lr: f64,
-        optimizer: &str,
-        clip: Option<f64>,
-        seed: u64,
-        weight_decay: f64,
-    ) -> PyResult<Self> {
-        let cfg = dispatch!(&*model.inner.get(), m => m.config().clone());
-        let data = pair_set(&cfg, src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)?;
-        let mut opt = OptimizerConfig::by_name(optimizer, lr).py()?;
-        match &mut opt {
-            OptimizerConfig::Sgd {
-                weight_decay: w, ..
-            }
-            | OptimizerConfig::Adam {
-                weight_decay: w, ..
-            }
-            | OptimizerConfig::Adagrad {
-                weight_decay: w, ..
-            } => *w = weight_decay,
-        }
-        opt.validate().py()?;
-        let batch_size = size("batch_size", batch_size)?;
-        let inner = match model.inner.get().dtype() {
-            Dtype::F32 => Model::F32(Seq2SeqTrainer::new(batch_size, clip, opt, seed).py()?),
-            Dtype::F64 => Model::F64(Seq2SeqTrainer::new(batch_size, clip, opt, seed).py()?),
-        };
-        Ok(PySeq2SeqTrainer { inner, data })
-    }
-
-    /// Trains on up to `max_batches` minibatches with the GIL released, on a copy that then
-    /// replaces the model's parameters (as `Trainer.run`): `(batches, tokens, loss_sum,
-    /// epoch_done)`.
-    fn run(
-        &mut self,
-        py: Python<'_>,
-        model: &Bound<'_, PySeq2Seq>,
-        max_batches: i64,
-    ) -> PyResult<(usize, usize, f64, bool)> {
-        let max_batches = size("max_batches", max_batches)?;
-        let model = model.try_borrow().map_err(|_| busy("Seq2Seq"))?;
-        let mut work = (*model.inner.get()).clone();
-        let data = &self.data;
-        let result = match (&mut self.inner, &mut work) {
-            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, data, max_batches)),
-            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, data, max_batches)),
-            _ => return Err(dtype_differs()),
-        };
-        model.inner.set(work);
-        let stats = result.py()?;
-        Ok((
-            stats.batches,
-            stats.tokens,
-            stats.loss_sum,
-            stats.epoch_done,
-        ))
-    }
-
-    /// Writes `model`, the optimizer state and the progress of this run, the fit `record` and the
-    /// `extra` tensors to `path` atomically (as `Trainer.checkpoint`).
-    fn checkpoint(
-        &self,
-        py: Python<'_>,
-        model: PyRef<'_, PySeq2Seq>,
-        path: PathBuf,
-        record: Option<PyRecord>,
-        extra: &Bound<'_, PyDict>,
-    ) -> PyResult<()> {
-        let metadata = record_meta(record)?;
-        let data = &self.data;
-        match (&self.inner, &*model.inner.get()) {
-            (Model::F32(t), Model::F32(m)) => {
-                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, data, x, metadata))
-            }
-            (Model::F64(t), Model::F64(m)) => {
-                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, data, x, metadata))
-            }
-            _ => Err(dtype_differs()),
-        }
-    }
-
-    /// Restores this run and `model` from a checkpoint (as `Trainer.resume`).
-    fn resume<'py>(
-        &mut self,
-        py: Python<'py>,
-        model: PyRef<'_, PySeq2Seq>,
-        path: PathBuf,
-        seed_given: bool,
-    ) -> PyResult<(Option<PyRecord>, Bound<'py, PyDict>)> {
-        let data = &self.data;
-        let read = || seqrnn::checkpoint::read(&path);
-        model.inner.update(|model| match (&mut self.inner, model) {
-            (Model::F32(t), Model::F32(m)) => {
-                let r = py.detach(|| t.resume(m, data, &read()?, seed_given));
-                resumed(py, r.py()?)
-            }
-            (Model::F64(t), Model::F64(m)) => {
-                let r = py.detach(|| t.resume(m, data, &read()?, seed_given));
-                resumed(py, r.py()?)
-            }
-            _ => Err(dtype_differs()),
-        })
-    }
-
-    /// Changes the learning rate; optimizer state is kept.
-    fn set_lr(&mut self, lr: f64) -> PyResult<()> {
-        dispatch!(&mut self.inner, t => t.optimizer_mut().set_lr(lr)).py()
-    }
-
-    /// Completed epochs.
-    #[getter]
-    fn epochs(&self) -> u64 {
-        dispatch!(&self.inner, t => t.epochs())
-    }
-
-    /// Optimizer steps taken.
-    #[getter]
-    fn steps(&self) -> u64 {
-        dispatch!(&self.inner, t => t.optimizer().steps())
     }
 }

@@ -3,53 +3,120 @@
 use crate::convert::{self, size};
 use crate::errors::IntoPyResult;
 use crate::lm::PyLanguageModel;
-use crate::Model;
-use ndarray::{Array3, ArrayD, ArrayViewD};
-use numpy::Element;
-use pyo3::exceptions::PyTypeError;
+use crate::seq2seq::{pair_set, PySeq2Seq};
+use crate::{detach_interruptible, Model, Shared};
+use ndarray::Array3;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::PyTuple;
 use seqrnn::data::{epoch_batches, gather};
-use seqrnn::resume::{self, FitHistory, FitRecord, Metric};
-use seqrnn::{Dtype, Float, OptimizerConfig, Resumed, Sampling, TrainConfig, Trainer};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use seqrnn::resume::{FitRecord, Metric};
+use seqrnn::{
+    Dtype, EpochEnd, Float, LmTask, LmTrainer, OptimizerConfig, PairTask, RunStats, Sampling,
+    Schedule, Seq2SeqTrainer, Task, TrainConfig, Trainer,
+};
+use std::path::PathBuf;
 
-/// The error for a model whose dtype is not the one its trainer was made for.
-pub(crate) fn dtype_differs() -> PyErr {
-    PyTypeError::new_err("model: dtype differs from the one this trainer was made for")
+/// The error for a model whose kind or dtype is not the one its trainer was made for.
+fn model_differs() -> PyErr {
+    PyTypeError::new_err("model: not the kind of model or the dtype this trainer was made for")
 }
 
 /// The error for a model another thread holds exclusively.
-pub(crate) fn busy(kind: &str) -> PyErr {
-    pyo3::exceptions::PyRuntimeError::new_err(format!(
+fn busy(kind: &str) -> PyErr {
+    PyRuntimeError::new_err(format!(
         "this {kind} is busy: another thread holds it exclusively; try again when that call \
          has returned"
     ))
 }
 
-/// Copies the caller's extra checkpoint tensors, then writes the checkpoint `bytes` makes
-/// from them to `path` atomically with the GIL released.
-pub(crate) fn write_checkpoint<T: Float + Element>(
-    py: Python<'_>,
-    path: &Path,
-    extra: &Bound<'_, PyDict>,
-    bytes: impl FnOnce(&[(String, ArrayViewD<'_, T>)]) -> seqrnn::Result<Vec<u8>> + Send,
-) -> PyResult<()> {
-    let mut tensors: Vec<(String, ArrayD<T>)> = Vec::with_capacity(extra.len());
-    for (k, v) in extra.iter() {
-        let name: String = k.extract()?;
-        let a = convert::floats::<T>(&v, &name)?;
-        tensors.push((name, a));
-    }
-    let views: Vec<_> = tensors.iter().map(|(n, a)| (n.clone(), a.view())).collect();
-    py.detach(|| seqrnn::checkpoint::write_atomic(path, &bytes(&views)?))
-        .py()
+/// The trainer of one model kind in one element type.
+enum AnyTrainer {
+    LmF32(LmTrainer<f32>),
+    LmF64(LmTrainer<f64>),
+    PairsF32(Seq2SeqTrainer<f32>),
+    PairsF64(Seq2SeqTrainer<f64>),
 }
 
-/// A fit record as Python holds it: `(train_perplexity, valid_perplexity, tokens_per_second,
-/// seconds, best_epoch, best_valid_perplexity, (tokens, loss_sum, seconds))`.
-pub(crate) type PyRecord = (
+fn f32_of<A, B>(m: &mut Model<A, B>) -> Option<&mut A> {
+    match m {
+        Model::F32(a) => Some(a),
+        Model::F64(_) => None,
+    }
+}
+
+fn f64_of<A, B>(m: &mut Model<A, B>) -> Option<&mut B> {
+    match m {
+        Model::F64(b) => Some(b),
+        Model::F32(_) => None,
+    }
+}
+
+/// `$body` with `$t` the typed trainer, `$shared` the Python model's shared core model and
+/// `$pick` the function that takes the matching element type out of it.
+macro_rules! with_model {
+    ($inner:expr, $model:expr, |$t:ident, $shared:ident, $pick:ident| $body:expr) => {
+        match $inner {
+            AnyTrainer::LmF32($t) => {
+                let obj = borrow::<PyLanguageModel>($model, "LanguageModel")?;
+                let ($shared, $pick) = (&obj.inner, f32_of);
+                $body
+            }
+            AnyTrainer::LmF64($t) => {
+                let obj = borrow::<PyLanguageModel>($model, "LanguageModel")?;
+                let ($shared, $pick) = (&obj.inner, f64_of);
+                $body
+            }
+            AnyTrainer::PairsF32($t) => {
+                let obj = borrow::<PySeq2Seq>($model, "Seq2Seq")?;
+                let ($shared, $pick) = (&obj.inner, f32_of);
+                $body
+            }
+            AnyTrainer::PairsF64($t) => {
+                let obj = borrow::<PySeq2Seq>($model, "Seq2Seq")?;
+                let ($shared, $pick) = (&obj.inner, f64_of);
+                $body
+            }
+        }
+    };
+}
+
+/// `$body` with `$t` the typed trainer.
+macro_rules! each {
+    ($inner:expr, $t:ident => $body:expr) => {
+        match $inner {
+            AnyTrainer::LmF32($t) => $body,
+            AnyTrainer::LmF64($t) => $body,
+            AnyTrainer::PairsF32($t) => $body,
+            AnyTrainer::PairsF64($t) => $body,
+        }
+    };
+}
+
+fn borrow<'py, C: pyo3::PyClass>(model: &Bound<'py, PyAny>, kind: &str) -> PyResult<PyRef<'py, C>> {
+    let obj = model.cast::<C>().map_err(|_| model_differs())?;
+    obj.try_borrow().map_err(|_| busy(kind))
+}
+
+/// Works on a copy of the model in `shared` with `f` (the GIL released, Ctrl-C polled) and
+/// stores the copy back, also when `f` fails part-way (a trainer's steps are whole).
+fn on_copy<M: Clone + Send + Sync, X: Send, R: Send>(
+    py: Python<'_>,
+    shared: &Shared<M>,
+    pick: fn(&mut M) -> Option<&mut X>,
+    f: impl FnOnce(&mut X) -> seqrnn::Result<R> + Send,
+) -> PyResult<R> {
+    let mut work = (*shared.get()).clone();
+    let model = pick(&mut work).ok_or_else(model_differs)?;
+    let result = detach_interruptible(py, || f(model));
+    shared.set(work);
+    result
+}
+
+/// A fit record as Python reads it: `(train_perplexity, valid_perplexity, tokens_per_second,
+/// seconds, lr, best_epoch, best_valid_perplexity, (tokens, loss_sum, seconds))`.
+type PyRecord = (
+    Vec<f64>,
     Vec<f64>,
     Vec<f64>,
     Vec<f64>,
@@ -59,107 +126,153 @@ pub(crate) type PyRecord = (
     (u64, f64, f64),
 );
 
-/// The checkpoint metadata holding `record`.
-pub(crate) fn record_meta(record: Option<PyRecord>) -> PyResult<HashMap<String, String>> {
-    let Some((train, valid, speed, seconds, best_epoch, best, partial)) = record else {
-        return Ok(HashMap::new());
-    };
-    let m = |v: Vec<f64>| v.into_iter().map(Metric).collect();
-    let record = FitRecord {
-        history: FitHistory {
-            train_perplexity: m(train),
-            valid_perplexity: m(valid),
-            tokens_per_second: m(speed),
-            seconds: m(seconds),
-            best_epoch,
-            best_valid_perplexity: best.map(Metric),
-        },
-        partial: (partial.0, Metric(partial.1), Metric(partial.2)),
-    };
-    Ok(HashMap::from([(
-        resume::FIT_RECORD.to_string(),
-        record.to_json().py()?,
-    )]))
+fn py_record(r: &FitRecord) -> PyRecord {
+    let h = &r.history;
+    let m = |v: &[Metric]| v.iter().map(|x| x.0).collect();
+    (
+        m(&h.train_perplexity),
+        m(&h.valid_perplexity),
+        m(&h.tokens_per_second),
+        m(&h.seconds),
+        m(&h.lr),
+        h.best_epoch,
+        h.best_valid_perplexity.map(|x| x.0),
+        (r.partial.0, r.partial.1 .0, r.partial.2 .0),
+    )
 }
 
-/// `(record or None, {name: extra tensor})` of a resumed checkpoint.
-pub(crate) fn resumed<'py, T: Float + Element>(
-    py: Python<'py>,
-    r: Resumed<T>,
-) -> PyResult<(Option<PyRecord>, Bound<'py, PyDict>)> {
-    let d = PyDict::new(py);
-    for (name, a) in r.extra {
-        d.set_item(name, convert::to_numpy(py, a))?;
+fn optimizer_config(
+    name: &str,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+) -> PyResult<OptimizerConfig> {
+    let mut opt = OptimizerConfig::by_name(name, lr).py()?;
+    match &mut opt {
+        OptimizerConfig::Sgd {
+            momentum: m,
+            weight_decay: w,
+            ..
+        } => (*m, *w) = (momentum, weight_decay),
+        OptimizerConfig::Adam {
+            weight_decay: w, ..
+        }
+        | OptimizerConfig::Adagrad {
+            weight_decay: w, ..
+        } => {
+            if momentum != 0.0 {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "momentum is an SGD setting; {name} takes none, got {momentum}"
+                )));
+            }
+            *w = weight_decay
+        }
     }
-    let record = r.record.map(|r| {
-        let h = r.history;
-        let m = |v: Vec<Metric>| v.into_iter().map(|x| x.0).collect();
-        (
-            m(h.train_perplexity),
-            m(h.valid_perplexity),
-            m(h.tokens_per_second),
-            m(h.seconds),
-            h.best_epoch,
-            h.best_valid_perplexity.map(|x| x.0),
-            (r.partial.0, r.partial.1 .0, r.partial.2 .0),
-        )
-    });
-    Ok((record, d))
+    opt.validate().py()?;
+    Ok(opt)
 }
 
-/// Optimizer, sampling stream and carried state of a `fit` run (the model is passed to `run`).
+fn trainer<T: Float, K: Task<T>>(task: K, config: TrainConfig) -> PyResult<Trainer<T, K>> {
+    Trainer::new(task, config).py()
+}
+
+/// The training state of one `fit` run of a `LanguageModel` (on a token corpus, truncated
+/// BPTT) or a `Seq2Seq` (on sentence pairs): optimizer, schedule, position in the epoch,
+/// carried state, history, best parameters. The model itself is passed to each call.
 #[pyclass(name = "Trainer", module = "seqrnn._core")]
 pub struct PyTrainer {
-    inner: Model<Trainer<f32>, Trainer<f64>>,
-    corpus: Vec<usize>,
+    inner: AnyTrainer,
 }
 
 #[pymethods]
 impl PyTrainer {
+    /// `data`: a corpus of token ids for a `LanguageModel` (with `num_steps`, `sampling`), a
+    /// tuple `(src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)` for a `Seq2Seq`.
+    /// `schedule` is a schedule's JSON form; `previous` a trainer of the same model whose
+    /// optimizer state goes on.
     #[new]
-    #[pyo3(signature = (model, corpus, batch_size, num_steps, lr, optimizer="sgd", clip=None, sampling="sequential", seed=0, momentum=0.0, weight_decay=0.0))]
+    #[pyo3(signature = (model, data, batch_size, lr, optimizer="sgd", num_steps=None, sampling="sequential", clip=None, clip_value=None, seed=0, momentum=0.0, weight_decay=0.0, schedule=None, keep_best=false, early_stopping=None, previous=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        model: &PyLanguageModel,
-        corpus: &Bound<'_, PyAny>,
+        model: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
         batch_size: i64,
-        num_steps: i64,
         lr: f64,
         optimizer: &str,
-        clip: Option<f64>,
+        num_steps: Option<i64>,
         sampling: &str,
+        clip: Option<f64>,
+        clip_value: Option<f64>,
         seed: u64,
         momentum: f64,
         weight_decay: f64,
+        schedule: Option<&str>,
+        keep_best: bool,
+        early_stopping: Option<i64>,
+        previous: Option<PyRef<'_, PyTrainer>>,
     ) -> PyResult<Self> {
-        let corpus = convert::ids_vec(corpus, "corpus", model.vocab_size())?;
-        let mut opt = OptimizerConfig::by_name(optimizer, lr).py()?;
-        match &mut opt {
-            OptimizerConfig::Sgd {
-                momentum: m,
-                weight_decay: w,
-                ..
-            } => (*m, *w) = (momentum, weight_decay),
-            OptimizerConfig::Adam {
-                weight_decay: w, ..
-            }
-            | OptimizerConfig::Adagrad {
-                weight_decay: w, ..
-            } => *w = weight_decay,
-        }
         let config = TrainConfig {
             batch_size: size("batch_size", batch_size)?,
-            num_steps: size("num_steps", num_steps)?,
-            sampling: Sampling::parse(sampling).py()?,
             clip,
-            optimizer: opt,
+            clip_value,
+            optimizer: optimizer_config(optimizer, lr, momentum, weight_decay)?,
+            schedule: schedule
+                .map(Schedule::from_json)
+                .transpose()
+                .py()?
+                .unwrap_or_default(),
             seed,
+            keep_best,
+            early_stopping: early_stopping
+                .map(|p| size("early_stopping", p).map(|p| p as u64))
+                .transpose()?,
         };
-        let inner = match model.inner.get().dtype() {
-            Dtype::F32 => Model::F32(Trainer::new(config).py()?),
-            Dtype::F64 => Model::F64(Trainer::new(config).py()?),
+        let inner = if let Ok(lm) = model.cast::<PyLanguageModel>() {
+            let lm = lm.borrow();
+            let corpus = convert::ids_vec(data, "corpus", lm.vocab_size())?;
+            let num_steps = num_steps.ok_or_else(|| {
+                PyTypeError::new_err("num_steps is needed to train a LanguageModel")
+            })?;
+            let task = LmTask::new(
+                corpus,
+                size("num_steps", num_steps)?,
+                Sampling::parse(sampling).py()?,
+            )
+            .py()?;
+            match lm.inner.get().dtype() {
+                Dtype::F32 => AnyTrainer::LmF32(trainer(task, config)?),
+                Dtype::F64 => AnyTrainer::LmF64(trainer(task, config)?),
+            }
+        } else if let Ok(s2s) = model.cast::<PySeq2Seq>() {
+            let s2s = s2s.borrow();
+            let cfg = crate::dispatch!(&*s2s.inner.get(), m => m.config().clone());
+            let parts = data
+                .cast::<PyTuple>()
+                .ok()
+                .filter(|t| t.len() == 5)
+                .ok_or_else(|| {
+                    PyTypeError::new_err(
+                        "data must be a tuple (src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)",
+                    )
+                })?;
+            let item = |i| parts.get_item(i);
+            let set = pair_set(&cfg, &item(0)?, &item(1)?, &item(2)?, &item(3)?, &item(4)?)?;
+            let task = PairTask::new(set).py()?;
+            match s2s.inner.get().dtype() {
+                Dtype::F32 => AnyTrainer::PairsF32(trainer(task, config)?),
+                Dtype::F64 => AnyTrainer::PairsF64(trainer(task, config)?),
+            }
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "model must be a LanguageModel or a Seq2Seq, got {}",
+                model.get_type().name()?
+            )));
         };
-        Ok(PyTrainer { inner, corpus })
+        let mut made = PyTrainer { inner };
+        if let Some(prev) = previous {
+            made.continue_from(&prev.inner).py()?;
+        }
+        Ok(made)
     }
 
     /// Trains `model` on up to `max_batches` minibatches (stopping at the epoch's end) with the
@@ -170,20 +283,13 @@ impl PyTrainer {
     fn run(
         &mut self,
         py: Python<'_>,
-        model: &Bound<'_, PyLanguageModel>,
+        model: &Bound<'_, PyAny>,
         max_batches: i64,
     ) -> PyResult<(usize, usize, f64, bool)> {
         let max_batches = size("max_batches", max_batches)?;
-        let model = model.try_borrow().map_err(|_| busy("LanguageModel"))?;
-        let mut work = (*model.inner.get()).clone();
-        let corpus = &self.corpus;
-        let result = match (&mut self.inner, &mut work) {
-            (Model::F32(t), Model::F32(m)) => py.detach(|| t.run(m, corpus, max_batches)),
-            (Model::F64(t), Model::F64(m)) => py.detach(|| t.run(m, corpus, max_batches)),
-            _ => return Err(dtype_differs()),
-        };
-        model.inner.set(work);
-        let stats = result.py()?;
+        let stats: RunStats = with_model!(&mut self.inner, model, |t, shared, pick| {
+            on_copy(py, shared, pick, |m| t.run(m, max_batches))
+        })?;
         Ok((
             stats.batches,
             stats.tokens,
@@ -192,74 +298,109 @@ impl PyTrainer {
         ))
     }
 
-    /// Writes `model`, the optimizer state and the progress of this run, the fit `record` and the
-    /// `extra` tensors (stored as `extra.<name>`) to `path` atomically.
-    fn checkpoint(
-        &self,
+    /// Ends the epoch `run` just finished with its validation perplexity (or None): returns
+    /// `(improved, lr_reduced, stop)`; a plateau schedule with `restore_best` may put the best
+    /// parameters back into `model`.
+    fn end_epoch(
+        &mut self,
         py: Python<'_>,
-        model: PyRef<'_, PyLanguageModel>,
-        path: PathBuf,
-        record: Option<PyRecord>,
-        extra: &Bound<'_, PyDict>,
-    ) -> PyResult<()> {
-        let metadata = record_meta(record)?;
-        let corpus = &self.corpus;
-        match (&self.inner, &*model.inner.get()) {
-            (Model::F32(t), Model::F32(m)) => {
-                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, corpus, x, metadata))
-            }
-            (Model::F64(t), Model::F64(m)) => {
-                write_checkpoint(py, &path, extra, |x| t.checkpoint(m, corpus, x, metadata))
-            }
-            _ => Err(dtype_differs()),
-        }
+        model: &Bound<'_, PyAny>,
+        valid: Option<f64>,
+    ) -> PyResult<(bool, bool, bool)> {
+        let end: EpochEnd = with_model!(&mut self.inner, model, |t, shared, pick| {
+            on_copy(py, shared, pick, |m| t.end_epoch(m, valid))
+        })?;
+        Ok((end.improved, end.lr_reduced, end.stop))
     }
 
-    /// Restores this run and `model` from a checkpoint written by `checkpoint` for the same
-    /// corpus and settings (the seed too when `seed_given`). Returns `(record, extra)`.
-    fn resume<'py>(
-        &mut self,
-        py: Python<'py>,
-        model: PyRef<'_, PyLanguageModel>,
-        path: PathBuf,
-        seed_given: bool,
-    ) -> PyResult<(Option<PyRecord>, Bound<'py, PyDict>)> {
-        let corpus = &self.corpus;
-        let read = || seqrnn::checkpoint::read(&path);
-        model.inner.update(|model| match (&mut self.inner, model) {
-            (Model::F32(t), Model::F32(m)) => {
-                let r = py.detach(|| t.resume(m, corpus, &read()?, seed_given));
-                resumed(py, r.py()?)
-            }
-            (Model::F64(t), Model::F64(m)) => {
-                let r = py.detach(|| t.resume(m, corpus, &read()?, seed_given));
-                resumed(py, r.py()?)
-            }
-            _ => Err(dtype_differs()),
+    /// Puts the kept best parameters into `model`; False when none are kept.
+    fn restore_best(&self, model: &Bound<'_, PyAny>) -> PyResult<bool> {
+        with_model!(&self.inner, model, |t, shared, pick| {
+            let Some(best) = t.best() else {
+                return Ok(false);
+            };
+            let mut work = (*shared.get()).clone();
+            *pick(&mut work).ok_or_else(model_differs)? = best.clone();
+            shared.set(work);
+            Ok(true)
         })
     }
 
-    /// Changes the learning rate (schedules); optimizer state is kept.
-    fn set_lr(&mut self, lr: f64) -> PyResult<()> {
-        crate::dispatch!(&mut self.inner, t => t.optimizer_mut().set_lr(lr)).py()
+    /// Writes `model` and the whole state of this run to `path` atomically.
+    fn checkpoint(&self, py: Python<'_>, model: &Bound<'_, PyAny>, path: PathBuf) -> PyResult<()> {
+        with_model!(&self.inner, model, |t, shared, pick| {
+            let mut snapshot = (*shared.get()).clone();
+            let m = pick(&mut snapshot).ok_or_else(model_differs)?;
+            detach_interruptible(py, || {
+                let bytes = t.checkpoint(m, Default::default())?;
+                seqrnn::checkpoint::write_atomic(&path, &bytes)
+            })
+        })
+    }
+
+    /// Restores this run and `model` from a checkpoint written by `checkpoint` for the same
+    /// data and settings (the seed too when `seed_given`).
+    fn resume(
+        &mut self,
+        py: Python<'_>,
+        model: &Bound<'_, PyAny>,
+        path: PathBuf,
+        seed_given: bool,
+    ) -> PyResult<()> {
+        with_model!(&mut self.inner, model, |t, shared, pick| {
+            let mut work = (*shared.get()).clone();
+            let m = pick(&mut work).ok_or_else(model_differs)?;
+            detach_interruptible(py, || {
+                t.resume(m, &seqrnn::checkpoint::read(&path)?, seed_given)
+            })?;
+            shared.set(work);
+            Ok(())
+        })
+    }
+
+    /// The history of the finished epochs and the sums of the one in progress.
+    #[getter]
+    fn record(&self) -> PyRecord {
+        each!(&self.inner, t => py_record(t.record()))
+    }
+
+    /// The learning rate of the next step.
+    #[getter]
+    fn lr(&self) -> f64 {
+        each!(&self.inner, t => t.lr())
     }
 
     /// Completed epochs.
     #[getter]
     fn epochs(&self) -> u64 {
-        crate::dispatch!(&self.inner, t => t.epochs())
+        each!(&self.inner, t => t.epochs())
     }
 
-    /// Optimizer steps taken.
+    /// Optimizer steps taken by this trainer.
     #[getter]
     fn steps(&self) -> u64 {
-        crate::dispatch!(&self.inner, t => t.optimizer().steps())
+        each!(&self.inner, t => t.steps())
     }
 
     /// `(done, total)` minibatches of the current epoch.
     #[getter]
     fn progress(&self) -> (usize, usize) {
-        crate::dispatch!(&self.inner, t => t.progress())
+        each!(&self.inner, t => t.progress())
+    }
+}
+
+impl PyTrainer {
+    /// Takes the optimizer state of `previous` when it trains the same kind of model in the
+    /// same element type.
+    fn continue_from(&mut self, previous: &AnyTrainer) -> seqrnn::Result<()> {
+        use AnyTrainer::*;
+        match (&mut self.inner, previous) {
+            (LmF32(t), LmF32(p)) => t.continue_optimizer(p.optimizer()),
+            (LmF64(t), LmF64(p)) => t.continue_optimizer(p.optimizer()),
+            (PairsF32(t), PairsF32(p)) => t.continue_optimizer(p.optimizer()),
+            (PairsF64(t), PairsF64(p)) => t.continue_optimizer(p.optimizer()),
+            _ => Ok(()),
+        }
     }
 }
 
