@@ -5,19 +5,30 @@ the first 90% for training and the last 10% for validation, batch 32, 35 steps, 
 partitioning with the state carried, Adam, clip 1. Both implementations start from the same
 weights and are scored by the same evaluation (32 parallel streams, state carried, every
 validation character predicted from the ones before it). Each trains for ``--budget`` seconds of
-wall time; the best validation perplexity is kept (early stopping).
+wall time; the best validation perplexity is kept.
+
+Learning-rate schedules: with ``--decay F --patience P`` seqrnn's ``fit`` runs its built-in
+plateau schedule (``schedule={"name": "plateau", "factor": F, "patience": P, "threshold": 0,
+"restore_best": True}``: the rate times F after more than P epochs without a better
+validation perplexity, going back to the best epoch) and PyTorch runs
+``torch.optim.lr_scheduler.ReduceLROnPlateau`` with each ``--torch-plateau F,P`` given (its
+rule is the same; it keeps the current weights), one 60 s run per setting, plus the plain
+recipe without a schedule.
 
     python benchmarks/lm_quality.py [--budget 60] [--hidden 256] [--layers 1] [--lr 0.002]
-        [--dropout 0.0] [--decay 0.3 --patience 3] [--impls seqrnn torch] [--data DIR]
-        [--threads N]
+        [--dropout 0.0] [--decay 0.3 --patience 1] [--torch-plateau 0.3,1 0.5,2 0.1,0]
+        [--impls seqrnn torch] [--isa avx512|avx2|generic] [--data DIR] [--threads N]
 
-PyTorch is optional (``pip install torch``); without it only seqrnn runs.
+``--isa`` caps both libraries' kernels (seqrnn's ``set_max_isa``, PyTorch's
+``ATEN_CPU_CAPABILITY``; PyTorch calls its portable level ``default``). PyTorch is optional
+(``pip install torch``); without it only seqrnn runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from typing import Any
 
@@ -39,28 +50,21 @@ def run_seqrnn(args: argparse.Namespace, train: np.ndarray, valid: np.ndarray,
     curve: list[tuple[float, float]] = []
     start = time.perf_counter()
 
-    lr, stalled = args.lr, [0]
-
     def record(epoch: int, metrics: dict[str, float]) -> bool:
-        ppl = metrics["valid_perplexity"]
-        stalled[0] = 0 if not curve or ppl < min(p for _, p in curve) else stalled[0] + 1
-        curve.append((time.perf_counter() - start, ppl))
-        return curve[-1][0] < args.budget and (args.decay is None or stalled[0] < args.patience)
+        curve.append((time.perf_counter() - start, metrics["valid_perplexity"]))
+        return curve[-1][0] < args.budget
 
-    # Without --decay: one fit. With it, ReduceLROnPlateau by rounds: each round stops after
-    # `patience` epochs without a new best, goes back to the best epoch (keep_best) and goes on
-    # with the learning rate times `decay` (and a fresh Adam state).
-    for round_ in range(1000):
-        lm.fit(train, 100_000, 32, 35, lr=lr, optimizer="adam", clip=1.0, valid=valid,
-               progress=False, callback=record, seed=round_, keep_best=args.decay is not None)
-        if args.decay is None or curve[-1][0] >= args.budget:
-            break
-        lr, stalled[0] = lr * args.decay, 0
+    schedule = None if args.decay is None else {
+        "name": "plateau", "factor": args.decay, "patience": args.patience, "threshold": 0.0,
+        "restore_best": True}
+    lm.fit(train, 100_000, 32, 35, lr=args.lr, optimizer="adam", clip=1.0, valid=valid,
+           progress=False, callback=record, seed=0, schedule=schedule)
     return curve
 
 
 def run_torch(args: argparse.Namespace, train: np.ndarray, valid: np.ndarray,
-              weights: dict[str, Any], vocab: int) -> list[tuple[float, float]]:
+              weights: dict[str, Any], vocab: int,
+              plateau: tuple[float, int] | None) -> list[tuple[float, float]]:
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -81,6 +85,8 @@ def run_torch(args: argparse.Namespace, train: np.ndarray, valid: np.ndarray,
     model = Model()
     model.load_state_dict({k: torch.from_numpy(np.array(a)) for k, a in weights.items()})
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = None if plateau is None else torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=plateau[0], patience=plateau[1], threshold=0.0)
 
     def perplexity() -> float:  # the same evaluation as seqrnn's LanguageModel.perplexity
         model.eval()
@@ -114,6 +120,8 @@ def run_torch(args: argparse.Namespace, train: np.ndarray, valid: np.ndarray,
             opt.step()
         epoch += 1
         curve.append((time.perf_counter() - start, perplexity()))
+        if sched is not None:
+            sched.step(curve[-1][1])
     return curve
 
 
@@ -124,27 +132,42 @@ def summary(name: str, curve: list[tuple[float, float]]) -> str:
     return (f"| {name} | {below6:.1f} | {at_507:.1f} | {best:.3f} | {best_t:.1f} | {len(curve)} |")
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return "?"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--budget", type=float, default=60.0, help="seconds of training per implementation")
+    p.add_argument("--budget", type=float, default=60.0, help="seconds of training per run")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--decay", type=float, default=None,
-                   help="seqrnn: multiply the learning rate by this after --patience epochs "
-                        "without a better validation perplexity, from the best epoch")
-    p.add_argument("--patience", type=int, default=3)
+                   help="seqrnn: plateau schedule factor (default: no schedule)")
+    p.add_argument("--patience", type=int, default=1, help="seqrnn: plateau schedule patience")
+    p.add_argument("--torch-plateau", nargs="*", default=[],
+                   help="PyTorch ReduceLROnPlateau settings to try, as factor,patience")
     p.add_argument("--impls", nargs="+", default=["seqrnn", "torch"])
+    p.add_argument("--isa", choices=["avx512", "avx2", "generic"], default=None)
     p.add_argument("--threads", type=int, default=None, help="PyTorch threads (default: its own)")
     p.add_argument("--data", help="folder of timemachine.txt (default: $SEQRNN_DATA)")
     args = p.parse_args()
+    if args.isa is not None:
+        seqrnn.set_max_isa(args.isa)
+        os.environ["ATEN_CPU_CAPABILITY"] = {"generic": "default"}.get(args.isa, args.isa)
     train, valid, vocab = corpus(args.data)
     lm = seqrnn.LanguageModel(vocab, args.hidden, args.layers, seed=0, dropout=args.dropout)
     weights = lm.state_dict()
     curves = {}
     if "seqrnn" in args.impls:
-        curves["seqrnn"] = run_seqrnn(args, train, valid, lm)
+        name = "seqrnn" + ("" if args.decay is None else
+                           f", plateau schedule (factor {args.decay}, patience {args.patience})")
+        curves[name] = run_seqrnn(args, train, valid, lm)
     if "torch" in args.impls:
         try:
             import torch
@@ -153,9 +176,18 @@ def main() -> None:
         else:
             if args.threads:
                 torch.set_num_threads(args.threads)
-            curves["PyTorch"] = run_torch(args, train, valid, weights, vocab)
-    decay = f", lr x {args.decay} after {args.patience} epochs without progress" if args.decay else ""
-    print(f"hidden {args.hidden}, {args.layers} layer(s), dropout {args.dropout}, Adam lr {args.lr}{decay}, "
+            settings = [None] + [(float(f), int(q)) for f, q in
+                                 (x.split(",") for x in args.torch_plateau)]
+            for plateau in settings:
+                name = "PyTorch" + ("" if plateau is None else
+                                    f", ReduceLROnPlateau (factor {plateau[0]}, patience "
+                                    f"{plateau[1]})")
+                curves[name] = run_torch(args, train, valid, weights, vocab, plateau)
+    info = seqrnn.cpu_info()
+    print(f"CPU {cpu_name()}, seqrnn level {info['isa']}"
+          + (f", PyTorch ATEN_CPU_CAPABILITY={os.environ['ATEN_CPU_CAPABILITY']}"
+             if "ATEN_CPU_CAPABILITY" in os.environ else ""))
+    print(f"hidden {args.hidden}, {args.layers} layer(s), dropout {args.dropout}, Adam lr {args.lr}, "
           f"budget {args.budget:.0f} s, {len(train):,} training / {len(valid):,} validation chars")
     print("| implementation | s to valid ppl < 6.0 | s to <= 5.07 | best valid ppl | at s | epochs |")
     print("|---|---|---|---|---|---|")

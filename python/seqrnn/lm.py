@@ -243,25 +243,21 @@ class LanguageModel(StateDict):
         returning ``False`` stops training. ``valid`` (token ids; ``valid_ids`` is its former
         name) adds a per-epoch validation perplexity. Returns a :class:`History`.
 
-        ``schedule`` sets the learning rate per epoch from ``lr``: ``"constant"`` (the
-        default), ``"step"``, ``"cosine"`` (with warm-up) or ``"plateau"``, as a name or a dict
-        of settings, e.g. ``{"name": "plateau", "factor": 0.3, "patience": 1, "restore_best":
-        True}`` (PyTorch's ``ReduceLROnPlateau``; ``restore_best`` goes back to the best
-        epoch's parameters at each reduction), ``{"name": "cosine", "warmup": 2}``,
-        ``{"name": "step", "step_size": 10, "gamma": 0.5}``; see :mod:`seqrnn.schedule`.
+        ``schedule`` sets the rate from ``lr``: ``"constant"`` (default), ``"step"``,
+        ``"cosine"`` or ``"plateau"``, or a dict of settings: ``{"name": "plateau", "factor":
+        0.3, "patience": 1, "restore_best": True}`` (PyTorch's ``ReduceLROnPlateau``, going
+        back to the best epoch at each reduction), ``{"name": "cosine", "warmup": 2}``.
         ``early_stopping=n`` stops after ``n`` epochs without a better validation perplexity.
         A model keeps its optimizer's state (Adam's moments) from one ``fit`` to the next
         unless ``reset_optimizer`` (or another kind of optimizer is asked for).
 
-        ``checkpoint=path`` writes the model, the optimizer state and the progress atomically
-        every ``checkpoint_every`` epochs, at the last epoch, and every
-        ``checkpoint_every_steps`` optimizer steps if set. ``resume=True`` continues from that
-        file when it exists (``resume=path`` from another file): ``epochs`` counts the epochs
-        already done, and the result equals an uninterrupted run bit for bit, schedule
-        included. The run must use the same data and settings (the seed is the file's when
-        ``seed`` is ``None``). ``keep_best=True`` ends with the parameters of the epoch with
-        the lowest validation perplexity (``history.best_epoch``); ``best_path`` saves that
-        model each time it improves.
+        ``checkpoint=path`` writes the model and the whole training state atomically every
+        ``checkpoint_every`` epochs, at the last one, and every ``checkpoint_every_steps``
+        steps if set; ``resume=True`` continues from that file if it exists (``resume=path``
+        from another): ``epochs`` counts those already done and the result equals an
+        uninterrupted run bit for bit (same data and settings; the seed is the file's when
+        ``seed`` is ``None``). ``keep_best=True`` ends with the parameters of the epoch of lowest
+        validation perplexity (``history.best_epoch``); ``best_path`` saves that model.
 
         Shapes: ``corpus_ids`` and ``valid`` ``(n,)`` int64; each minibatch is ``(batch_size,
         num_steps)``.
@@ -275,16 +271,7 @@ class LanguageModel(StateDict):
             (10, True)
         """
         ids = self._corpus(corpus_ids, "corpus_ids")
-        if valid_ids is not None:
-            if valid is not None:
-                raise TypeError("give valid or its former name valid_ids, not both")
-            warnings.warn("valid_ids is now called valid", DeprecationWarning, stacklevel=3)
-            valid = valid_ids
-        if valid is not None:  # checked now, not after the first epoch
-            valid = self._corpus(valid, "valid")
-            v.ids_in_range(valid, "valid", self.vocab_size)
-            if valid.size < 2:
-                raise ValueError(f"valid must hold at least 2 tokens, got {valid.size}")
+        valid = self._valid(valid, valid_ids)
         options = FitOptions.of(epochs, batch_size, lr, optimizer, clip, clip_value, schedule,
                                 early_stopping, valid is not None)
         saving = Saving.of(checkpoint, checkpoint_every, checkpoint_every_steps, resume,
@@ -297,6 +284,21 @@ class LanguageModel(StateDict):
             previous=previous_trainer(self, reset_optimizer), **options.core(saving))
         validate = None if valid is None else (lambda: self.perplexity(valid))
         return run_epochs(trainer, self, options.epochs, progress, validate, callback, saving)
+
+    def _valid(self, valid: Any, valid_ids: Any) -> Array | None:
+        """``fit``'s validation ids, checked now rather than after the first epoch."""
+        if valid_ids is not None:
+            if valid is not None:
+                raise TypeError("give valid or its former name valid_ids, not both")
+            warnings.warn("valid_ids is now called valid", DeprecationWarning, stacklevel=4)
+            valid = valid_ids
+        if valid is None:
+            return None
+        valid = self._corpus(valid, "valid")
+        v.ids_in_range(valid, "valid", self.vocab_size)
+        if valid.size < 2:
+            raise ValueError(f"valid must hold at least 2 tokens, got {valid.size}")
+        return valid  # type: ignore[no-any-return]
 
     def _corpus(self, ids: Any, what: str) -> Array:
         a = v.ids(ids, what)
