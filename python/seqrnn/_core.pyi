@@ -20,6 +20,7 @@ __all__ = [
     "NonFiniteError",
     "Seq2Seq",
     "Stream",
+    "OptimizerState",
     "Trainer",
     "Vocab",
     "__version__",
@@ -193,13 +194,14 @@ class Trainer:
         schedule: str | None = None,
         keep_best: bool = False,
         early_stopping: int | None = None,
-        previous: Trainer | None = None,
+        previous: OptimizerState | None = None,
     ) -> Trainer: ...
     def run(self, model: LanguageModel | Seq2Seq, max_batches: int) -> tuple[int, int, float, bool]: ...
     def end_epoch(
         self, model: LanguageModel | Seq2Seq, valid: float | None
     ) -> tuple[bool, bool, bool]: ...
     def restore_best(self, model: LanguageModel | Seq2Seq) -> bool: ...
+    def optimizer_state(self) -> OptimizerState: ...
     def checkpoint(self, model: LanguageModel | Seq2Seq, path: str) -> None: ...
     def resume(self, model: LanguageModel | Seq2Seq, path: str, seed_given: bool) -> None: ...
     @property
@@ -212,6 +214,11 @@ class Trainer:
     def steps(self) -> int: ...
     @property
     def progress(self) -> tuple[int, int]: ...
+
+@final
+class OptimizerState:
+    @property
+    def steps(self) -> int: ...
 
 @final
 class Seq2Seq:

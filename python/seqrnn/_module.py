@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from .interop import Model
 _CORE = "_core"  # the compiled model; pickled as the safetensors bytes that ``save`` writes
-_TRANSIENT = ("_fit_lock", "_trainer")  # per-process state and the last fit's optimizer
+_TRANSIENT = ("_fit_lock", "_optimizer")  # per-process state and the last fit's optimizer
 
 
 class StateDict:

@@ -246,8 +246,7 @@ def run_epochs(
     the progress bar stay responsive while the GIL is released for the work itself; a
     ``KeyboardInterrupt`` arrives with the model whole and savable. Other threads may use the
     model meanwhile (the trainer works on a copy); a second ``fit`` of the same model at once
-    is a ``RuntimeError``. The trainer is kept on the model, so its next ``fit`` can go on with
-    the optimizer's state."""
+    is a ``RuntimeError``. The optimizer's state is kept on the model for its next ``fit``."""
     lock = _fit_lock(model)
     if not lock.acquire(blocking=False):
         raise RuntimeError(f"this {type(model).__name__} is already being trained by fit in "
@@ -256,13 +255,13 @@ def run_epochs(
         return _Run(trainer, model, saving or Saving(), validate, save_best).epochs(
             epochs, progress, callback)
     finally:
-        model.__dict__["_trainer"] = trainer
+        model.__dict__["_optimizer"] = trainer.optimizer_state()
         lock.release()
 
 
 def previous_trainer(model: Any, reset_optimizer: bool) -> Any:
-    """The trainer of ``model``'s last ``fit`` (whose optimizer state goes on), or ``None``."""
-    return None if reset_optimizer else model.__dict__.get("_trainer")
+    """The optimizer state ``model``'s last ``fit`` left (to go on with), or ``None``."""
+    return None if reset_optimizer else model.__dict__.get("_optimizer")
 
 
 def _fit_lock(model: Any) -> threading.Lock:

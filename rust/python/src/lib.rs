@@ -259,6 +259,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::PyStream>()?;
     m.add_class::<seq2seq::PySeq2Seq>()?;
     m.add_class::<train::PyTrainer>()?;
+    m.add_class::<train::PyOptimizerState>()?;
     m.add_function(wrap_pyfunction!(train::batches, m)?)?;
     m.add_class::<vocab::PyVocab>()?;
     m.add_function(wrap_pyfunction!(vocab::tokenize, m)?)?;

@@ -12,8 +12,8 @@ use pyo3::types::PyTuple;
 use seqrnn::data::{epoch_batches, gather};
 use seqrnn::resume::{FitRecord, Metric};
 use seqrnn::{
-    Dtype, EpochEnd, Float, LmTask, LmTrainer, OptimizerConfig, PairTask, RunStats, Sampling,
-    Schedule, Seq2SeqTrainer, Task, TrainConfig, Trainer,
+    Dtype, EpochEnd, Float, LmTask, LmTrainer, Optimizer, OptimizerConfig, PairTask, RunStats,
+    Sampling, Schedule, Seq2SeqTrainer, Task, TrainConfig, Trainer,
 };
 use std::path::PathBuf;
 
@@ -188,8 +188,8 @@ pub struct PyTrainer {
 impl PyTrainer {
     /// `data`: a corpus of token ids for a `LanguageModel` (with `num_steps`, `sampling`), a
     /// tuple `(src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)` for a `Seq2Seq`.
-    /// `schedule` is a schedule's JSON form; `previous` a trainer of the same model whose
-    /// optimizer state goes on.
+    /// `schedule` is a schedule's JSON form; `previous` the `optimizer_state()` of an earlier
+    /// trainer of the model, whose moments and step count go on.
     #[new]
     #[pyo3(signature = (model, data, batch_size, lr, optimizer="sgd", num_steps=None, sampling="sequential", clip=None, clip_value=None, seed=0, momentum=0.0, weight_decay=0.0, schedule=None, keep_best=false, early_stopping=None, previous=None))]
     #[allow(clippy::too_many_arguments)]
@@ -209,7 +209,7 @@ impl PyTrainer {
         schedule: Option<&str>,
         keep_best: bool,
         early_stopping: Option<i64>,
-        previous: Option<PyRef<'_, PyTrainer>>,
+        previous: Option<PyRef<'_, PyOptimizerState>>,
     ) -> PyResult<Self> {
         let config = TrainConfig {
             batch_size: size("batch_size", batch_size)?,
@@ -270,7 +270,7 @@ impl PyTrainer {
         };
         let mut made = PyTrainer { inner };
         if let Some(prev) = previous {
-            made.continue_from(&prev.inner).py()?;
+            made.continue_from(&prev.0).py()?;
         }
         Ok(made)
     }
@@ -358,6 +358,17 @@ impl PyTrainer {
         })
     }
 
+    /// The optimizer's state, for a later trainer of the same model to go on with (the data
+    /// and the rest of this run are left out).
+    fn optimizer_state(&self) -> PyOptimizerState {
+        PyOptimizerState(match &self.inner {
+            AnyTrainer::LmF32(t) => KeptOptimizer::LmF32(t.optimizer().clone()),
+            AnyTrainer::LmF64(t) => KeptOptimizer::LmF64(t.optimizer().clone()),
+            AnyTrainer::PairsF32(t) => KeptOptimizer::PairsF32(t.optimizer().clone()),
+            AnyTrainer::PairsF64(t) => KeptOptimizer::PairsF64(t.optimizer().clone()),
+        })
+    }
+
     /// The history of the finished epochs and the sums of the one in progress.
     #[getter]
     fn record(&self) -> PyRecord {
@@ -390,16 +401,41 @@ impl PyTrainer {
 }
 
 impl PyTrainer {
-    /// Takes the optimizer state of `previous` when it trains the same kind of model in the
-    /// same element type.
-    fn continue_from(&mut self, previous: &AnyTrainer) -> seqrnn::Result<()> {
-        use AnyTrainer::*;
+    /// Takes the optimizer state of `previous` when it comes from a trainer of the same kind
+    /// of model in the same element type.
+    fn continue_from(&mut self, previous: &KeptOptimizer) -> seqrnn::Result<()> {
+        use AnyTrainer as T;
+        use KeptOptimizer as K;
         match (&mut self.inner, previous) {
-            (LmF32(t), LmF32(p)) => t.continue_optimizer(p.optimizer()),
-            (LmF64(t), LmF64(p)) => t.continue_optimizer(p.optimizer()),
-            (PairsF32(t), PairsF32(p)) => t.continue_optimizer(p.optimizer()),
-            (PairsF64(t), PairsF64(p)) => t.continue_optimizer(p.optimizer()),
+            (T::LmF32(t), K::LmF32(p)) => t.continue_optimizer(p),
+            (T::LmF64(t), K::LmF64(p)) => t.continue_optimizer(p),
+            (T::PairsF32(t), K::PairsF32(p)) => t.continue_optimizer(p),
+            (T::PairsF64(t), K::PairsF64(p)) => t.continue_optimizer(p),
             _ => Ok(()),
+        }
+    }
+}
+
+/// An optimizer's state as a trainer of one model kind and element type left it.
+enum KeptOptimizer {
+    LmF32(Optimizer<f32>),
+    LmF64(Optimizer<f64>),
+    PairsF32(Optimizer<f32>),
+    PairsF64(Optimizer<f64>),
+}
+
+/// The optimizer state a `fit` leaves on its model for the next `fit` (`Trainer.optimizer_state`).
+#[pyclass(name = "OptimizerState", module = "seqrnn._core", frozen)]
+pub struct PyOptimizerState(KeptOptimizer);
+
+#[pymethods]
+impl PyOptimizerState {
+    /// Optimizer steps taken so far.
+    #[getter]
+    fn steps(&self) -> u64 {
+        match &self.0 {
+            KeptOptimizer::LmF32(o) | KeptOptimizer::PairsF32(o) => o.steps(),
+            KeptOptimizer::LmF64(o) | KeptOptimizer::PairsF64(o) => o.steps(),
         }
     }
 }
