@@ -48,6 +48,30 @@ def test_sequences_too_large_for_memory_are_memory_errors():
     assert len(lines) == 4 and all(line.startswith("MemoryError cannot allocate") for line in lines), r.stdout
 
 
+def test_sentence_sequences_too_large_for_memory_are_memory_errors():
+    r = _run_limited("""
+        import seqrnn
+        from seqrnn import _core
+        class Claims:  # a sequence that says it holds 10**11 items
+            def __len__(self): return 10**11
+            def __iter__(self): return iter([("a", "b")] * 3)
+        vocab = seqrnn.Vocab(list("abc"))
+        for call in (lambda: _core.translation_data(Claims(), 5),
+                     lambda: _core.tokenize_nmt(Claims()),
+                     lambda: _core.encode_source(Claims(), vocab._core, 5, True),
+                     lambda: _core.encode_source(["a b"], vocab._core, 2**60, True),
+                     lambda: seqrnn.data.make_translation_data([("a", "b")], 2**60)):
+            try:
+                call()
+                print("no error")
+            except MemoryError as e:
+                print("MemoryError", e)
+    """)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    lines = r.stdout.splitlines()
+    assert len(lines) == 5 and all(line.startswith("MemoryError cannot allocate") for line in lines), r.stdout
+
+
 def test_a_forged_translator_length_is_refused_at_load(tmp_path: Path):
     pairs = [("one", "un"), ("two", "deux")]
     tr = seqrnn.Translator.train(pairs, epochs=1, embed_size=4, hidden_size=8, num_layers=1,
