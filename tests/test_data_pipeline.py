@@ -119,3 +119,21 @@ def test_fra_eng_pairs_match_the_reference(num_steps, min_freq, num_valid, vocab
     with open(fra_eng_or_skip(), encoding="utf-8") as f:
         pairs = [tuple(line.rstrip("\n").split("\t")[:2]) for _, line in zip(range(400), f)]
     check(pairs[::-1], num_steps, min_freq, num_valid, vocab_from)  # the longer ones train
+
+
+# ----- errors of the core's pipeline ----------------------------------------------------------
+
+
+def test_errors_name_what_was_expected(tmp_path):
+    (tmp_path / "fra-eng.txt").write_bytes(b"Go.\tVa !\n\xff\tbad\n")
+    assert len(data.load_translation_pairs(tmp_path, num_examples=1, min_freq=0)) == 1
+    with pytest.raises(ValueError, match=r"^line 2 of .*fra-eng\.txt must be UTF-8 text, got"):
+        data.load_translation_pairs(tmp_path, min_freq=0)
+    with pytest.raises(ValueError, match=r"^num_valid must be an int >= 0, got -1$"):
+        data.make_translation_data([("a", "b"), ("c", "d")], 3, num_valid=-1)
+    with pytest.raises(ValueError, match=r"^vocab_from must be 'train' or 'all', got 'valid'$"):
+        data.load_translation_pairs(tmp_path, num_examples=1, vocab_from="valid")
+    with pytest.raises(TypeError, match=r"^lines: expected a list of str, item 1 is int$"):
+        data.tokenize_nmt(["a\tb", 5])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"^num_steps must be at least 1, got 0$"):
+        data.encode_sentences(["a"], data.Vocab(["a"]), 0)

@@ -15,6 +15,7 @@ _Record: TypeAlias = tuple[list[float], list[float], list[float], list[float], i
 
 __all__ = [
     "RNN",
+    "CorpusBatches",
     "LanguageModel",
     "Linear",
     "NonFiniteError",
@@ -22,7 +23,6 @@ __all__ = [
     "Seq2SeqTrainer",
     "Stream",
     "Trainer",
-    "CorpusBatches",
     "Vocab",
     "__version__",
     "batches",

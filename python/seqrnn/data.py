@@ -22,22 +22,30 @@ import numpy.typing as npt
 
 from . import _core
 from . import _validate as _v
-from .hub import DATA_ENV, DATA_HUB, DATA_URL, cache_folder, cached_file, download  # noqa: F401 (public)
-from .translation_data import (  # noqa: F401 (public: the translation pairs live there)
-    BOS as BOS,
-    EOS as EOS,
-    FRA_ENG as FRA_ENG,
-    PAD as PAD,
-    TranslationBatch as TranslationBatch,
-    TranslationData as TranslationData,
-    check_pairs as check_pairs,
-    encode_sentences as encode_sentences,
-    load_translation_pairs as load_translation_pairs,
-    make_translation_data as make_translation_data,
-    preprocess_nmt as preprocess_nmt,
-    tokenize_nmt as tokenize_nmt,
+from .hub import DATA_ENV, DATA_HUB, DATA_URL, cache_folder, cached_file, download
+from .translation_data import (
+    BOS,
+    EOS,
+    FRA_ENG,
+    PAD,
+    TranslationBatch,
+    TranslationData,
+    check_pairs,
+    encode_sentences,
+    load_translation_pairs,
+    make_translation_data,
+    preprocess_nmt,
+    tokenize_nmt,
 )
 from .vocab import Vocab, tokenize
+
+__all__ = [  # the translation pairs live in translation_data, re-exported here
+    "BOS", "DATA_ENV", "DATA_HUB", "DATA_URL", "EOS", "FRA_ENG", "PAD", "TIME_MACHINE",
+    "TranslationBatch", "TranslationData", "cache_folder", "cached_file", "check_pairs",
+    "download", "encode_sentences", "find_data_file", "load_corpus_time_machine",
+    "load_time_machine", "load_translation_pairs", "make_translation_data", "preprocess_nmt",
+    "seq_data_iter_random", "seq_data_iter_sequential", "tokenize_nmt",
+]
 
 TIME_MACHINE = "timemachine.txt"
 

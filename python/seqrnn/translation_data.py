@@ -6,9 +6,9 @@ results as numpy arrays in :class:`TranslationData`; :mod:`seqrnn.data` re-expor
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -61,7 +61,7 @@ class TranslationBatch(NamedTuple):
 
 
 @_v.int_args_everywhere
-@dataclass(eq=False)
+@dataclasses.dataclass(eq=False)
 class TranslationData:
     """Source/target id arrays and vocabularies with d2l 1.0's conventions (``MTFraEng``).
 
@@ -104,7 +104,9 @@ class TranslationData:
     def _of_core(cls, made: Any, num_steps: int, preprocess: bool) -> TranslationData:
         """The dataclass of what the core's ``translation_data`` returns."""
         src_vocab, tgt_vocab, arrays, pairs, train, valid = made
-        return cls(Vocab._wrap(src_vocab), Vocab._wrap(tgt_vocab), num_steps, *arrays, pairs,
+        src, tgt_in, tgt_out, src_valid_len, tgt_valid_len = arrays
+        return cls(Vocab._wrap(src_vocab), Vocab._wrap(tgt_vocab), num_steps, src, tgt_in,
+                   tgt_out, src_valid_len, tgt_valid_len, pairs,
                    np.arange(*train, dtype=np.int64), np.arange(*valid, dtype=np.int64),
                    preprocess)
 
@@ -123,11 +125,11 @@ class TranslationData:
         _v.ndim(idx, "indices", (1,), "(a flat array of row numbers)")
         if idx.size and not (0 <= idx.min() and idx.max() < len(self)):
             raise IndexError(f"indices: row numbers must be in [0, {len(self)})")
-        arrays = (self.src, self.tgt_in, self.tgt_out, self.src_valid_len, self.tgt_valid_len)
-        return TranslationData(self.src_vocab, self.tgt_vocab, self.num_steps,
-                               *(a[idx] for a in arrays), [self.pairs[i] for i in idx.tolist()],
-                               np.arange(idx.size, dtype=np.int64), np.zeros(0, dtype=np.int64),
-                               self.preprocess)
+        return dataclasses.replace(
+            self, src=self.src[idx], tgt_in=self.tgt_in[idx], tgt_out=self.tgt_out[idx],
+            src_valid_len=self.src_valid_len[idx], tgt_valid_len=self.tgt_valid_len[idx],
+            pairs=[self.pairs[i] for i in idx.tolist()], train=np.arange(idx.size, dtype=np.int64),
+            valid=np.zeros(0, dtype=np.int64))
 
     def split(self) -> tuple[TranslationData, TranslationData]:
         """``(training part, validation part)`` as two :class:`TranslationData`.

@@ -94,3 +94,10 @@ fn a_file_with_fewer_pairs_than_asked_for_is_an_error() {
         "{msg}"
     );
 }
+
+#[test]
+fn pipeline_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<TranslationData>();
+    check::<PairOptions>();
+}

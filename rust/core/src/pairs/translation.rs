@@ -177,34 +177,28 @@ impl TranslationData {
                 bad,
             ));
         }
+        Ok(self.select(rows))
+    }
+
+    /// The training rows as a [`PairSet`].
+    pub fn train_set(&self) -> PairSet {
+        self.select(&self.train.clone().collect::<Vec<_>>())
+    }
+
+    /// The validation rows as a [`PairSet`] (empty without held-out pairs).
+    pub fn valid_set(&self) -> PairSet {
+        self.select(&self.valid.clone().collect::<Vec<_>>())
+    }
+
+    /// The rows `rows`, all below `len()`.
+    fn select(&self, rows: &[usize]) -> PairSet {
         let d = &self.ids;
-        Ok(PairSet {
+        PairSet {
             src: d.src.select(Axis(0), rows),
             src_len: rows.iter().map(|&r| d.src_len[r]).collect(),
             tgt_in: d.tgt_in.select(Axis(0), rows),
             tgt_out: d.tgt_out.select(Axis(0), rows),
             tgt_len: rows.iter().map(|&r| d.tgt_len[r]).collect(),
-        })
-    }
-
-    /// The training rows as a [`PairSet`].
-    pub fn train_set(&self) -> PairSet {
-        self.range(self.train.clone())
-    }
-
-    /// The validation rows as a [`PairSet`] (empty without held-out pairs).
-    pub fn valid_set(&self) -> PairSet {
-        self.range(self.valid.clone())
-    }
-
-    fn range(&self, rows: Range<usize>) -> PairSet {
-        let d = &self.ids;
-        PairSet {
-            src: d.src.slice(s![rows.clone(), ..]).to_owned(),
-            src_len: d.src_len[rows.clone()].to_vec(),
-            tgt_in: d.tgt_in.slice(s![rows.clone(), ..]).to_owned(),
-            tgt_out: d.tgt_out.slice(s![rows.clone(), ..]).to_owned(),
-            tgt_len: d.tgt_len[rows].to_vec(),
         }
     }
 
