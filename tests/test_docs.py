@@ -14,6 +14,7 @@ import pytest
 import seqrnn
 
 MODULES = ["seqrnn", "seqrnn.rnn", "seqrnn.linear", "seqrnn.lm", "seqrnn.seq2seq", "seqrnn.vocab", "seqrnn.data",
+           "seqrnn.translation_data",
            "seqrnn.metrics", "seqrnn.toy", "seqrnn.interop", "seqrnn.export",
            "seqrnn.torch_modules", "seqrnn._module", "seqrnn._training", "seqrnn.plot",
            "seqrnn.demo", "seqrnn.cli", "seqrnn.__main__", "seqrnn.hub"]

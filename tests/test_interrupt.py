@@ -96,6 +96,8 @@ def m() -> dict[str, Any]:
         "tokens": tokens * 4,  # 20 M
         "vocab": seqrnn.Vocab(tokens[:5000]),
         "long_corpus": _ids((10_000_000,), 28),  # its shuffle (not cut) a small part of the work
+        "pairs_text": "Go now, Tom!\tVa-t'en, Tom !\n" * 2_000_000,  # 56 MB
+        "pairs": [("Go now, Tom!", "Va-t'en, Tom !")] * 2_000_000,
     }
 
 
@@ -127,9 +129,17 @@ CALLS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
     ("preprocess_d2l", lambda m: _core.preprocess_d2l(m["text"] * 10)),
     ("Vocab", lambda m: seqrnn.Vocab(m["tokens"])),
     ("Vocab.encode", lambda m: m["vocab"].encode(m["tokens"])),
+    # minibatches come one at a time: a loop over all of them is what runs long
     ("seq_data_iter_random",
-     lambda m: next(seqrnn.data.seq_data_iter_random(m["long_corpus"], 1, 2))),
+     lambda m: _drain(seqrnn.data.seq_data_iter_random(m["long_corpus"], 1, 2))),
+    ("tokenize_nmt", lambda m: seqrnn.data.tokenize_nmt(m["pairs_text"])),
+    ("translation_data", lambda m: _core.translation_data(m["pairs"], 8)),
 ]
+
+
+def _drain(batches: Any) -> None:
+    for _ in batches:
+        pass
 
 
 @pytest.mark.parametrize("call", [c for _, c in CALLS], ids=[name for name, _ in CALLS])

@@ -36,7 +36,13 @@ def test_sequences_too_large_for_memory_are_memory_errors():
         for call in (lambda: vocab._core.encode(Claims()),
                      lambda: seqrnn._core.Vocab(Claims(), 0, []),
                      lambda: seqrnn._core.Vocab([], 0, Claims()),
-                     lambda: vocab._core.decode(Claims())):
+                     lambda: vocab._core.decode(Claims()),
+                     lambda: seqrnn._core.translation_data(Claims(), 5),
+                     lambda: seqrnn._core.tokenize_nmt(Claims()),
+                     lambda: seqrnn._core.encode_source(Claims(), vocab._core, 5, True),
+                     # rows of 2**60 tokens
+                     lambda: seqrnn._core.encode_source(["a b"], vocab._core, 2**60, True),
+                     lambda: seqrnn.data.make_translation_data([("a", "b")], 2**60)):
             try:
                 call()
                 print("no error")
@@ -45,7 +51,7 @@ def test_sequences_too_large_for_memory_are_memory_errors():
     """)
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
     lines = r.stdout.splitlines()
-    assert len(lines) == 4 and all(line.startswith("MemoryError cannot allocate") for line in lines), r.stdout
+    assert len(lines) == 9 and all(line.startswith("MemoryError cannot allocate") for line in lines), r.stdout
 
 
 def test_a_forged_translator_length_is_refused_at_load(tmp_path: Path):

@@ -15,6 +15,7 @@ _Record: TypeAlias = tuple[list[float], list[float], list[float], list[float], l
 
 __all__ = [
     "RNN",
+    "CorpusBatches",
     "LanguageModel",
     "Linear",
     "NonFiniteError",
@@ -26,11 +27,16 @@ __all__ = [
     "__version__",
     "batches",
     "cpu_info",
+    "encode_source",
     "get_num_threads",
+    "load_translation_data",
     "preprocess_d2l",
+    "preprocess_nmt",
     "set_max_isa",
     "set_num_threads",
     "tokenize",
+    "tokenize_nmt",
+    "translation_data",
     "write_atomic",
 ]
 
@@ -309,3 +315,44 @@ def get_num_threads() -> int: ...
 def cpu_info() -> dict[str, Any]: ...
 def set_max_isa(level: str | None) -> None: ...
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None: ...
+
+# ----- the data pipeline (rust/python/src/data.rs) ---------------------------------------------
+
+# (src_vocab, tgt_vocab, [src, tgt_in, tgt_out, src_valid_len, tgt_valid_len], pairs,
+#  (train start, end), (valid start, end))
+_Made: TypeAlias = tuple[Vocab, Vocab, list[_Ids], list[tuple[str, str]], tuple[int, int],
+                         tuple[int, int]]
+
+def preprocess_nmt(text: str) -> str: ...
+def tokenize_nmt(
+    text_or_lines: str | list[str], num_examples: int | None = None
+) -> tuple[list[list[str]], list[list[str]]]: ...
+def encode_source(
+    sentences: list[str], vocab: Vocab, num_steps: int, preprocess: bool
+) -> tuple[_Ids, _Ids]: ...
+def translation_data(
+    pairs: list[tuple[str, str]],
+    num_steps: int,
+    min_freq: int = 0,
+    num_valid: int = 0,
+    vocab_from: str = "train",
+    preprocess: bool = True,
+) -> _Made: ...
+def load_translation_data(
+    path: str | os.PathLike[str],
+    num_pairs: int | None = None,
+    num_steps: int = 9,
+    min_freq: int = 2,
+    num_valid: int = 0,
+    vocab_from: str = "train",
+) -> _Made: ...
+
+@final
+class CorpusBatches:
+    def __new__(
+        cls, corpus: _Ids, batch_size: int, num_steps: int, sampling: str = "random",
+        seed: int = 0
+    ) -> CorpusBatches: ...
+    def __iter__(self) -> CorpusBatches: ...
+    def __next__(self) -> tuple[_Ids, _Ids]: ...
+    def __len__(self) -> int: ...

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! Reads the first `--num-examples` pairs with d2l 1.0's conventions (`seqrnn::pairs`, the same
-//! rows and vocabularies as Python's `seqrnn.data`), holds out the last `--num-valid`, trains a
+//! rows, vocabularies and split as Python's `seqrnn.data.load_translation_pairs`), holds out the
+//! last `--num-valid`, builds the vocabularies from the training pairs (`--vocab-from all`: from
+//! every pair, as d2l 1.0), trains a
 //! `Seq2Seq<f32>` (context concatenated to every decoder input) with Adam and global-norm
 //! clipping at 1, and reports the training perplexity per epoch. Then it translates d2l's four
 //! test sentences, or the sentences given after the file (`source` or `source<TAB>reference`),
@@ -19,7 +21,7 @@ mod common;
 
 use common::{number, positive, Arg};
 use ndarray::{s, ArrayView2};
-use seqrnn::pairs::{preprocess_nmt, read_pairs, words, TranslationData, BOS, EOS};
+use seqrnn::pairs::{preprocess_nmt, words, PairOptions, TranslationData, VocabFrom, BOS, EOS};
 use seqrnn::{Context, DecodeConfig, Init, OptimizerConfig, PairSet, Parameters};
 use seqrnn::{PairTask, Seq2Seq, Seq2SeqConfig, TrainConfig, Trainer, Vocab};
 use std::collections::HashMap;
@@ -27,7 +29,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 const USAGE: &str = "usage: translate <pairs file> [--num-examples N] [--num-valid N] \
-[--min-freq N] [--num-steps N] [--embed N] [--hidden N] [--layers N] [--epochs N] [--batch N] \
+[--min-freq N] [--vocab-from train|all] [--num-steps N] [--embed N] [--hidden N] [--layers N] [--epochs N] [--batch N] \
 [--lr X] [--beam N] [--seed N] [--save FILE] [sentence[<TAB>reference] ...]";
 
 /// d2l's test sentences and their references.
@@ -55,6 +57,7 @@ struct Args {
     num_examples: usize,
     num_valid: usize,
     min_freq: usize,
+    vocab_from: VocabFrom,
     num_steps: usize,
     embed: usize,
     hidden: usize,
@@ -77,6 +80,7 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
         num_examples: 640,
         num_valid: 128,
         min_freq: 2,
+        vocab_from: VocabFrom::Train,
         num_steps: 9,
         embed: 256,
         hidden: 256,
@@ -100,6 +104,10 @@ fn parse_args(argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "num-examples" => a.num_examples = positive(&name, &value)?,
             "num-valid" => a.num_valid = number(&name, &value)?,
             "min-freq" => a.min_freq = number(&name, &value)?,
+            "vocab-from" => {
+                a.vocab_from = VocabFrom::parse(&value)
+                    .map_err(|_| format!("--vocab-from must be train or all, got {value:?}"))?;
+            }
             "num-steps" => a.num_steps = positive(&name, &value)?,
             "embed" => a.embed = positive(&name, &value)?,
             "hidden" => a.hidden = positive(&name, &value)?,
@@ -234,21 +242,15 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
             ));
         }
     }
-    let pairs = read_pairs(&a.file, Some(a.num_examples)).map_err(err)?;
-    if pairs.len() < a.num_examples {
-        return Err(format!(
-            "{} holds {} sentence pairs, fewer than --num-examples {}",
-            a.file.display(),
-            pairs.len(),
-            a.num_examples
-        ));
-    }
-    let data = TranslationData::new(&pairs, a.num_steps, a.min_freq).map_err(err)?;
-    let num_train = data.len() - a.num_valid;
-    let train = data
-        .subset(&(0..num_train).collect::<Vec<_>>())
-        .map_err(err)?;
-    let valid_rows: Vec<usize> = (num_train..data.len()).collect();
+    let options = PairOptions {
+        num_steps: a.num_steps,
+        min_freq: a.min_freq,
+        num_valid: a.num_valid,
+        vocab_from: a.vocab_from,
+        preprocess: true,
+    };
+    let data = TranslationData::load(&a.file, Some(a.num_examples), &options).map_err(err)?;
+    let (train, num_train) = (data.train_set(), data.train.len());
     let (sources, references): (Vec<String>, Vec<Option<String>>) = if a.sentences.is_empty() {
         let refs = FRENCH.iter().map(|f| Some(f.to_string()));
         (
@@ -259,9 +261,12 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
         a.sentences
             .iter()
             .map(|s| match s.split_once('\t') {
-                Some((src, reference)) => (src.to_string(), Some(preprocess_nmt(reference))),
-                None => (s.clone(), None),
+                Some((src, reference)) => Ok((src.to_string(), Some(preprocess_nmt(reference)?))),
+                None => Ok((s.clone(), None)),
             })
+            .collect::<Result<Vec<_>, seqrnn::Error>>()
+            .map_err(err)?
+            .into_iter()
             .unzip()
     };
     let (test_src, test_len) = data.encode_source(&sources).map_err(err)?;
@@ -342,16 +347,16 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
         }
     }
 
-    if !valid_rows.is_empty() {
-        let valid = data.subset(&valid_rows).map_err(err)?;
+    if !data.valid.is_empty() {
+        let valid = data.valid_set();
         let ppl = perplexity(&model, &valid, a.batch).map_err(err)?;
         let mut line = format!("held-out {} pairs: perplexity {ppl:.3}", valid.len());
         for &beam in &beams {
             let outs = decode(valid.src.view(), &valid.src_len, beam)?;
             let total: f64 = outs
                 .iter()
-                .zip(&valid_rows)
-                .map(|(out, &i)| bleu(out, &data.sentences[i].1, 2))
+                .zip(&data.sentences[data.valid.clone()])
+                .map(|(out, (_, reference))| bleu(out, reference, 2))
                 .sum();
             let sep = if beam == 1 { ", mean BLEU" } else { "," };
             line += &format!("{sep} {:.3} {}", total / outs.len() as f64, name(beam));

@@ -269,29 +269,37 @@ fn nanos() -> u64 {
 /// file larger than memory).
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
-    let io = |source: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    // A directory is left to the OS's own error (EISDIR, IsADirectoryError in Python).
-    if !meta.is_file() && !meta.is_dir() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+    let (mut file, len) = open(path)?;
     let mut bytes = Vec::new();
     bytes
-        .try_reserve_exact(len)
+        .try_reserve_exact(usize::try_from(len).unwrap_or(usize::MAX))
         .map_err(|_| Error::OutOfMemory {
             what: format!("reading {}", path.display()),
-            bytes: u128::from(meta.len()),
+            bytes: u128::from(len),
         })?;
-    file.read_to_end(&mut bytes).map_err(io)?;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, e))?;
     Ok(bytes)
+}
+
+/// `path` opened for reading, and its length in bytes, with the checks of [`read`].
+pub(crate) fn open(path: &Path) -> Result<(std::fs::File, u64)> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
+    // A directory is left to the OS's own error (EISDIR, IsADirectoryError in Python).
+    if !meta.is_file() && !meta.is_dir() {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(io_error(path, e));
+    }
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    Ok((file, meta.len()))
+}
+
+/// [`Error::Io`] naming `path`.
+pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// [`read`] of a UTF-8 text file ([`Error::Io`] of kind `InvalidData` for other bytes).

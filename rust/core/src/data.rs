@@ -69,6 +69,28 @@ pub fn epoch_batches(
     sampling: Sampling,
     rng: &mut StdRng,
 ) -> Result<Vec<Vec<usize>>> {
+    let starts = epoch_starts(corpus_len, batch_size, num_steps, sampling, rng)?;
+    let mut out = Vec::with_capacity(starts.len().div_ceil(batch_size));
+    for b in starts.chunks(batch_size) {
+        crate::interrupt::poll(64 + b.len())?; // an allocation, and the row starts
+        out.push(b.to_vec());
+    }
+    Ok(out)
+}
+
+/// The start offsets of [`epoch_batches`] in one flat list: minibatch `i` has the rows
+/// `starts[i * batch_size..][..batch_size]` (with [`Sampling::Windows`] the last minibatch may
+/// have fewer, with the others every one has `batch_size`). The same `rng` gives the same
+/// minibatches in both.
+///
+/// Fails when the corpus is too short for a single minibatch.
+pub fn epoch_starts(
+    corpus_len: usize,
+    batch_size: usize,
+    num_steps: usize,
+    sampling: Sampling,
+    rng: &mut StdRng,
+) -> Result<Vec<usize>> {
     check_positive("batch_size", batch_size)?;
     check_positive("num_steps", num_steps)?;
     let too_short = |needed: usize| {
@@ -90,23 +112,18 @@ pub fn epoch_batches(
             let offset = rng.random_range(0..=slack.min(num_steps - 1));
             let num_subseqs = (corpus_len - offset - 1) / num_steps;
             let num_batches = num_subseqs / batch_size;
-            let mut starts: Vec<usize> = (0..num_subseqs).map(|i| offset + i * num_steps).collect();
+            let mut starts = collect_polled((0..num_subseqs).map(|i| offset + i * num_steps))?;
             starts.shuffle(rng);
-            collect_polled(
-                starts
-                    .chunks_exact(batch_size)
-                    .take(num_batches)
-                    .map(<[usize]>::to_vec),
-            )
+            starts.truncate(num_batches * batch_size);
+            Ok(starts)
         }
         Sampling::Sequential => {
             let offset = rng.random_range(0..=slack.min(num_steps));
             let per_row = (corpus_len - offset - 1) / batch_size;
             let num_batches = per_row / num_steps;
-            collect_polled((0..num_batches).map(|i| {
-                (0..batch_size)
-                    .map(|b| offset + b * per_row + i * num_steps)
-                    .collect()
+            collect_polled((0..num_batches * batch_size).map(|k| {
+                let (i, b) = (k / batch_size, k % batch_size); // minibatch, row
+                offset + b * per_row + i * num_steps
             }))
         }
         Sampling::Windows => {
@@ -114,19 +131,24 @@ pub fn epoch_batches(
             if num_windows == 0 {
                 return Err(too_short(num_steps + 1));
             }
-            let mut starts: Vec<usize> = (0..num_windows).collect();
+            let mut starts = collect_polled(0..num_windows)?;
             starts.shuffle(rng);
-            collect_polled(starts.chunks(batch_size).map(<[usize]>::to_vec))
+            Ok(starts)
         }
     }
 }
 
-/// The minibatches, in order, polling the [`crate::interrupt`] hook as they are made.
-fn collect_polled(batches: impl Iterator<Item = Vec<usize>>) -> Result<Vec<Vec<usize>>> {
-    let mut out = Vec::with_capacity(batches.size_hint().0);
-    for b in batches {
-        crate::interrupt::poll(64 + b.len())?; // an allocation, and the row starts
-        out.push(b);
+/// Items between two polls of the [`crate::interrupt`] hook in [`collect_polled`].
+const POLL_EVERY: usize = 1 << 12;
+
+/// The items, in order, polling the [`crate::interrupt`] hook as they are made.
+fn collect_polled(items: impl ExactSizeIterator<Item = usize>) -> Result<Vec<usize>> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, s) in items.enumerate() {
+        if i % POLL_EVERY == 0 {
+            crate::interrupt::poll(4 * POLL_EVERY)?;
+        }
+        out.push(s);
     }
     Ok(out)
 }

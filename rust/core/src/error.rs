@@ -77,6 +77,18 @@ pub enum Error {
         /// Optimizer step (1-based) at which it happened.
         step: u64,
     },
+    /// A data file that holds fewer items than were asked for.
+    #[error("{path} holds {got} {what}, fewer than the {wanted} asked for")]
+    NotEnoughData {
+        /// The file.
+        path: String,
+        /// What its items are ("pairs").
+        what: String,
+        /// How many it holds.
+        got: usize,
+        /// How many were asked for.
+        wanted: usize,
+    },
     /// A checkpoint file that is malformed, truncated or of another model.
     #[error("invalid checkpoint: {0}")]
     Checkpoint(String),

@@ -8,7 +8,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use seqrnn::{Float, Parameters};
 
 /// Items copied between two looks at Python's signal handlers in [`strings`].
@@ -163,44 +163,96 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// is fallible, so a sequence too large for memory is a `MemoryError`, never an abort; Ctrl-C
 /// is honoured every `SIGNAL_EVERY` items; a wrong item is a `TypeError` naming it.
 pub fn strings(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
+    items(obj, what, "a list of str", |item| {
+        item.cast::<PyString>()
+            .ok()
+            .map(|text| owned(text, what))
+            .transpose()
+    })
+}
+
+/// A Python sequence of `(str, str)` tuples as owned pairs, copied as [`strings`] copies.
+pub fn string_pairs(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, String)>> {
+    items(obj, what, "a list of (source, target) str pairs", |item| {
+        let Ok(pair) = item.cast::<PyTuple>() else {
+            return Ok(None);
+        };
+        let (Ok(s), Ok(t)) = (pair.get_item(0), pair.get_item(1)) else {
+            return Ok(None);
+        };
+        match (s.cast::<PyString>(), t.cast::<PyString>()) {
+            (Ok(s), Ok(t)) if pair.len() == 2 => Ok(Some((owned(s, what)?, owned(t, what)?))),
+            _ => Ok(None),
+        }
+    })
+}
+
+/// The items of a Python sequence (not a `str`), each converted by `copy` (`None`: an item of
+/// the wrong type), into a vector reserved fallibly for the length the sequence reports.
+fn items<T>(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    expected: &str,
+    mut copy: impl FnMut(&Bound<'_, PyAny>) -> PyResult<Option<T>>,
+) -> PyResult<Vec<T>> {
     let py = obj.py();
-    let wrong =
-        |got: String| PyTypeError::new_err(format!("{what}: expected a list of str, {got}"));
+    let wrong = |got: String| PyTypeError::new_err(format!("{what}: expected {expected}, {got}"));
     if obj.is_instance_of::<PyString>() {
         return Err(wrong("got a str".into()));
     }
     let n = obj
         .len()
         .map_err(|_| wrong(format!("got {}", type_name(obj))))?;
-    let oom = |bytes: usize| -> PyResult<()> {
-        Err(seqrnn::Error::OutOfMemory {
-            what: what.to_string(),
-            bytes: bytes as u128,
-        })
-        .py()
-    };
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<T> = Vec::new();
     out.try_reserve_exact(n)
-        .or_else(|_| oom(n.saturating_mul(std::mem::size_of::<String>())))?;
+        .map_err(|_| out_of_memory(what, n.saturating_mul(std::mem::size_of::<T>())))?;
     for (i, item) in obj.try_iter()?.enumerate() {
         if i % SIGNAL_EVERY == 0 {
             py.check_signals()?;
         }
         let item = item?;
-        let text = item
-            .cast::<PyString>()
-            .map_err(|_| wrong(format!("item {i} is {}", type_name(&item))))?;
-        let text = text.to_str()?;
-        let mut owned = String::new();
-        owned
-            .try_reserve_exact(text.len())
-            .or_else(|_| oom(text.len()))?;
-        owned.push_str(text);
+        let value =
+            copy(&item)?.ok_or_else(|| wrong(format!("item {i} is {}", type_name(&item))))?;
         out.try_reserve(1)
-            .or_else(|_| oom(std::mem::size_of::<String>()))?;
-        out.push(owned);
+            .map_err(|_| out_of_memory(what, std::mem::size_of::<T>()))?;
+        out.push(value);
     }
     Ok(out)
+}
+
+/// A Python `str` copied into memory had fallibly.
+fn owned(text: &Bound<'_, PyString>, what: &str) -> PyResult<String> {
+    let text = text.to_str()?;
+    let mut owned = String::new();
+    owned
+        .try_reserve_exact(text.len())
+        .map_err(|_| out_of_memory(what, text.len()))?;
+    owned.push_str(text);
+    Ok(owned)
+}
+
+fn out_of_memory(what: &str, bytes: usize) -> PyErr {
+    crate::errors::to_py(seqrnn::Error::OutOfMemory {
+        what: what.to_string(),
+        bytes: bytes as u128,
+    })
+}
+
+/// Token ids (or lengths) as an int64 numpy array, copied fallibly.
+pub fn ids_to_numpy<'py, D: Dimension>(
+    py: Python<'py>,
+    what: &str,
+    a: Array<usize, D>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let a = seqrnn::alloc::map(what, a.view(), |&id| id as i64).py()?;
+    Ok(to_numpy(py, a))
+}
+
+/// A count argument (`min_freq`, `num_valid`): a negative value is a `ValueError` naming it.
+pub fn count(what: &str, value: i64) -> PyResult<usize> {
+    usize::try_from(value)
+        .map_err(|_| seqrnn::Error::invalid(what, "an int >= 0", value))
+        .py()
 }
 
 /// A size argument: negative values are a `ValueError` naming the argument (not an OverflowError).

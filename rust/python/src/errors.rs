@@ -33,6 +33,7 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Interrupted => PyKeyboardInterrupt::new_err(msg),
         Error::ShapeMismatch { .. }
         | Error::InvalidArgument { .. }
+        | Error::NotEnoughData { .. }
         | Error::UnknownParameter { .. }
         | Error::MissingParameter { .. }
         | Error::Checkpoint(_) => PyValueError::new_err(msg),

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod convert;
+mod data;
 mod errors;
 mod linear;
 mod lm;
@@ -264,5 +265,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<vocab::PyVocab>()?;
     m.add_function(wrap_pyfunction!(vocab::tokenize, m)?)?;
     m.add_function(wrap_pyfunction!(vocab::preprocess_d2l, m)?)?;
+    m.add_function(wrap_pyfunction!(data::preprocess_nmt, m)?)?;
+    m.add_function(wrap_pyfunction!(data::tokenize_nmt, m)?)?;
+    m.add_function(wrap_pyfunction!(data::encode_source, m)?)?;
+    m.add_function(wrap_pyfunction!(data::translation_data, m)?)?;
+    m.add_function(wrap_pyfunction!(data::load_translation_data, m)?)?;
+    m.add_class::<data::PyCorpusBatches>()?;
     Ok(())
 }

@@ -15,6 +15,19 @@ pub struct PyVocab {
     inner: Vocab,
 }
 
+impl From<Vocab> for PyVocab {
+    fn from(inner: Vocab) -> Self {
+        PyVocab { inner }
+    }
+}
+
+impl PyVocab {
+    /// The core's vocabulary.
+    pub(crate) fn vocab(&self) -> &Vocab {
+        &self.inner
+    }
+}
+
 /// Ids from a 1-d int64 array or a sequence of ints; negative or too large -> `IndexError`.
 fn ids(obj: &Bound<'_, PyAny>, vocab_size: usize) -> PyResult<Vec<usize>> {
     if obj.cast::<PyArrayDyn<i64>>().is_ok() {
@@ -50,9 +63,7 @@ impl PyVocab {
             Some(r) => convert::strings(r, "reserved_tokens")?,
             None => Vec::new(),
         };
-        let min_freq = usize::try_from(min_freq)
-            .map_err(|_| Error::invalid("min_freq", "an int >= 0", min_freq))
-            .py()?;
+        let min_freq = convert::count("min_freq", min_freq)?;
         let tokens = convert::strings(tokens, "tokens")?;
         let reserved: Vec<&str> = reserved_tokens.iter().map(String::as_str).collect();
         let inner = crate::detach_interruptible(py, || Vocab::new(&tokens, min_freq, &reserved))?;
