@@ -11,6 +11,7 @@ with a pointer to ``--help`` and exits with status 2 too.
 
 Example:
     $ seqrnn train-lm --text book.txt --epochs 10 --out book.safetensors --plot curve.png
+    $ seqrnn train-lm --text book.txt --epochs 30 --schedule cosine --warmup 2 --out lm.safetensors
     $ seqrnn generate --model book.safetensors --prefix "time traveller" --num-tokens 80
     $ seqrnn train-translate --toy --epochs 30 --out numbers.safetensors
     $ echo "three hundred forty two" | seqrnn translate --model numbers.safetensors --beam 4
@@ -106,6 +107,34 @@ def _network(p: argparse.ArgumentParser, embed: int | None, layers: int, side: s
     p.add_argument("--layers", type=int, default=layers, help=f"stacked RNN layers{side}")
 
 
+def _schedule(p: argparse.ArgumentParser) -> None:
+    """The learning-rate schedule, early stopping and clipping by value of a training command."""
+    g = p.add_argument_group("learning-rate schedule and early stopping")
+    g.add_argument("--schedule", choices=cli.SCHEDULES, default="constant",
+                   help="constant: --lr throughout; step: times --lr-factor every --step-size "
+                   "epochs; cosine: linear warm-up over --warmup epochs, then cosine annealing "
+                   "to 0 at the last epoch; plateau: times --lr-factor after more than "
+                   "--patience epochs without a better validation perplexity (PyTorch's "
+                   "ReduceLROnPlateau)")
+    plateau, step = cli.SCHEDULE_DEFAULTS["plateau"], cli.SCHEDULE_DEFAULTS["step"]
+    factors = {step["gamma"], plateau["factor"]}
+    g.add_argument("--lr-factor", type=float, help="step and plateau: factor of each reduction, "
+                   "below 1 (default: " + (f"{step['gamma']}" if len(factors) == 1 else
+                   f"{step['gamma']} for step, {plateau['factor']} for plateau") + ")")
+    g.add_argument("--step-size", type=int, help="step: epochs between reductions (default: a "
+                   "third of --epochs)")
+    g.add_argument("--warmup", type=int, help="cosine: warm-up epochs (default: "
+                   f"{cli.SCHEDULE_DEFAULTS['cosine']['warmup']})")
+    g.add_argument("--patience", type=int, help="plateau: epochs without improvement "
+                   f"tolerated before a reduction (default: {plateau['patience']})")
+    g.add_argument("--restore-best", action="store_true", help="plateau: go back to the best "
+                   "epoch's parameters at each reduction")
+    g.add_argument("--early-stopping", type=int, metavar="N", help="stop after N epochs "
+                   "without a better validation perplexity")
+    g.add_argument("--clip-value", type=float, help="clip every gradient element to [-X, X] "
+                   "(before the gradient-norm clip at 1)")
+
+
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", type=Path, metavar="FILE", help="train on this text file instead")
     p.add_argument("--epochs", type=int, default=8, help="passes over the text")
@@ -136,6 +165,7 @@ def _train_lm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, metavar="FILE", required=True,
                    help="model file to write (safetensors, vocabulary included)")
     _outputs(p, "print one JSON object of metrics on stdout, nothing else")
+    _schedule(p)
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
@@ -159,8 +189,8 @@ def _train_translate_args(p: argparse.ArgumentParser) -> None:
                    help="use the first N pairs (default: all; --toy: the numbers 0..N-1, "
                    "default 1000)")
     p.add_argument("--num-valid", type=int, default=None,
-                   help="the last N of them are held out for BLEU (default: 0; --toy: a "
-                   "tenth, at most 100)")
+                   help="the last N of them are held out for BLEU and validation perplexity "
+                   "(default: 0; --toy: a tenth, at most 100)")
     p.add_argument("--min-freq", type=int, default=2, help="rarer words become <unk>")
     p.add_argument("--num-steps", type=int, default=9,
                    help="tokens per padded sentence (sequence length), as d2l")
@@ -171,6 +201,7 @@ def _train_translate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, metavar="FILE", required=True,
                    help="translator file to write (safetensors, vocabularies included)")
     _outputs(p, "print one JSON object of metrics on stdout, nothing else")
+    _schedule(p)
 
 
 def _translate_args(p: argparse.ArgumentParser) -> None:
