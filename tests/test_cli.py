@@ -33,6 +33,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (path / "text.txt").write_text(TEXT, encoding="utf-8")
     (path / "empty.txt").write_text("\n", encoding="utf-8")
     (path / "digits.txt").write_text("1898, 1895.\n" * 50, encoding="utf-8")
+    (path / "pairs.txt").write_text("go .\tva !\nhi .\tsalut !\n" * 20, encoding="utf-8")
     assert main(["train-lm", "--text", str(path / "text.txt"), *TINY_LM,
                  "--out", str(path / "lm.safetensors"), "--json"]) == 0
     assert main(["train-translate", *TINY_TRANSLATOR, "--out", str(path / "tr.safetensors"),
@@ -84,7 +85,7 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out, err = run(capsys, "train-lm", "--text", str(text), *argv,
                          "--out", str(tmp_path / "m.safetensors"))
     assert code == 0 and "epoch/s" in err and "%|" not in out
-    for metric in ("loss=", "ppl=", "tok/s="):  # the bar's postfix
+    for metric in ("loss=", "ppl=", "tok/s=", "lr="):  # the bar's postfix
         assert metric in err
 
 
@@ -166,6 +167,70 @@ def test_translate_from_arguments_and_stdin(folder: Path, capsys: pytest.Capture
     assert code == 0 and json.loads(out) == [{"source": "five", "translation": expected[1]}]
 
 
+# ----- schedules, early stopping, clipping ----------------------------------------------------
+
+
+def test_schedule_early_stopping_and_clipping_reach_fit(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run of ``train-lm --schedule plateau ... --early-stopping 2 --clip-value 0.05`` is
+    ``LanguageModel.fit``'s with those arguments; the JSON and the summary line report it."""
+    settings = ["--schedule", "plateau", "--patience", "0", "--lr-factor", "0.5",
+                "--early-stopping", "2", "--clip-value", "0.05"]
+    argv = ["train-lm", "--text", str(folder / "text.txt"), *TINY_LM, "--epochs", "8",
+            "--lr", "0.05", *settings, "--out", str(tmp_path / "m.safetensors")]
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0 and err == ""
+    result = json.loads(out)
+    assert result["schedule"] == {"name": "plateau", "factor": 0.5, "patience": 0, "cooldown": 0,
+                                  "min_lr": 0.0, "threshold": 1e-4, "restore_best": False}
+    assert (result["early_stopping"], result["clip_value"]) == (2, 0.05)
+
+    tokens = seqrnn.tokenize(seqrnn._core.preprocess_d2l(TEXT))
+    ids, n_valid = seqrnn.Vocab(tokens).encode(tokens), result["valid_tokens"]
+
+    def fit(clip_value: float | None) -> seqrnn.History:
+        lm = seqrnn.LanguageModel(result["vocab_size"], 16, seed=0)
+        return lm.fit(ids[:-n_valid], 8, 4, 10, 0.05, optimizer="adam", valid=ids[-n_valid:],
+                      progress=False, seed=0, early_stopping=2, clip_value=clip_value,
+                      schedule={"name": "plateau", "factor": 0.5, "patience": 0})
+
+    h = fit(0.05)
+    assert result["history"]["lr"] == h.lr and result["final_lr"] == h.lr[-1] < 0.05
+    assert result["history"]["valid_perplexity"] == h.valid_perplexity != fit(None).valid_perplexity
+    assert result["epochs"] == h.epochs < 8 and result["stopped_early"]
+    assert result["best_epoch"] == h.best_epoch
+
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and err == ""
+    assert (f"for {h.epochs} epochs (stopped early, the best was epoch {h.best_epoch + 1}); "
+            f"final learning rate {h.lr[-1]:.3g}\n") in out
+
+
+def test_step_and_cosine_schedules_of_train_translate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = str(tmp_path / "tr.safetensors")
+    code, out, err = run(capsys, "train-translate", *TINY_TRANSLATOR, "--schedule", "step",
+                         "--step-size", "1", "--lr-factor", "0.5", "--out", out_file, "--json")
+    result = json.loads(out)
+    assert code == 0 and err == ""
+    assert result["schedule"] == {"name": "step", "step_size": 1, "gamma": 0.5}
+    assert result["history"]["lr"] == [0.005, 0.0025] and result["final_lr"] == 0.0025
+    assert not result["stopped_early"] and result["early_stopping"] is None
+
+    code, out, err = run(capsys, "train-translate", *TINY_TRANSLATOR, "--schedule", "cosine",
+                         "--warmup", "1", "--out", out_file)
+    assert code == 0 and err == ""
+    assert re.search(r"s for 2 epochs; final learning rate [\d.e-]+\n", out), out
+
+    code, out, err = run(capsys, "train-translate", *TINY_TRANSLATOR, "--schedule", "plateau",
+                         "--restore-best", "--out", out_file, "--json")
+    assert code == 0 and json.loads(out)["schedule"]["restore_best"] is True
+    code, out, err = run(capsys, "train-translate", *TINY_TRANSLATOR, "--out", out_file, "--json")
+    assert code == 0 and json.loads(out)["schedule"] == {"name": "constant"}
+
+
 # ----- plots ----------------------------------------------------------------------------------
 
 
@@ -194,6 +259,37 @@ def test_plot_without_matplotlib_fails_before_training(
 # ----- mistakes ---------------------------------------------------------------------------------
 
 
+LM = ["train-lm", "--text", "{folder}/text.txt"]
+TOY = ["train-translate", "--toy"]
+# (command, its bad options, words of the message)
+SCHEDULE_MISTAKES = [
+    (LM, ["--patience", "3"], ["--patience is a setting of --schedule plateau", "constant"]),
+    (TOY, ["--schedule", "cosine", "--lr-factor", "0.5"], ["--lr-factor", "step or plateau"]),
+    (LM, ["--schedule", "step", "--warmup", "2"], ["--warmup is a setting of --schedule cosine"]),
+    (TOY, ["--schedule", "plateau", "--step-size", "2"], ["--step-size", "--schedule step"]),
+    (LM, ["--schedule", "step", "--restore-best"], ["--restore-best", "--schedule plateau"]),
+    (LM, ["--schedule", "cosine", "--warmup", "30", "--epochs", "20"],
+     ["--warmup 30 is longer than the run (--epochs 20)"]),
+    (TOY, ["--schedule", "plateau", "--early-stopping", "5"],
+     ["--early-stopping 5 would stop", "--patience 10", "12 or more"]),
+    (LM, ["--schedule", "plateau", "--patience", "2", "--early-stopping", "3"], ["4 or more"]),
+    (LM, ["--schedule", "plateau", "--valid-fraction", "0"],
+     ["--schedule plateau watches the validation perplexity", "--valid-fraction above 0"]),
+    (LM, ["--early-stopping", "2", "--valid-fraction", "0"], ["--early-stopping 2 watches"]),
+    (TOY, ["--num-valid", "0", "--schedule", "plateau"], ["give --num-valid N"]),
+    (["train-translate", "--pairs", "{folder}/pairs.txt"], ["--early-stopping", "3"],
+     ["--early-stopping 3 watches", "no pair is held out"]),
+    (LM, ["--schedule", "plateau", "--lr-factor", "1"], ["--lr-factor must be below 1"]),
+    (TOY, ["--schedule", "step", "--lr-factor", "0"], ["--lr-factor must be above 0"]),
+    (LM, ["--clip-value", "0"], ["--clip-value must be above 0"]),
+    (TOY, ["--clip-value", "nan"], ["--clip-value must be a finite number"]),
+    (LM, ["--early-stopping", "0"], ["--early-stopping must be at least 1"]),
+    (TOY, ["--schedule", "step", "--step-size", "0"], ["--step-size must be at least 1"]),
+    (LM, ["--schedule", "cosine", "--warmup", "-1"], ["--warmup must be at least 0"]),
+    (LM, ["--schedule", "plateau", "--patience", "-1"], ["--patience must be at least 0"]),
+]
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
@@ -220,6 +316,7 @@ def test_plot_without_matplotlib_fails_before_training(
          ["cannot allocate"]),
         (["train-lm", "--text", "{folder}/text.txt", "--hidden", str(10**20), "--out", "{tmp}/m"],
          ["--hidden must be at most"]),
+        *[([*cmd, *bad, "--out", "{tmp}/m"], words) for cmd, bad, words in SCHEDULE_MISTAKES],
     ],
 )
 def test_user_mistakes_are_one_line(argv: list[str], words: list[str], folder: Path,
@@ -230,6 +327,7 @@ def test_user_mistakes_are_one_line(argv: list[str], words: list[str], folder: P
 
 @pytest.mark.parametrize("argv", [[], ["fly"], ["train-lm", "--out", "m"],
                                   ["train-lm", "--text", "t", "--out", "m", "--hidden", "lots"],
+                                  ["train-lm", "--text", "t", "--out", "m", "--schedule", "linear"],
                                   ["train-translate", "--toy", "--pairs", "p", "--out", "m"]])
 def test_argparse_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as e:

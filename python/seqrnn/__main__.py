@@ -11,6 +11,7 @@ with a pointer to ``--help`` and exits with status 2 too.
 
 Example:
     $ seqrnn train-lm --text book.txt --epochs 10 --out book.safetensors --plot curve.png
+    $ seqrnn train-lm --text book.txt --epochs 30 --schedule cosine --warmup 2 --out lm.safetensors
     $ seqrnn generate --model book.safetensors --prefix "time traveller" --num-tokens 80
     $ seqrnn train-translate --toy --epochs 30 --out numbers.safetensors
     $ echo "three hundred forty two" | seqrnn translate --model numbers.safetensors --beam 4
@@ -88,7 +89,8 @@ class _Formatter(argparse.HelpFormatter):
         return names.get(action.type, action.dest.upper())
 
 
-def _common(p: argparse.ArgumentParser, json_help: str, train: bool = True) -> None:
+def _outputs(p: argparse.ArgumentParser, json_help: str, train: bool = True) -> None:
+    """``--seed``, ``--json`` and, for training, ``--no-progress`` and ``--plot``."""
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--json", action="store_true", help=json_help)
     if train:
@@ -97,45 +99,58 @@ def _common(p: argparse.ArgumentParser, json_help: str, train: bool = True) -> N
                        "to FILE (.png, .pdf, .svg; needs matplotlib)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command but ``bench`` (which passes its arguments on).
+def _network(p: argparse.ArgumentParser, embed: int | None, layers: int, side: str) -> None:
+    """``--embed``, ``--hidden`` and ``--layers`` of a model to train."""
+    embed_help = "embedding width" + (" (default: one-hot)" if embed is None else "")
+    p.add_argument("--embed", type=int, default=embed, help=embed_help)
+    p.add_argument("--hidden", type=int, default=256, help="RNN units per layer")
+    p.add_argument("--layers", type=int, default=layers, help=f"stacked RNN layers{side}")
 
-    Example:
-        >>> args = build_parser().parse_args(["generate", "--model", "m.safetensors",
-        ...                                   "--prefix", "the"])
-        >>> args.num_tokens, args.temperature
-        (100, 0.0)
-    """
-    parser = _Parser(prog="seqrnn", description=DESCRIPTION,
-                                     formatter_class=_Formatter)
-    parser.add_argument("--version", action="version", version=f"seqrnn {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], Any], help: str,
-            **kwargs: Any) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, formatter_class=_Formatter,
-                           **kwargs)
-        p.set_defaults(func=func)
-        return p
+def _schedule(p: argparse.ArgumentParser) -> None:
+    """The learning-rate schedule, early stopping and clipping by value of a training command."""
+    g = p.add_argument_group("learning-rate schedule and early stopping")
+    g.add_argument("--schedule", choices=cli.SCHEDULES, default="constant",
+                   help="constant: --lr throughout; step: times --lr-factor every --step-size "
+                   "epochs; cosine: linear warm-up over --warmup epochs, then cosine annealing "
+                   "to 0 at the last epoch; plateau: times --lr-factor after more than "
+                   "--patience epochs without a better validation perplexity (PyTorch's "
+                   "ReduceLROnPlateau)")
+    plateau, step = cli.SCHEDULE_DEFAULTS["plateau"], cli.SCHEDULE_DEFAULTS["step"]
+    factors = {step["gamma"], plateau["factor"]}
+    g.add_argument("--lr-factor", type=float, help="step and plateau: factor of each reduction, "
+                   "below 1 (default: " + (f"{step['gamma']}" if len(factors) == 1 else
+                   f"{step['gamma']} for step, {plateau['factor']} for plateau") + ")")
+    g.add_argument("--step-size", type=int, help="step: epochs between reductions (default: a "
+                   "third of --epochs)")
+    g.add_argument("--warmup", type=int, help="cosine: warm-up epochs (default: "
+                   f"{cli.SCHEDULE_DEFAULTS['cosine']['warmup']})")
+    g.add_argument("--patience", type=int, help="plateau: epochs without improvement "
+                   f"tolerated before a reduction (default: {plateau['patience']})")
+    g.add_argument("--restore-best", action="store_true", help="plateau: go back to the best "
+                   "epoch's parameters at each reduction")
+    g.add_argument("--early-stopping", type=int, metavar="N", help="stop after N epochs "
+                   "without a better validation perplexity")
+    g.add_argument("--clip-value", type=float, help="clip every gradient element to [-X, X] "
+                   "(before the gradient-norm clip at 1)")
 
-    p = add("demo", cli.cmd_demo,
-            "train a character model on an embedded text and the toy translator (README)")
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", type=Path, metavar="FILE", help="train on this text file instead")
     p.add_argument("--epochs", type=int, default=8, help="passes over the text")
     p.add_argument("--hidden", type=int, default=256, help="RNN units")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
-    p = add("train-lm", cli.cmd_train_lm, "train a language model on a text file and save it")
+
+def _train_lm_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", type=Path, metavar="FILE", required=True, help="UTF-8 training text")
     p.add_argument("--preprocess", choices=cli.PREPROCESS, default="d2l",
                    help="d2l: letters only, lower-cased, every other run of characters a space "
                    "(as seqrnn.data.load_time_machine; The Time Machine gives 28 characters); "
                    "none: the text as it is")
     p.add_argument("--level", choices=LEVELS, default="char", help="tokens: characters or words")
-    p.add_argument("--hidden", type=int, default=256, help="RNN units per layer")
-    p.add_argument("--layers", type=int, default=1, help="stacked RNN layers")
-    p.add_argument("--embed", type=int, default=None, help="embedding width (default: one-hot)")
+    _network(p, embed=None, layers=1, side="")
     p.add_argument("--epochs", type=int, default=20, help="passes over the text")
     p.add_argument("--batch", type=int, default=32, help="parallel streams per minibatch")
     p.add_argument("--num-steps", type=int, default=35,
@@ -149,9 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the end of the text held out for validation perplexity")
     p.add_argument("--out", type=Path, metavar="FILE", required=True,
                    help="model file to write (safetensors, vocabulary included)")
-    _common(p, "print one JSON object of metrics on stdout, nothing else")
+    _outputs(p, "print one JSON object of metrics on stdout, nothing else")
+    _schedule(p)
 
-    p = add("generate", cli.cmd_generate, "continue a prefix with a saved language model")
+
+def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, metavar="FILE", required=True,
                    help="a file written by train-lm")
     p.add_argument("--prefix", required=True, help='text to continue, e.g. "time traveller"; '
@@ -159,9 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-tokens", type=int, default=100, help="tokens to add")
     p.add_argument("--temperature", type=float, default=0.0, help="0: most likely token")
     p.add_argument("--top-k", type=int, default=None, help="sample among the K likeliest only")
-    _common(p, "print one JSON object on stdout", train=False)
+    _outputs(p, "print one JSON object on stdout", train=False)
 
-    p = add("train-translate", cli.cmd_train_translate, "train a seq2seq translator and save it")
+
+def _train_translate_args(p: argparse.ArgumentParser) -> None:
     data = p.add_mutually_exclusive_group(required=True)
     data.add_argument("--pairs", type=Path, metavar="FILE",
                       help="tab-separated source/target lines (d2l's fra-eng.txt)")
@@ -171,22 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the first N pairs (default: all; --toy: the numbers 0..N-1, "
                    "default 1000)")
     p.add_argument("--num-valid", type=int, default=None,
-                   help="the last N of them are held out for BLEU (default: 0; --toy: a "
-                   "tenth, at most 100)")
+                   help="the last N of them are held out for BLEU and validation perplexity "
+                   "(default: 0; --toy: a tenth, at most 100)")
     p.add_argument("--min-freq", type=int, default=2, help="rarer words become <unk>")
     p.add_argument("--num-steps", type=int, default=9,
                    help="tokens per padded sentence (sequence length), as d2l")
-    p.add_argument("--embed", type=int, default=256, help="embedding width")
-    p.add_argument("--hidden", type=int, default=256, help="RNN units per layer")
-    p.add_argument("--layers", type=int, default=2, help="stacked RNN layers on each side")
+    _network(p, embed=256, layers=2, side=" on each side")
     p.add_argument("--epochs", type=int, default=50, help="passes over the pairs")
     p.add_argument("--batch", type=int, default=128, help="sentence pairs per minibatch")
     p.add_argument("--lr", type=float, default=0.005, help="Adam learning rate")
     p.add_argument("--out", type=Path, metavar="FILE", required=True,
                    help="translator file to write (safetensors, vocabularies included)")
-    _common(p, "print one JSON object of metrics on stdout, nothing else")
+    _outputs(p, "print one JSON object of metrics on stdout, nothing else")
+    _schedule(p)
 
-    p = add("translate", cli.cmd_translate, "translate sentences with a saved translator")
+
+def _translate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, metavar="FILE", required=True,
                    help="a file written by train-translate")
     p.add_argument("--beam", type=int, default=1, help="beam size (1: greedy)")
@@ -195,9 +213,46 @@ def build_parser() -> argparse.ArgumentParser:
                    help='print a JSON list of {"source", "translation"} objects')
     p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin lines)")
 
-    p = add("bench", lambda a: cli.run_bench(a.args), "run benchmarks/bench.py of a source "
-            "checkout; arguments pass through (seqrnn bench --help shows them)", add_help=False)
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments of bench.py")
+
+
+# name, what it does (--help), its arguments, the function that runs it
+_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None],
+                      Callable[[argparse.Namespace], Any]]] = [
+    ("demo", "train a character model on an embedded text and the toy translator (README)",
+     _demo_args, cli.cmd_demo),
+    ("train-lm", "train a language model on a text file and save it", _train_lm_args,
+     cli.cmd_train_lm),
+    ("generate", "continue a prefix with a saved language model", _generate_args,
+     cli.cmd_generate),
+    ("train-translate", "train a seq2seq translator and save it", _train_translate_args,
+     cli.cmd_train_translate),
+    ("translate", "translate sentences with a saved translator", _translate_args,
+     cli.cmd_translate),
+    ("bench", ("run benchmarks/bench.py of a source checkout; arguments pass through (seqrnn "
+               "bench --help shows them)"), _bench_args, lambda a: cli.run_bench(a.args)),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command but ``bench`` (which passes its arguments on).
+
+    Example:
+        >>> args = build_parser().parse_args(["generate", "--model", "m.safetensors",
+        ...                                   "--prefix", "the"])
+        >>> args.num_tokens, args.temperature
+        (100, 0.0)
+    """
+    parser = _Parser(prog="seqrnn", description=DESCRIPTION, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"seqrnn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, text, add_arguments, func in _COMMANDS:
+        p = sub.add_parser(name, help=text, description=text, formatter_class=_Formatter,
+                           add_help=name != "bench")
+        add_arguments(p)
+        p.set_defaults(func=func)
     return parser
 
 

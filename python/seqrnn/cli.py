@@ -9,6 +9,7 @@ which the entry point turns into one ``seqrnn: error: ...`` line and exit status
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 
 from . import plot
 from ._core import preprocess_d2l
-from ._training import History
+from ._training import _SCHEDULE_DEFAULTS, History, schedule_json
 from .data import load_translation_pairs, make_translation_data
 from .lm import LanguageModel
 from .metrics import corpus_bleu, exact_match
@@ -42,11 +43,18 @@ class CliError(Exception):
 USER_ERRORS = (CliError, OSError, ValueError, TypeError, IndexError, MemoryError)
 _INT_MAX = 2**63 - 1
 _AT_LEAST_1 = {"hidden", "layers", "embed", "epochs", "batch", "num_steps", "num_examples",
-               "top_k", "beam"}
+               "top_k", "beam", "step_size", "early_stopping"}
 _AT_LEAST_0 = {"num_tokens", "num_valid", "min_freq", "seed", "temperature", "alpha", "dropout",
-               "valid_fraction"}
-_BELOW_1 = {"dropout", "valid_fraction"}
+               "valid_fraction", "warmup", "patience"}
+_ABOVE_0 = {"lr", "lr_factor", "clip_value"}
+_BELOW_1 = {"dropout", "valid_fraction", "lr_factor"}
 PREPROCESS = ("d2l", "none")  # train-lm --preprocess: d2l's letters-only lower case, or none
+SCHEDULE_DEFAULTS = _SCHEDULE_DEFAULTS  # --schedule's names and the settings' defaults
+SCHEDULES = tuple(SCHEDULE_DEFAULTS)
+# The --schedule settings, each with the schedules it belongs to.
+_SCHEDULE_SETTINGS = {"lr_factor": ("step", "plateau"), "step_size": ("step",),
+                      "warmup": ("cosine",), "patience": ("plateau",),
+                      "restore_best": ("plateau",)}
 
 
 # ----- checks and helpers -----------------------------------------------------------------------
@@ -73,10 +81,68 @@ def check_values(args: argparse.Namespace) -> None:
             raise CliError(f"{flag} must be at least 1, got {value}")
         if name in _AT_LEAST_0 and value < 0:
             raise CliError(f"{flag} must be at least 0, got {value}")
+        if name in _ABOVE_0 and value <= 0:
+            raise CliError(f"{flag} must be above 0, got {value}")
         if name in _BELOW_1 and value >= 1:
             raise CliError(f"{flag} must be below 1, got {value}")
-        if name == "lr" and value <= 0:
-            raise CliError(f"--lr must be above 0, got {value}")
+    if hasattr(args, "schedule"):
+        _check_schedule(args)
+
+
+def _check_schedule(args: argparse.Namespace) -> None:
+    """Settings of a schedule other than ``--schedule``'s, a warm-up longer than the run, and
+    early stopping that would end a plateau schedule's run before it lowers the rate.
+
+    Example:
+        >>> _check_schedule(argparse.Namespace(schedule="cosine", epochs=20, lr_factor=None,
+        ...                 step_size=None, warmup=None, patience=3, restore_best=False,
+        ...                 early_stopping=None))
+        Traceback (most recent call last):
+            ...
+        seqrnn.cli.CliError: --patience is a setting of --schedule plateau, not of cosine
+    """
+    for name, schedules in _SCHEDULE_SETTINGS.items():
+        if getattr(args, name) not in (None, False) and args.schedule not in schedules:
+            default = " (the default)" if args.schedule == "constant" else ""
+            raise CliError(f"--{name.replace('_', '-')} is a setting of --schedule "
+                           f"{' or '.join(schedules)}, not of {args.schedule}{default}")
+    if args.warmup is not None and args.warmup > args.epochs:
+        raise CliError(f"--warmup {args.warmup} is longer than the run (--epochs {args.epochs})")
+    patience = SCHEDULE_DEFAULTS["plateau"]["patience"] if args.patience is None else args.patience
+    if args.schedule == "plateau" and args.early_stopping is not None and \
+            args.early_stopping < patience + 2:
+        raise CliError(f"--early-stopping {args.early_stopping} would stop training before "
+                       f"--schedule plateau lowers the rate (after more than --patience "
+                       f"{patience} epochs without improvement); give --early-stopping "
+                       f"{patience + 2} or more, or a lower --patience")
+
+
+def _fit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``fit``'s ``schedule``, ``early_stopping`` and ``clip_value`` of a training command.
+
+    Example:
+        >>> _fit_options(argparse.Namespace(schedule="plateau", lr_factor=0.5, step_size=None,
+        ...              warmup=None, patience=2, restore_best=True, early_stopping=None,
+        ...              clip_value=None))["schedule"]
+        {'name': 'plateau', 'factor': 0.5, 'patience': 2, 'restore_best': True}
+    """
+    settings = {"step": {"gamma": args.lr_factor, "step_size": args.step_size},
+                "cosine": {"warmup": args.warmup},
+                "plateau": {"factor": args.lr_factor, "patience": args.patience,
+                            "restore_best": args.restore_best or None}}.get(args.schedule, {})
+    schedule = {"name": args.schedule, **{k: v for k, v in settings.items() if v is not None}}
+    return {"schedule": None if args.schedule == "constant" else schedule,
+            "early_stopping": args.early_stopping, "clip_value": args.clip_value}
+
+
+def _check_watched(args: argparse.Namespace, has_valid: bool, remedy: str) -> None:
+    """A ``CliError`` when ``--schedule plateau`` or ``--early-stopping`` has no validation
+    perplexity to watch; ``remedy`` says how to hold out data."""
+    for flag, given in (("--schedule plateau", args.schedule == "plateau"),
+                        (f"--early-stopping {args.early_stopping}",
+                         args.early_stopping is not None)):
+        if given and not has_valid:
+            raise CliError(f"{flag} watches the validation perplexity, and {remedy}")
 
 
 def _input_file(path: Path, flag: str) -> Path:
@@ -154,26 +220,47 @@ def _progress(args: argparse.Namespace) -> bool:
     return not (args.no_progress or getattr(args, "json", False))
 
 
-def _summary(history: History) -> dict[str, Any]:
-    """Final metrics of a ``fit``: last-epoch perplexities, the run's tokens/s and training
-    seconds (``History.speed`` and ``History.total_seconds``, as the progress bar's last
-    figure), per-epoch lists."""
+def _summary(history: History, args: argparse.Namespace, options: dict[str, Any]
+             ) -> dict[str, Any]:
+    """Final metrics of a ``fit``: last-epoch perplexities, the last epoch's learning rate
+    (``final_lr``, ``History.lr[-1]``), the run's tokens/s and training seconds
+    (``History.speed`` and ``History.total_seconds``, as the progress bar's last figure), the
+    0-based best epoch and whether early stopping ended the run, the fit ``options`` with every
+    schedule setting, per-epoch lists."""
+    schedule = schedule_json(options["schedule"] or "constant", args.epochs, True)
     return {
         "epochs": history.epochs,
         "train_perplexity": history.train_perplexity[-1],
         "valid_perplexity": history.valid_perplexity[-1] if history.valid_perplexity else None,
+        "final_lr": history.lr[-1],
         "tokens_per_second": history.speed(),
         "seconds": history.total_seconds,
+        "best_epoch": history.best_epoch,
+        "stopped_early": history.epochs < args.epochs,
+        **options,
+        "schedule": json.loads(schedule or "{}"),
         "history": history.history,
     }
 
 
 def _summary_line(m: dict[str, Any]) -> str:
+    """The summary of a training command's metrics (:func:`_summary`) in one line.
+
+    Example:
+        >>> _summary_line({"train_perplexity": 5.0, "valid_perplexity": 6.0, "epochs": 4,
+        ...                "tokens_per_second": 1e4, "seconds": 2.0, "stopped_early": True,
+        ...                "best_epoch": 1, "final_lr": 0.0005})
+        'perplexity: training 5.000, validation 6.000; 10,000 tokens/s; 2.0 s for 4 epochs \
+(stopped early, the best was epoch 2); final learning rate 0.0005'
+    """
     valid = m["valid_perplexity"]
     ppl = f"training {m['train_perplexity']:.3f}" + ("" if valid is None else
                                                       f", validation {valid:.3f}")
+    stopped = f" (stopped early, the best was epoch {m['best_epoch'] + 1})" \
+        if m["stopped_early"] else ""
     return (f"perplexity: {ppl}; {m['tokens_per_second']:,.0f} tokens/s; "
-            f"{m['seconds']:.1f} s for {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''}")
+            f"{m['seconds']:.1f} s for {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''}"
+            f"{stopped}; final learning rate {m['final_lr']:.3g}")
 
 
 def jsonable(value: Any) -> Any:
@@ -215,7 +302,8 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
     ``--preprocess d2l`` (the default) keeps letters only, lower-cased, as
     :func:`seqrnn.data.load_time_machine` does, so The Time Machine gives d2l's 28 tokens;
     ``--preprocess none`` keeps the text as it is. The last ``--valid-fraction`` of the tokens
-    gives validation perplexity; ``--json`` returns the final metrics and the per-epoch history.
+    gives validation perplexity, which ``--schedule plateau`` and ``--early-stopping`` watch;
+    ``--json`` returns the final metrics and the per-epoch history.
 
     Example:
         $ seqrnn train-lm --text book.txt --level word --hidden 256 --epochs 20 \\
@@ -238,6 +326,8 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
     if args.valid_fraction > 0 and n_valid < 2:
         raise CliError(f"--valid-fraction {args.valid_fraction} of {len(ids)} tokens leaves "
                        f"{n_valid} for validation; it needs 2 (or --valid-fraction 0)")
+    _check_watched(args, n_valid > 0, "--valid-fraction 0 holds out no text; give a "
+                   "--valid-fraction above 0")
     train, valid = ids[: len(ids) - n_valid], (ids[len(ids) - n_valid :] if n_valid else None)
     needed = args.batch * args.num_steps + args.num_steps + 1  # a minibatch at any random offset
     if len(train) < needed:
@@ -250,10 +340,11 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
     _say(args, f"train-lm: {len(ids):,} {args.level} tokens from {args.text} (--preprocess "
                f"{preprocess}; {len(train):,} training, {n_valid:,} validation), vocabulary of "
                f"{len(vocab)}; {lm!r}")
+    options = _fit_options(args)
     history = lm.fit(train, args.epochs, args.batch, args.num_steps, args.lr,
                      optimizer=args.optimizer, valid=valid, progress=_progress(args),
-                     seed=args.seed)
-    metrics = _summary(history)
+                     seed=args.seed, **options)
+    metrics = _summary(history, args, options)
     lm.save(args.out)
     _say(args, _summary_line(metrics))
     _say(args, f"saved {args.out}")
@@ -321,25 +412,30 @@ def _translation_data(args: argparse.Namespace) -> Any:
 
 
 def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
-    """Train a seq2seq translator on sentence pairs, save it, report held-out BLEU.
+    """Train a seq2seq translator on sentence pairs, save it, report held-out BLEU. The
+    held-out pairs (``--num-valid``) also give the validation perplexity that ``--schedule
+    plateau`` and ``--early-stopping`` watch.
 
     Example:
         $ seqrnn train-translate --pairs fra-eng.txt --num-examples 640 --num-valid 128 \\
               --out tr.safetensors
-        $ seqrnn train-translate --toy --epochs 30 --out numbers.safetensors
+        $ seqrnn train-translate --toy --epochs 30 --schedule plateau --patience 2 \\
+              --early-stopping 6 --out numbers.safetensors
     """
     _check_outputs(args)
     data = _translation_data(args)
     train, valid = data.split()
+    _check_watched(args, len(valid) > 0, "no pair is held out; give --num-valid N")
     model = Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), args.embed, args.hidden,
                     args.layers, seed=args.seed)
     source = "the toy number task" if args.pairs is None else str(args.pairs)
     _say(args, f"train-translate: {len(train):,} training and {len(valid):,} held-out pairs from "
                f"{source}; vocabularies {len(data.src_vocab)} -> {len(data.tgt_vocab)}; {model!r}")
+    options = _fit_options(args)
     history = model.fit(train, args.epochs, args.batch, args.lr,
                         valid=valid if len(valid) else None, progress=_progress(args),
-                        seed=args.seed)
-    metrics = _summary(history)
+                        seed=args.seed, **options)
+    metrics = _summary(history, args, options)
     translator = Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
     translator.save(args.out)
     _say(args, _summary_line(metrics))

@@ -148,6 +148,11 @@ impl<T: Float> Seq2Seq<T> {
     }
 
     /// Beam search over every source sentence at once. Shapes: `src` `(src_steps, batch)`.
+    ///
+    /// Each step feeds every live hypothesis to the decoder, then, sentence by sentence,
+    /// expands the live hypotheses by every token, chooses the next beam from the best of those
+    /// and finishes the sentence once it has `beam_size` finished hypotheses, none alive, or
+    /// `max_len` tokens.
     pub fn beam_search(
         &self,
         src: ArrayView2<'_, usize>,
@@ -161,21 +166,11 @@ impl<T: Float> Seq2Seq<T> {
         let rows = (batch as u128).saturating_mul(k as u128);
         let per_row = 2 * cfg.max_len as u128 * std::mem::size_of::<usize>() as u128;
         crate::alloc::reserve("decoded tokens", rows.saturating_mul(per_row))?;
-        let (mut state, context) = self.start(src, src_len, k)?;
-        let mut next_state = state.clone();
+        let (state, context) = self.start(src, src_len, k)?; // (L, B*k, H), (B*k, H)
+        let mut beams = Beams::new(state, k, cfg.bos, vocab);
         let mut ws = self.decoder_workspace(batch * k);
-        // Per row: the hypothesis so far and its log-probability; rows 1..k of a sentence start
-        // dead (-inf) so the first step expands one beam only.
-        let mut tokens: Vec<Vec<usize>> = vec![Vec::new(); batch * k];
-        let mut log_p: Vec<f64> = (0..batch * k)
-            .map(|r| if r % k == 0 { 0.0 } else { f64::NEG_INFINITY })
-            .collect();
         let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); batch];
         let mut done = vec![false; batch];
-        let mut feed = vec![cfg.bos; batch * k];
-        let mut lp = Vec::with_capacity(vocab);
-        let mut cand: Vec<(f64, usize, usize)> = Vec::with_capacity(k * vocab); // (log p, row, token)
-        let score = |lp: f64, len: usize| lp / (len as f64).powf(cfg.alpha);
         // Multiply-adds of a step, about (one per parameter and row; the sort adds as many).
         let cost = self
             .config()
@@ -184,74 +179,177 @@ impl<T: Float> Seq2Seq<T> {
             .unwrap_or(usize::MAX);
         for step in 0..cfg.max_len {
             crate::interrupt::poll(cost)?;
-            let logits = self.decoder_step(&feed, context.view(), &mut state, &mut ws)?; // (B*k, V)
-            let mut new_tokens = tokens.clone();
-            let mut new_log_p = vec![f64::NEG_INFINITY; batch * k];
-            for i in 0..batch {
-                if done[i] {
-                    continue;
-                }
-                cand.clear();
-                for (r, &lp_r) in log_p.iter().enumerate().skip(i * k).take(k) {
-                    if lp_r.is_finite() {
-                        log_softmax_row(logits.row(r), &mut lp);
-                        cand.extend(lp.iter().enumerate().map(|(v, &p)| (lp_r + p, r, v)));
-                    }
-                }
-                cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-                let mut alive = 0;
-                for &(p, r, v) in cand.iter() {
-                    if alive == k || finished[i].len() >= k {
-                        break;
-                    }
-                    if v == cfg.eos {
-                        let hyp = tokens[r].clone();
-                        finished[i].push(Hypothesis {
-                            score: score(p, hyp.len() + 1),
-                            log_prob: p,
-                            tokens: hyp,
-                        });
-                    } else {
-                        let dst = i * k + alive;
-                        new_tokens[dst] = tokens[r].clone();
-                        new_tokens[dst].push(v);
-                        new_log_p[dst] = p;
-                        next_state
-                            .slice_mut(ndarray::s![.., dst, ..])
-                            .assign(&state.slice(ndarray::s![.., r, ..]));
-                        feed[dst] = v;
-                        alive += 1;
-                    }
-                }
-                let last_step = step + 1 == cfg.max_len;
-                if finished[i].len() >= k || alive == 0 || last_step {
-                    done[i] = true;
-                    // Unfinished beams compete only when the length limit cut them off.
-                    let cut_off = if last_step { alive } else { 0 };
-                    for r in i * k..i * k + cut_off {
-                        let hyp = new_tokens[r].clone();
-                        finished[i].push(Hypothesis {
-                            score: score(new_log_p[r], hyp.len()),
-                            log_prob: new_log_p[r],
-                            tokens: hyp,
-                        });
-                    }
+            let logits =
+                self.decoder_step(&beams.feed, context.view(), &mut beams.state, &mut ws)?; // (B*k, V)
+            beams.begin_step();
+            let last_step = step + 1 == cfg.max_len;
+            for (i, (done, finished)) in done.iter_mut().zip(&mut finished).enumerate() {
+                if !*done {
+                    *done = beams.advance(i, logits, cfg, last_step, finished);
                 }
             }
-            std::mem::swap(&mut state, &mut next_state);
-            tokens = new_tokens;
-            log_p = new_log_p;
+            beams.end_step();
             if done.iter().all(|&d| d) {
                 break;
             }
         }
-        finished
-            .into_iter()
-            .map(|hyps| {
-                hyps.into_iter()
-                    .max_by(|a, b| a.score.total_cmp(&b.score))
-                    .ok_or_else(|| Error::invalid("beam search", "at least one hypothesis", "none"))
-            })
-            .collect()
+        finished.into_iter().map(best).collect()
+    }
+}
+
+/// The best-scoring of a sentence's finished hypotheses (the last of equal scores).
+fn best(hyps: Vec<Hypothesis>) -> Result<Hypothesis> {
+    hyps.into_iter()
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+        .ok_or_else(|| Error::invalid("beam search", "at least one hypothesis", "none"))
+}
+
+impl Hypothesis {
+    /// `tokens` of log-probability `log_prob`, scored over the emitted tokens: `tokens` and,
+    /// when `with_eos`, the `<eos>` that ended them.
+    fn scored(tokens: Vec<usize>, log_prob: f64, with_eos: bool, alpha: f64) -> Self {
+        let len = tokens.len() + usize::from(with_eos);
+        Hypothesis {
+            score: log_prob / (len as f64).powf(alpha),
+            log_prob,
+            tokens,
+        }
+    }
+}
+
+/// The hypotheses under way in a beam search: `k` rows per sentence, sentence `i` owning rows
+/// `i*k..(i+1)*k`. A row whose log-probability is `-inf` is dead: it is fed to the decoder
+/// but never expanded.
+struct Beams<T> {
+    /// Rows per sentence (the beam size).
+    k: usize,
+    /// Each row's tokens so far.
+    tokens: Vec<Vec<usize>>,
+    /// Each row's log-probability.
+    log_p: Vec<f64>,
+    /// Each row's next decoder input.
+    feed: Vec<usize>,
+    /// The decoder state `(L, B*k, H)`.
+    state: Array3<T>,
+    /// The next step's tokens, log-probabilities and state, filled by [`Beams::choose`].
+    next_tokens: Vec<Vec<usize>>,
+    next_log_p: Vec<f64>,
+    next_state: Array3<T>, // (L, B*k, H)
+    /// One row's log-softmax `(V,)`.
+    lp: Vec<f64>,
+    /// A sentence's candidates `(log p, row, token)`, at most `(k * V,)`.
+    cand: Vec<(f64, usize, usize)>,
+}
+
+impl<T: Float> Beams<T> {
+    /// Every row fed `<bos>`; rows 1..k of each sentence start dead, so that the first step
+    /// expands one hypothesis only. Shapes: `state` `(L, B*k, H)`.
+    fn new(state: Array3<T>, k: usize, bos: usize, vocab: usize) -> Self {
+        let rows = state.dim().1;
+        Beams {
+            k,
+            tokens: vec![Vec::new(); rows],
+            log_p: (0..rows)
+                .map(|r| if r % k == 0 { 0.0 } else { f64::NEG_INFINITY })
+                .collect(),
+            feed: vec![bos; rows],
+            next_tokens: Vec::new(),
+            next_log_p: Vec::new(),
+            next_state: state.clone(),
+            state,
+            lp: Vec::with_capacity(vocab),
+            cand: Vec::with_capacity(k * vocab),
+        }
+    }
+
+    /// Starts a step: every next row begins as a dead copy of this step's.
+    fn begin_step(&mut self) {
+        self.next_tokens = self.tokens.clone();
+        self.next_log_p = vec![f64::NEG_INFINITY; self.log_p.len()];
+    }
+
+    /// Sentence `i`'s step, after the decoder's: expands its live hypotheses, chooses its next
+    /// beam and returns whether it is done: `k` hypotheses finished, none alive, or the last
+    /// step, whose live hypotheses finish too, cut off by the length limit. Shapes: `logits`
+    /// `(B*k, V)`.
+    fn advance(
+        &mut self,
+        i: usize,
+        logits: ArrayView2<'_, T>,
+        cfg: DecodeConfig,
+        last_step: bool,
+        finished: &mut Vec<Hypothesis>,
+    ) -> bool {
+        self.expand(i, logits);
+        let alive = self.choose(i, cfg.eos, cfg.alpha, finished);
+        let done = finished.len() >= self.k || alive == 0 || last_step;
+        // Unfinished hypotheses compete only when the length limit cut them off.
+        if done && last_step {
+            let rows = i * self.k..i * self.k + alive;
+            finished.extend(rows.map(|r| {
+                Hypothesis::scored(
+                    self.next_tokens[r].clone(),
+                    self.next_log_p[r],
+                    false,
+                    cfg.alpha,
+                )
+            }));
+        }
+        done
+    }
+
+    /// Fills `cand` with every one-token extension of sentence `i`'s live hypotheses, best
+    /// first (of equal log-probabilities, the lower row, then the lower token). Shapes:
+    /// `logits` `(B*k, V)`.
+    fn expand(&mut self, i: usize, logits: ArrayView2<'_, T>) {
+        self.cand.clear();
+        for (r, &lp_r) in self.log_p.iter().enumerate().skip(i * self.k).take(self.k) {
+            if lp_r.is_finite() {
+                log_softmax_row(logits.row(r), &mut self.lp);
+                let extensions = self.lp.iter().enumerate().map(|(v, &p)| (lp_r + p, r, v));
+                self.cand.extend(extensions);
+            }
+        }
+        self.cand
+            .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    }
+
+    /// Takes sentence `i`'s candidates best first until it has `k` live or `k` finished
+    /// hypotheses: one ending in `<eos>` joins `finished`, any other becomes one of its next
+    /// rows (tokens, log-probability, state, feed). Returns the number of next rows filled.
+    fn choose(
+        &mut self,
+        i: usize,
+        eos: usize,
+        alpha: f64,
+        finished: &mut Vec<Hypothesis>,
+    ) -> usize {
+        let mut alive = 0;
+        for &(p, r, v) in &self.cand {
+            if alive == self.k || finished.len() >= self.k {
+                break;
+            }
+            if v == eos {
+                finished.push(Hypothesis::scored(self.tokens[r].clone(), p, true, alpha));
+            } else {
+                let dst = i * self.k + alive;
+                self.next_tokens[dst] = self.tokens[r].clone();
+                self.next_tokens[dst].push(v);
+                self.next_log_p[dst] = p;
+                self.next_state
+                    .slice_mut(ndarray::s![.., dst, ..])
+                    .assign(&self.state.slice(ndarray::s![.., r, ..]));
+                self.feed[dst] = v;
+                alive += 1;
+            }
+        }
+        alive
+    }
+
+    /// Ends the step: the next rows become this step's.
+    fn end_step(&mut self) {
+        std::mem::swap(&mut self.state, &mut self.next_state);
+        std::mem::swap(&mut self.tokens, &mut self.next_tokens);
+        std::mem::swap(&mut self.log_p, &mut self.next_log_p);
     }
 }
