@@ -104,9 +104,12 @@ class History:
             166.66666666666666
             >>> History().speed(tokens=50, seconds=0.5)
             100.0
+            >>> History(tokens_per_second=[math.inf], seconds=[1.0]).speed()  # a forged record
+            inf
         """
-        done = sum(round(r * s) for r, s in zip(self.tokens_per_second, self.seconds))
-        return (done + tokens) / max(self.total_seconds + seconds, 1e-9)
+        done = math.fsum(round(r * s) if math.isfinite(r * s) else r * s
+                         for r, s in zip(self.tokens_per_second, self.seconds))
+        return (done + tokens) / max(self.total_seconds + seconds, 1e-9)  # inf or nan if so
 
 
 @dataclass(frozen=True)
