@@ -10,7 +10,8 @@ wall time; the best validation perplexity is kept.
 Learning-rate schedules: with ``--decay F --patience P`` seqrnn's ``fit`` runs its built-in
 plateau schedule (``schedule={"name": "plateau", "factor": F, "patience": P, "threshold": 0,
 "restore_best": True}``: the rate times F after more than P epochs without a better
-validation perplexity, going back to the best epoch) and PyTorch runs
+validation perplexity, going back to the best epoch; ``--keep-going`` goes on from the current
+weights instead, as PyTorch does) and PyTorch runs
 ``torch.optim.lr_scheduler.ReduceLROnPlateau`` with each ``--torch-plateau F,P`` given (its
 rule is the same; it keeps the current weights), one 60 s run per setting, plus the plain
 recipe without a schedule.
@@ -56,7 +57,7 @@ def run_seqrnn(args: argparse.Namespace, train: np.ndarray, valid: np.ndarray,
 
     schedule = None if args.decay is None else {
         "name": "plateau", "factor": args.decay, "patience": args.patience, "threshold": 0.0,
-        "restore_best": True}
+        "restore_best": not args.keep_going}
     lm.fit(train, 100_000, 32, 35, lr=args.lr, optimizer="adam", clip=1.0, valid=valid,
            progress=False, callback=record, seed=0, schedule=schedule)
     return curve
@@ -150,6 +151,9 @@ def main() -> None:
     p.add_argument("--decay", type=float, default=None,
                    help="seqrnn: plateau schedule factor (default: no schedule)")
     p.add_argument("--patience", type=int, default=1, help="seqrnn: plateau schedule patience")
+    p.add_argument("--keep-going", action="store_true",
+                   help="seqrnn: reduce the rate from the current weights, as PyTorch does, "
+                        "instead of going back to the best epoch")
     p.add_argument("--torch-plateau", nargs="*", default=[],
                    help="PyTorch ReduceLROnPlateau settings to try, as factor,patience")
     p.add_argument("--impls", nargs="+", default=["seqrnn", "torch"])
@@ -166,7 +170,8 @@ def main() -> None:
     curves = {}
     if "seqrnn" in args.impls:
         name = "seqrnn" + ("" if args.decay is None else
-                           f", plateau schedule (factor {args.decay}, patience {args.patience})")
+                           f", plateau schedule (factor {args.decay}, patience {args.patience}"
+                           + ("" if args.keep_going else ", restore_best") + ")")
         curves[name] = run_seqrnn(args, train, valid, lm)
     if "torch" in args.impls:
         try:

@@ -201,3 +201,25 @@ def test_rnn_and_linear_save_and_load(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="^invalid checkpoint: .*batch_first must be"):
         seqrnn.RNN.load(_forge(tmp_path / "rnn.safetensors", flag))
+
+
+def test_every_model_saves_and_loads_the_callers_metadata(tmp_path):
+    pairs = [("hi", "salut"), ("go", "va")]
+    models = [seqrnn.RNN(input_size=3, hidden_size=4, seed=0),
+              seqrnn.Linear(in_features=3, out_features=2, seed=0),
+              seqrnn.LanguageModel(vocab_size=5, hidden_size=4, seed=0),
+              seqrnn.Seq2Seq(6, 7, 4, 8, num_layers=1, seed=0),
+              seqrnn.Translator.train(pairs, epochs=1, embed_size=4, hidden_size=8,
+                                      num_layers=1, seed=0, progress=False)]
+    for model in models:
+        path = tmp_path / f"{type(model).__name__}.safetensors"
+        assert model.metadata == {}
+        model.save(path, {"note": "untrained", "data": "none"})
+        loaded = type(model).load(path)
+        assert loaded.metadata == {"note": "untrained", "data": "none"}, type(model)
+        model.save(path)  # metadata is optional everywhere
+        assert type(model).load(path).metadata == {}
+        with pytest.raises(ValueError, match="keys starting with 'seqrnn.' are the library's"):
+            model.save(path, {"seqrnn.kind": "Linear"})
+        with pytest.raises(TypeError, match="metadata must be a dict of str to str"):
+            model.save(path, {"note": 1})

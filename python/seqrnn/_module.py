@@ -17,6 +17,16 @@ _CORE = "_core"  # the compiled model; pickled as the safetensors bytes that ``s
 _TRANSIENT = ("_fit_lock", "_optimizer")  # per-process state and the last fit's optimizer
 
 
+def users_entries(meta: dict[str, str]) -> dict[str, str]:
+    """The entries of a file's metadata that its writer's caller put there.
+
+    Example:
+        >>> users_entries({"seqrnn.kind": "Linear", "note": "x"})
+        {'note': 'x'}
+    """
+    return {k: v for k, v in meta.items() if not k.startswith("seqrnn.")}
+
+
 class StateDict:
     """``state_dict()`` / ``load_state_dict()`` over the compiled model in ``self._core``, plus
     ``pickle``/``copy.deepcopy`` support and ``to_torch()`` / ``from_torch()``.
@@ -28,6 +38,8 @@ class StateDict:
         >>> bool((clone.state_dict()["output.weight"] == lm.state_dict()["output.weight"]).all())
         True
     """
+
+    _metadata: dict[str, str]  # the caller's entries of a loaded file (see metadata)
 
     _core: Any
 
@@ -68,18 +80,34 @@ class StateDict:
     def _restore_file_metadata(self, meta: dict[str, str], name: str) -> None:
         """Restore :meth:`_file_metadata` (``ValueError`` for values it never writes)."""
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write parameters and configuration to one safetensors file, atomically (see README's
-        guarantees: links are followed, special files refused, permission bits kept).
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The caller's entries of the file this model was loaded from (``save``'s
+        ``metadata``); empty for a model made in this process.
 
         Example:
-            >>> seqrnn.RNN(input_size=3, hidden_size=4, seed=0).save("rnn.safetensors")
-            >>> seqrnn.RNN.load("rnn.safetensors").hidden_size
-            4
+            >>> seqrnn.Linear(in_features=3, out_features=2, seed=0).metadata
+            {}
+        """
+        return dict(self.__dict__.get("_metadata", {}))
+
+    def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
+        """Write parameters and configuration to one safetensors file, atomically (see README's
+        guarantees: links are followed, special files refused, permission bits kept), with
+        ``metadata`` (str -> str, keys not starting with ``seqrnn.``) in its header.
+
+        Example:
+            >>> seqrnn.RNN(input_size=3, hidden_size=4, seed=0).save("rnn.safetensors",
+            ...                                                     {"note": "untrained"})
+            >>> rnn = seqrnn.RNN.load("rnn.safetensors")
+            >>> rnn.hidden_size, rnn.metadata
+            (4, {'note': 'untrained'})
         """
         from . import _core
+        from ._validate import user_metadata
 
-        _core.write_atomic(os.fspath(path), self._core.to_bytes(self._file_metadata()))
+        meta = {**user_metadata(metadata), **self._file_metadata()}
+        _core.write_atomic(os.fspath(path), self._core.to_bytes(meta))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
@@ -98,6 +126,7 @@ class StateDict:
         model._core = core
         model.__dict__.setdefault("seed", None)
         model._restore_file_metadata(meta, name)
+        model._metadata = users_entries(meta)
         return model
 
     # ----- pickle and copy ----------------------------------------------------------------------

@@ -190,6 +190,32 @@ def ids_in_range(a: npt.NDArray[np.int64], what: str, vocab_size: int) -> None:
         )
 
 
+RESERVED_PREFIX = "seqrnn."  # metadata keys the library writes and reads itself
+
+
+def user_metadata(metadata: Any) -> dict[str, str]:
+    """``save``'s ``metadata``: a dict of str to str whose keys do not start with ``seqrnn.``.
+
+    Example:
+        >>> user_metadata({"note": "trained on the whole book"})
+        {'note': 'trained on the whole book'}
+        >>> user_metadata({"seqrnn.vocab": "x"})
+        Traceback (most recent call last):
+            ...
+        ValueError: metadata: keys starting with 'seqrnn.' are the library's own, got 'seqrnn.vocab'
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("metadata must be a dict of str to str")
+    for key in metadata:
+        if key.startswith(RESERVED_PREFIX):
+            raise ValueError(f"metadata: keys starting with {RESERVED_PREFIX!r} are the "
+                             f"library's own, got {key!r}")
+    return dict(metadata)
+
+
 def finite_positive(value: Any, what: str) -> float:
     """A finite float > 0 (learning rates, clipping thresholds)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from . import _core
 from . import _validate as v
-from ._module import StateDict
+from ._module import StateDict, users_entries
 from ._training import FitOptions, History, Saving, previous_trainer, run_epochs
 
 Array = npt.NDArray[Any]
@@ -433,13 +433,14 @@ class LanguageModel(StateDict):
 
     # ----- files ----------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write weights, configuration and vocabulary to one safetensors file, atomically.
+    def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
+        """Write weights, configuration and vocabulary to one safetensors file, atomically, with
+        ``metadata`` (str -> str, read back as ``LanguageModel.load(path).metadata``).
 
         Example:
             >>> LanguageModel(vocab_size=5, hidden_size=8, seed=0).save("lm.safetensors")
         """
-        meta = {}
+        meta = v.user_metadata(metadata)
         if self.vocab is not None:
             self._check_vocab()
             meta[VOCAB_KEY] = self.vocab.to_json()
@@ -462,6 +463,7 @@ class LanguageModel(StateDict):
         core, meta = _core.LanguageModel.load(os.fspath(path))
         lm = cls.__new__(cls)
         lm._core, lm.seed, lm.vocab, lm.level = core, None, None, "char"
+        lm._metadata = users_entries(meta)
         if VOCAB_KEY in meta:
             from .vocab import Vocab
 

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from . import _core
 from . import _validate as v
-from ._module import StateDict
+from ._module import StateDict, users_entries
 from ._training import FitOptions, History, Saving, perplexity, previous_trainer, run_epochs
 
 Array = npt.NDArray[Any]
@@ -270,12 +270,18 @@ class Seq2Seq(StateDict):
                 "tokens": list(tokens)}
 
     def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
-        """Write one safetensors file atomically, with ``metadata`` (str -> str) in its header.
+        """Write one safetensors file atomically, with ``metadata`` (str -> str, keys not
+        starting with ``seqrnn.``) in its header, read back as ``Seq2Seq.load(path).metadata``.
 
         Example:
             >>> Seq2Seq(10, 12, 4, 8, seed=0).save("s2s.safetensors", {"note": "untrained"})
+            >>> Seq2Seq.load("s2s.safetensors").metadata
+            {'note': 'untrained'}
         """
-        self._core.save(os.fspath(path), dict(metadata or {}))
+        self._save(path, v.user_metadata(metadata))
+
+    def _save(self, path: str | os.PathLike[str], meta: dict[str, str]) -> None:
+        self._core.save(os.fspath(path), meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Seq2Seq:
@@ -286,12 +292,12 @@ class Seq2Seq(StateDict):
             >>> Seq2Seq.load("s2s.safetensors")
             Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, context='concat', dtype='float32')
         """
-        return cls._from_core(_core.Seq2Seq.load(os.fspath(path))[0])
+        return cls._from_core(*_core.Seq2Seq.load(os.fspath(path)))
 
     @classmethod
-    def _from_core(cls, core: Any) -> Seq2Seq:
+    def _from_core(cls, core: Any, meta: dict[str, str] | None = None) -> Seq2Seq:
         m = cls.__new__(cls)
-        m._core, m.seed = core, None
+        m._core, m.seed, m._metadata = core, None, users_entries(meta or {})
         return m
 
 
@@ -436,17 +442,32 @@ class Translator:
         texts = [" ".join(self.tgt_vocab.to_tokens(ids)) for ids in out]
         return texts[0] if single else texts
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Model, both vocabularies and ``num_steps`` in one safetensors file, atomically.
+    def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
+        """Model, both vocabularies and ``num_steps`` in one safetensors file, atomically, with
+        ``metadata`` as :meth:`Seq2Seq.save` (read back as ``Translator.load(path).metadata``).
 
         Example:
             >>> tr = Translator.train([("hi", "salut")], epochs=1, embed_size=4, hidden_size=8,
             ...                       num_layers=1, seed=0, progress=False)
             >>> tr.save("tr.safetensors")
         """
-        self.model.save(path, {SRC_VOCAB_KEY: self.src_vocab.to_json(),
-                               TGT_VOCAB_KEY: self.tgt_vocab.to_json(),
-                               STEPS_KEY: str(self.num_steps)})
+        self.model._save(path, {**v.user_metadata(metadata),
+                                SRC_VOCAB_KEY: self.src_vocab.to_json(),
+                                TGT_VOCAB_KEY: self.tgt_vocab.to_json(),
+                                STEPS_KEY: str(self.num_steps)})
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The caller's entries of the file this translator was loaded from.
+
+        Example:
+            >>> tr = Translator.train([("hi", "salut")], epochs=1, embed_size=4, hidden_size=8,
+            ...                       num_layers=1, seed=0, progress=False)
+            >>> tr.save("tr.safetensors", {"data": "one pair"})
+            >>> Translator.load("tr.safetensors").metadata
+            {'data': 'one pair'}
+        """
+        return self.model.metadata
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Translator:
@@ -467,7 +488,7 @@ class Translator:
         if missing:
             raise ValueError(f"invalid checkpoint: {name}: not a translator checkpoint "
                              f"(no {missing[0]})")
-        model = Seq2Seq._from_core(core)
+        model = Seq2Seq._from_core(core, meta)
         steps = meta[STEPS_KEY]
         if not (steps.isascii() and steps.isdigit() and len(steps) <= 6
                 and 1 <= int(steps) <= MAX_NUM_STEPS):
