@@ -261,3 +261,10 @@ def test_first_format_checkpoints_resume_to_the_same_parameters(tmp_path, kind):
     assert digest(model) == expected
     header = path.read_bytes()
     assert b'format\\":2' in header[:4096]  # written again in the current format
+
+
+def test_the_progress_bar_shows_the_epoch_in_progress_and_the_rate(capsys):
+    lm().fit(np.tile(CORPUS, 4), epochs=2, lr=0.01, **dict(FIT, progress=True))
+    err = capsys.readouterr().err
+    assert "lr=0.01" in err and "valid ppl=" in err
+    assert "loss=0.0000" not in err  # never the sums of an epoch already closed

@@ -336,7 +336,9 @@ class _Run:
             batches, _, _, done = t.run(self.core, n)
             per_batch = (time.perf_counter() - t0) / max(batches, 1)
             self.chunk = max(1, min(10_000, int(0.1 / max(per_batch, 1e-6))))
-            if self.saving.checkpoint is not None and not done and self.at_step_checkpoint():
+            if done:
+                return  # the epoch's sums went into the history; end_epoch shows them
+            if self.saving.checkpoint is not None and self.at_step_checkpoint():
                 t.checkpoint(self.core, self.saving.checkpoint)
             *_, (tokens, loss_sum, seconds) = record = t.record
             loss = loss_sum / max(tokens, 1)
