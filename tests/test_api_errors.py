@@ -43,8 +43,10 @@ def decode(**kw):
 
 
 def saved(tmp: Path, model, name: str, metadata=None) -> Path:
+    """``model`` saved; ``metadata`` may forge the library's own ``seqrnn.*`` entries, which
+    ``save`` refuses from callers, so it goes through the compiled model directly."""
     path = tmp / name
-    model.save(path) if metadata is None else model.save(path, metadata)
+    model.save(path) if metadata is None else model._core.save(str(path), metadata)
     return path
 
 

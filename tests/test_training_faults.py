@@ -5,6 +5,7 @@ naming the epoch and minibatch, the model keeping its last finite parameters; Ct
 import math
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -118,6 +119,9 @@ def test_ctrl_c_stops_fit_promptly_with_a_savable_model(tmp_path):
         time.sleep(1.5)  # well inside fit, which would run for hours
         sent = time.perf_counter()
         child.send_signal(signal.SIGINT)
+        # A child that lost the signal would train for hours: wait 60 s at most.
+        ready, _, _ = select.select([child.stdout], [], [], 60)
+        assert ready, "fit did not stop within 60 s of SIGINT"
         line = child.stdout.readline().strip()
         waited = time.perf_counter() - sent
         assert line == "interrupted"
