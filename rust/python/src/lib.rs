@@ -142,7 +142,12 @@ pub(crate) fn detach_interruptible<T: Send>(
             Err(seqrnn::Error::Interrupted) => Err(raised
                 .take()
                 .unwrap_or_else(|| errors::to_py(seqrnn::Error::Interrupted))),
-            r => r.py(),
+            // A signal the hook took is raised even if the work ended without stopping for
+            // it (it had no poll left to make, or a part of it let the stop go by): never lost.
+            r => match raised.take() {
+                Some(e) => Err(e),
+                None => r.py(),
+            },
         }
     })
 }
