@@ -98,7 +98,7 @@ fn borrow<'py, C: pyo3::PyClass>(model: &Bound<'py, PyAny>, kind: &str) -> PyRes
     obj.try_borrow().map_err(|_| busy(kind))
 }
 
-/// Works on a copy of the model in `shared` with `f` (the GIL released, Ctrl-C polled) and
+/// Works on a copy of the model in `shared` with `f` (the GIL released) and
 /// stores the copy back, also when `f` fails part-way (a trainer's steps are whole).
 fn on_copy<M: Clone + Send + Sync, X: Send, R: Send>(
     py: Python<'_>,
@@ -108,7 +108,8 @@ fn on_copy<M: Clone + Send + Sync, X: Send, R: Send>(
 ) -> PyResult<R> {
     let mut work = (*shared.get()).clone();
     let model = pick(&mut work).ok_or_else(model_differs)?;
-    let result = detach_interruptible(py, || f(model));
+    // Without the interrupt hook: fit's chunks are short and Ctrl-C arrives between them.
+    let result = py.detach(|| f(model)).py();
     shared.set(work);
     result
 }
