@@ -114,6 +114,15 @@ impl OptimizerConfig {
         Ok(config)
     }
 
+    /// Sets the learning rate, unchecked (callers check it).
+    pub(crate) fn set_lr(&mut self, new_lr: f64) {
+        match self {
+            OptimizerConfig::Sgd { lr, .. }
+            | OptimizerConfig::Adam { lr, .. }
+            | OptimizerConfig::Adagrad { lr, .. } => *lr = new_lr,
+        }
+    }
+
     /// The learning rate.
     pub fn lr(&self) -> f64 {
         match self {
@@ -207,11 +216,7 @@ impl<T: Float> Optimizer<T> {
         if !(new_lr.is_finite() && new_lr >= 0.0) {
             return Err(Error::invalid("lr", "a finite number >= 0", new_lr));
         }
-        match &mut self.config {
-            OptimizerConfig::Sgd { lr, .. }
-            | OptimizerConfig::Adam { lr, .. }
-            | OptimizerConfig::Adagrad { lr, .. } => *lr = new_lr,
-        }
+        self.config.set_lr(new_lr);
         Ok(())
     }
 

@@ -186,7 +186,7 @@ impl Progress {
             )));
         }
         let mut ours = mine.optimizer.clone();
-        set_lr(&mut ours, self.optimizer.lr());
+        ours.set_lr(self.optimizer.lr());
         let debug = |x: &dyn std::fmt::Debug| format!("{x:?}");
         let checks = [
             ("the optimizer", debug(&self.optimizer), debug(&ours)),
@@ -218,14 +218,6 @@ impl Progress {
 
 fn bad(msg: impl Into<String>) -> Error {
     Error::Checkpoint(msg.into())
-}
-
-fn set_lr(config: &mut OptimizerConfig, new_lr: f64) {
-    match config {
-        OptimizerConfig::Sgd { lr, .. }
-        | OptimizerConfig::Adam { lr, .. }
-        | OptimizerConfig::Adagrad { lr, .. } => *lr = new_lr,
-    }
 }
 
 fn views<T>(tensors: &[(String, ArrayD<T>)]) -> Vec<(String, ArrayViewD<'_, T>)> {
