@@ -28,7 +28,12 @@ class Seq2Seq(StateDict):
     The decoder starts from the encoder's final state (taken at each source's valid length);
     with ``context="concat"`` (d2l) the encoder's top-layer final state is also appended to
     every decoder input, so ``decoder.rnn.weight_ih_l0`` is ``(H, E + H)``; ``"none"`` is the
-    plain design. Recurrent weights start orthogonal (``init="orthogonal"``; ``"uniform"`` is
+    plain design. With ``attention="additive"`` (d2l's Bahdanau design, section 11.4) the
+    decoder's top-layer state attends at every step to all the encoder's top-layer states of
+    the sentence (masked at its valid length), and the context comes first in the decoder's
+    input, ``[c_t, embedding]``: ``decoder.rnn.weight_ih_l0`` is ``(H, H + E)`` and
+    ``decoder.attention.W_q.weight``, ``W_k.weight`` ``(H, H)``, ``w_v.weight`` ``(1, H)`` are
+    added (``context`` then defaults to ``"none"``). Recurrent weights start orthogonal (``init="orthogonal"``; ``"uniform"`` is
     PyTorch's default): with it the tanh RNN learns d2l's small English-French task as reliably
     as d2l's GRU (see README). State-dict names: ``encoder.embedding.weight``, ``encoder.rnn.weight_ih_l0``,
     ..., ``decoder.embedding.weight``, ``decoder.rnn.*``, ``decoder.output.weight``,
@@ -50,12 +55,15 @@ class Seq2Seq(StateDict):
         embed_size: int = 256,
         hidden_size: int = 256,
         num_layers: int = 2,
-        context: str = "concat",
+        context: str | None = None,
         seed: int | None = None,
         dtype: Any = "float32",
         init: str = "orthogonal",
         dropout: float = 0.0,
+        attention: str = "none",
     ) -> None:
+        if context is None:
+            context = "none" if attention == "additive" else "concat"
         self.seed: int | None = v.seed_or_random(seed)
         self._core = _core.Seq2Seq(
             v.positive_int(src_vocab_size, "src_vocab_size"),
@@ -68,6 +76,7 @@ class Seq2Seq(StateDict):
             v.dtype_name(dtype),
             init,
             float(dropout),
+            attention,
         )
 
     def _config(self) -> tuple[int, int, int, int, int, str]:
@@ -81,12 +90,13 @@ class Seq2Seq(StateDict):
     context = property(lambda self: self._config()[5], doc="'concat' or 'none'.")
     dtype = property(lambda self: self._core.dtype, doc="'float32' or 'float64'.")
     dropout = property(lambda self: self._core.dropout, doc="Between-layer dropout in fit.")
+    attention = property(lambda self: self._core.attention, doc="'none' or 'additive'.")
 
     def __repr__(self) -> str:
         return (
             f"Seq2Seq({self.src_vocab_size}, {self.tgt_vocab_size}, embed_size={self.embed_size}, "
             f"hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
-            f"context={self.context!r}, dtype={self.dtype!r})"
+            f"context={self.context!r}, attention={self.attention!r}, dtype={self.dtype!r})"
         )
 
     @staticmethod
@@ -253,9 +263,12 @@ class Seq2Seq(StateDict):
         """Greedy translation of one sentence ``src`` (its token ids, no padding), step by step.
 
         Returns ``{"encoder_states": (src_steps, hidden), "decoder_states": (out_steps, hidden),
-        "logits": (out_steps, tgt_vocab), "tokens": [argmax of each step]}`` (top layer's
-        states; ``tokens`` ends with ``eos`` when it was chosen within ``max_len`` steps). The
-        tokens before ``eos`` are what :meth:`decode` returns for this sentence.
+        "logits": (out_steps, tgt_vocab), "tokens": [argmax of each step], "attention":
+        (out_steps, src_steps) or None}`` (top layer's states; ``tokens`` ends with ``eos``
+        when it was chosen within ``max_len`` steps; ``attention``: with
+        ``attention="additive"``, the weights each output step gave each source token, rows
+        summing to 1). The tokens before ``eos`` are what :meth:`decode` returns for this
+        sentence.
 
         Example:
             >>> m = Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, seed=0)
@@ -265,9 +278,9 @@ class Seq2Seq(StateDict):
         """
         src_a = v.ids(src, "src")
         v.ndim(src_a, "src", (1,), "(src_steps,)")
-        enc, dec, logits, tokens = self._core.greedy_steps(src_a, bos, eos, max_len)
+        enc, dec, logits, tokens, weights = self._core.greedy_steps(src_a, bos, eos, max_len)
         return {"encoder_states": enc, "decoder_states": dec, "logits": logits,
-                "tokens": list(tokens)}
+                "tokens": list(tokens), "attention": weights}
 
     def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
         """Write one safetensors file atomically, with ``metadata`` (str -> str, keys not
@@ -290,7 +303,7 @@ class Seq2Seq(StateDict):
         Example:
             >>> Seq2Seq(10, 12, 4, 8, num_layers=1, seed=0).save("s2s.safetensors")
             >>> Seq2Seq.load("s2s.safetensors")
-            Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, context='concat', dtype='float32')
+            Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, context='concat', attention='none', dtype='float32')
         """
         return cls._from_core(*_core.Seq2Seq.load(os.fspath(path)))
 
@@ -358,10 +371,11 @@ class Translator:
         lr: float = 0.005,
         seed: int | None = None,
         progress: bool = True,
-        context: str = "concat",
+        context: str | None = None,
         dropout: float = 0.0,
         init: str = "orthogonal",
         dtype: Any = "float32",
+        attention: str = "none",
         valid_fraction: float = 0.0,
         valid_pairs: Sequence[tuple[str, str]] | None = None,
         **fit_args: Any,
@@ -399,7 +413,7 @@ class Translator:
         data = make_translation_data(pairs + held, num_steps, min_freq=min_freq,
                                      num_valid=num_valid)
         model = Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), embed_size, hidden_size,
-                        num_layers, context, seed, dtype, init, dropout)
+                        num_layers, context, seed, dtype, init, dropout, attention)
         tr = cls(model, data.src_vocab, data.tgt_vocab, num_steps)
         bound = inspect.signature(Seq2Seq.fit).bind(
             model, data, epochs, batch_size, lr, progress=progress, seed=seed, **fit_args)

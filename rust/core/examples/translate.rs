@@ -279,6 +279,7 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
         num_layers: a.layers,
         context: Context::Concat,
         dropout: 0.0,
+        attention: seqrnn::Attention::None,
     };
     if config.num_params().is_none() {
         return Err(

@@ -44,6 +44,8 @@ pub struct GreedySteps<T> {
     pub logits: Array2<T>,
     /// The argmax of each step's logits (`<eos>` included when it was chosen).
     pub tokens: Vec<usize>,
+    /// With attention, each step's attention weights over the source `(out_steps, src_steps)`.
+    pub attention: Option<Array2<T>>,
 }
 
 /// One decoded sentence: tokens without `<bos>`/`<eos>`, and its scores.
@@ -66,26 +68,6 @@ fn log_softmax_row<T: Float>(row: ndarray::ArrayView1<'_, T>, out: &mut Vec<f64>
 }
 
 impl<T: Float> Seq2Seq<T> {
-    /// Encodes and returns `(state (L, B*k, H), context (B*k, H))` with each sentence's rows
-    /// repeated `k` times.
-    fn start(
-        &self,
-        src: ArrayView2<'_, usize>,
-        src_len: &[usize],
-        k: usize,
-    ) -> Result<(Array3<T>, Array2<T>)> {
-        let h_n = self.encode(src, src_len)?.h_n(); // (L, B, H)
-        let (l, b, h) = h_n.dim();
-        let mut state = crate::alloc::zeros3("decoder state", l, b * k, h)?; // (L, B*k, H)
-        for (row, i) in (0..b * k).map(|r| (r, r / k)) {
-            state
-                .slice_mut(ndarray::s![.., row, ..])
-                .assign(&h_n.slice(ndarray::s![.., i, ..]));
-        }
-        let context = state.index_axis(Axis(0), l - 1).to_owned(); // (B*k, H)
-        Ok((state, context))
-    }
-
     /// Greedy decoding of one source sentence `src` (its valid tokens, no padding), keeping
     /// every step; its tokens up to `<eos>` are [`Seq2Seq::greedy`]'s. `cfg.beam_size` is
     /// ignored. Shapes: see [`GreedySteps`].
@@ -103,9 +85,16 @@ impl<T: Float> Seq2Seq<T> {
             .map_err(|_| Error::shape("src", &[src.len(), 1], &[src.len()]))?; // (Ts, 1)
         let cache = self.encode(src_ids.view(), &[src.len()])?;
         let encoder_states = cache.top_states().index_axis(Axis(1), 0).to_owned(); // (Ts, H)
-        let mut state = cache.h_n(); // (L, 1, H)
-        let context = state.index_axis(Axis(0), state.dim().0 - 1).to_owned(); // (1, H)
-        let mut ws = self.decoder_workspace(1);
+        let (mut state, memory) = self.start(src_ids.view(), &[src.len()], 1)?; // (L, 1, H)
+        let mut ws = self.decoder_workspace(1, &memory)?;
+        let mut attention = match ws.attention_weights() {
+            Some(_) => Some(crate::alloc::zeros2(
+                "attention weights",
+                cfg.max_len,
+                src.len(),
+            )?),
+            None => None,
+        }; // (max_len, Ts)
         let mut decoder_states = crate::alloc::zeros2("decoder states", cfg.max_len, h)?; // (max_len, H)
         let mut logits = crate::alloc::zeros2("decoder logits", cfg.max_len, vocab)?; // (max_len, V)
         let (mut tokens, mut feed) = (Vec::with_capacity(cfg.max_len), cfg.bos);
@@ -113,12 +102,16 @@ impl<T: Float> Seq2Seq<T> {
         while tokens.len() < cfg.max_len && feed != cfg.eos {
             crate::interrupt::poll(cost)?;
             let t = tokens.len();
-            let z = self.decoder_step(&[feed], context.view(), &mut state, &mut ws)?; // (1, V)
+            let z = self.decoder_step(&[feed], &memory, &mut state, &mut ws)?; // (1, V)
             logits.row_mut(t).assign(&z.row(0));
+            let z = logits.row(t);
+            if let (Some(all), Some(w)) = (&mut attention, ws.attention_weights()) {
+                all.row_mut(t).assign(&w.row(0));
+            }
             let top = state.index_axis(Axis(0), state.dim().0 - 1); // (1, H)
             decoder_states.row_mut(t).assign(&top.row(0));
             // The first of equal maxima, as beam search's ordering picks it.
-            feed = (0..vocab).fold(0, |best, v| if z[[0, v]] > z[[0, best]] { v } else { best });
+            feed = (0..vocab).fold(0, |best, v| if z[v] > z[best] { v } else { best });
             tokens.push(feed);
         }
         let n = tokens.len();
@@ -126,6 +119,7 @@ impl<T: Float> Seq2Seq<T> {
             encoder_states,
             decoder_states: decoder_states.slice_move(ndarray::s![..n, ..]),
             logits: logits.slice_move(ndarray::s![..n, ..]),
+            attention: attention.map(|a| a.slice_move(ndarray::s![..n, ..])),
             tokens,
         })
     }
@@ -166,9 +160,9 @@ impl<T: Float> Seq2Seq<T> {
         let rows = (batch as u128).saturating_mul(k as u128);
         let per_row = 2 * cfg.max_len as u128 * std::mem::size_of::<usize>() as u128;
         crate::alloc::reserve("decoded tokens", rows.saturating_mul(per_row))?;
-        let (state, context) = self.start(src, src_len, k)?; // (L, B*k, H), (B*k, H)
+        let (state, memory) = self.start(src, src_len, k)?; // (L, B*k, H)
         let mut beams = Beams::new(state, k, cfg.bos, vocab);
-        let mut ws = self.decoder_workspace(batch * k);
+        let mut ws = self.decoder_workspace(batch * k, &memory)?;
         let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); batch];
         let mut done = vec![false; batch];
         // Multiply-adds of a step, about (one per parameter and row; the sort adds as many).
@@ -179,8 +173,7 @@ impl<T: Float> Seq2Seq<T> {
             .unwrap_or(usize::MAX);
         for step in 0..cfg.max_len {
             crate::interrupt::poll(cost)?;
-            let logits =
-                self.decoder_step(&beams.feed, context.view(), &mut beams.state, &mut ws)?; // (B*k, V)
+            let logits = self.decoder_step(&beams.feed, &memory, &mut beams.state, &mut ws)?; // (B*k, V)
             beams.begin_step();
             let last_step = step + 1 == cfg.max_len;
             for (i, (done, finished)) in done.iter_mut().zip(&mut finished).enumerate() {

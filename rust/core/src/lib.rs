@@ -50,6 +50,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod alloc;
+pub mod attention;
 pub mod checkpoint;
 pub mod data;
 pub mod decode;
@@ -88,7 +89,7 @@ pub use pairs::PairSet;
 pub use params::Parameters;
 pub use rnn::{Nonlinearity, Rnn, RnnCache, RnnConfig, RnnGrads, RnnInput, RnnLayer, StepInput};
 pub use schedule::Schedule;
-pub use seq2seq::{Context, Seq2Seq, Seq2SeqConfig};
+pub use seq2seq::{Attention, Context, Seq2Seq, Seq2SeqConfig};
 pub use train::{
     EpochEnd, LmTask, LmTrainer, PairTask, RunStats, Seq2SeqTrainer, Task, TrainConfig, Trainer,
 };

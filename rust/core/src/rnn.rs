@@ -17,12 +17,14 @@
 
 mod cache;
 mod config;
+mod feedback;
 mod params;
 mod products;
 mod step;
 
 pub use cache::{RnnCache, RnnGrads, RnnInput, StepInput};
 pub use config::{Nonlinearity, RnnConfig};
+pub use feedback::Feedback;
 pub use params::CHECKPOINT_KIND;
 
 use crate::engine::{flatten, flatten_mut, Pass, Recurrent};

@@ -10,6 +10,7 @@
 //! Shapes are time-major: source ids `(src_steps, batch)`, target ids `(tgt_steps, batch)`,
 //! valid lengths `(batch,)`, states `(num_layers, batch, hidden)`.
 
+use crate::attention::{AdditiveAttention, AttentionFeed, Memory, Scratch};
 use crate::checkpoint;
 use crate::embedding::Embedding;
 use crate::engine::flatten;
@@ -50,6 +51,34 @@ impl Context {
     }
 }
 
+/// Whether the decoder attends to every encoder state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Attention {
+    /// No attention: the decoder sees the encoder through its initial state (and [`Context`]).
+    #[default]
+    None,
+    /// Additive (Bahdanau) attention, d2l's design: at each step the decoder's top-layer state
+    /// attends to the encoder's top-layer states, and the context comes first in its input,
+    /// `[c_t, embedding]`. Used with [`Context::None`].
+    Additive,
+}
+
+impl Attention {
+    /// Parses `"none"` or `"additive"`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "none" => Ok(Attention::None),
+            "additive" => Ok(Attention::Additive),
+            other => Err(Error::invalid(
+                "attention",
+                "\"none\" or \"additive\"",
+                format!("{other:?}"),
+            )),
+        }
+    }
+}
+
 /// Sizes and options of a [`Seq2Seq`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +98,9 @@ pub struct Seq2SeqConfig {
     /// Dropout between stacked RNN layers during training (see [`RnnConfig::dropout`]).
     #[serde(default)]
     pub dropout: f64,
+    /// Attention of the decoder over the encoder's states.
+    #[serde(default)]
+    pub attention: Attention,
 }
 
 impl Seq2SeqConfig {
@@ -84,10 +116,22 @@ impl Seq2SeqConfig {
     }
 
     fn decoder_input(&self) -> usize {
-        match self.context {
-            Context::Concat => self.embed_size + self.hidden_size,
-            Context::None => self.embed_size,
+        match (self.context, self.attention) {
+            (Context::Concat, _) | (_, Attention::Additive) => self.embed_size + self.hidden_size,
+            (Context::None, Attention::None) => self.embed_size,
         }
+    }
+
+    /// Checks the combination of options (the sizes are checked by the parts).
+    fn validate(&self) -> Result<()> {
+        if self.attention == Attention::Additive && self.context == Context::Concat {
+            return Err(Error::invalid(
+                "context",
+                "\"none\" with attention (the attention gives the context)",
+                "\"concat\"",
+            ));
+        }
+        Ok(())
     }
 
     /// Number of scalar parameters, `None` on overflow.
@@ -113,9 +157,14 @@ impl Seq2SeqConfig {
             .tgt_vocab_size
             .checked_mul(h)?
             .checked_add(self.tgt_vocab_size)?;
+        let attention = match self.attention {
+            Attention::None => 0,
+            Attention::Additive => h.checked_mul(h)?.checked_mul(2)?.checked_add(h)?,
+        };
         emb.checked_add(rnn(e)?)?
             .checked_add(rnn(self.decoder_input())?)?
-            .checked_add(out)
+            .checked_add(out)?
+            .checked_add(attention)
     }
 }
 
@@ -169,11 +218,11 @@ fn check_source(src: ArrayView2<'_, usize>, src_len: &[usize]) -> Result<()> {
 /// ```
 /// use ndarray::array;
 /// use seqrnn::seq2seq::Batch;
-/// use seqrnn::{Context, DecodeConfig, Init, Seq2Seq, Seq2SeqConfig};
+/// use seqrnn::{Attention, Context, DecodeConfig, Init, Seq2Seq, Seq2SeqConfig};
 ///
 /// let config = Seq2SeqConfig {
 ///     src_vocab_size: 6, tgt_vocab_size: 7, embed_size: 4, hidden_size: 8, num_layers: 2,
-///     context: Context::Concat, dropout: 0.0,
+///     context: Context::Concat, dropout: 0.0, attention: Attention::None,
 /// };
 /// let model = Seq2Seq::<f64>::new(config, Init::Orthogonal, 0)?;
 /// let src = array![[3, 4], [5, 2], [2, 0]]; // (src_steps 3, batch 2); 0 pads
@@ -205,6 +254,8 @@ pub struct Seq2Seq<T> {
     pub decoder: Rnn<T>,
     /// `decoder.output.weight` `(tgt_vocab, hidden)`, `decoder.output.bias`.
     pub output: Linear<T>,
+    /// `decoder.attention.*` with [`Attention::Additive`] (attention space of the hidden size).
+    pub attention: Option<AdditiveAttention<T>>,
 }
 
 /// The result of [`Seq2Seq::loss_and_grads`].
@@ -221,9 +272,28 @@ pub struct Seq2SeqStep<T> {
 /// Buffers for [`Seq2Seq::decoder_step`].
 #[derive(Clone, Debug)]
 pub struct DecoderWorkspace<T> {
-    input: Array2<T>,  // (B, E [+ H])
-    pre: Array2<T>,    // (B, H)
-    logits: Array2<T>, // (B, V)
+    input: Array2<T>,  // (R, E [+ H])
+    pre: Array2<T>,    // (R, H)
+    logits: Array2<T>, // (R, V)
+    /// With attention: the projected queries `(R, A)`, the weights `(R, Ts)`, scratch space.
+    attention: Option<(Array2<T>, Array2<T>, Scratch<T>)>,
+}
+
+impl<T> DecoderWorkspace<T> {
+    /// The attention weights `(R, Ts)` of the last step, with attention.
+    pub fn attention_weights(&self) -> Option<ArrayView2<'_, T>> {
+        self.attention.as_ref().map(|(_, w, _)| w.view())
+    }
+}
+
+/// What every decoder step reads from the encoder: the context `(R, H)` (the encoder's
+/// top-layer final state of each row's sentence) or, with attention, the attention memory.
+#[derive(Clone, Debug)]
+pub enum EncoderMemory<T> {
+    /// `(R, H)`; read with [`Context::Concat`] only.
+    Context(Array2<T>),
+    /// The encoder states of every sentence, `group` rows per sentence.
+    Attention(Memory<T>),
 }
 
 /// The checkpoint kind of a [`Seq2Seq`].
@@ -232,6 +302,7 @@ pub const CHECKPOINT_KIND: &str = "Seq2Seq";
 impl<T: Float> Seq2Seq<T> {
     /// A new model; every part is drawn from `init` with a seed derived from `seed`.
     pub fn new(config: Seq2SeqConfig, init: Init, seed: u64) -> Result<Self> {
+        config.validate()?;
         let mut seeds = crate::init::rng(seed);
         let mut next = || -> u64 { seeds.random() };
         Ok(Seq2Seq {
@@ -256,6 +327,15 @@ impl<T: Float> Seq2Seq<T> {
                 init,
                 next(),
             )?,
+            attention: match config.attention {
+                Attention::None => None,
+                Attention::Additive => Some(AdditiveAttention::new(
+                    config.hidden_size,
+                    config.hidden_size,
+                    init,
+                    next(),
+                )?),
+            },
             config,
         })
     }
@@ -390,7 +470,11 @@ impl<T: Float> Seq2Seq<T> {
 
     /// The teacher-forced forward pass of a checked batch on one thread, with what the backward
     /// pass needs.
-    fn forward_part(&self, b: &Batch<'_>, mut rng: Option<&mut StdRng>) -> Result<Forward<T>> {
+    fn forward_part<'a>(
+        &'a self,
+        b: &Batch<'_>,
+        mut rng: Option<&mut StdRng>,
+    ) -> Result<Forward<'a, T>> {
         let (tt, batch) = b.tgt_in.dim();
         let l = self.config.num_layers;
         let src_x = self.encoder_embedding.forward(b.src)?; // (Ts, B, E)
@@ -401,11 +485,25 @@ impl<T: Float> Seq2Seq<T> {
             rng.as_deref_mut(),
         )?;
         let h_enc = enc.h_n(); // (L, B, H)
-        let context = h_enc.index_axis(Axis(0), l - 1); // (B, H)
-        let dec_x = self.decoder_inputs(b.tgt_in, context)?; // (Tt, B, E [+ H])
-        let dec =
-            self.decoder
-                .forward_train(RnnInput::Dense(dec_x), Some(h_enc.view()), None, rng)?;
+        let (dec, feed) = match &self.attention {
+            None => {
+                let context = h_enc.index_axis(Axis(0), l - 1); // (B, H)
+                let dec_x = self.decoder_inputs(b.tgt_in, context)?; // (Tt, B, E [+ H])
+                let input = RnnInput::Dense(dec_x);
+                let dec = self
+                    .decoder
+                    .forward_train(input, Some(h_enc.view()), None, rng)?;
+                (dec, None)
+            }
+            Some(attention) => {
+                let memory = attention.memory(enc.top_states(), b.src_len, 1)?;
+                let mut feed = AttentionFeed::new(attention, memory, tt)?;
+                let dec_x = self.attended_inputs(b.tgt_in)?; // (Tt, B, H + E)
+                let h0 = Some(h_enc.view());
+                let dec = self.decoder.forward_fed(dec_x, h0, &mut feed, rng)?;
+                (dec, Some(feed))
+            }
+        };
         let top = flatten(dec.top_states())?; // (Tt*B, H)
         let logits = self.output.forward(top)?; // (Tt*B, V)
         let targets: Array1<usize> = b.tgt_out.iter().copied().collect(); // (Tt*B,)
@@ -421,9 +519,21 @@ impl<T: Float> Seq2Seq<T> {
         Ok(Forward {
             enc,
             dec,
+            feed,
             loss,
             d_logits,
         })
+    }
+
+    /// The decoder's inputs with attention: `[c_t, embedding]` with the contexts left to the
+    /// attention (zeros here). Shapes: `tgt_in` `(Tt, B)` -> `(Tt, B, H + E)`.
+    fn attended_inputs(&self, tgt_in: ArrayView2<'_, usize>) -> Result<Array3<T>> {
+        let emb = self.decoder_embedding.forward(tgt_in)?; // (Tt, B, E)
+        let (steps, batch) = tgt_in.dim();
+        let (e, h) = (self.config.embed_size, self.config.hidden_size);
+        let mut x = crate::alloc::zeros3("decoder inputs", steps, batch, h + e)?; // (Tt, B, H + E)
+        x.slice_mut(s![.., .., h..]).assign(&emb);
+        Ok(x)
     }
 
     /// [`Seq2Seq::loss_and_grads_train`] on one thread, for a checked batch.
@@ -433,14 +543,11 @@ impl<T: Float> Seq2Seq<T> {
         rng: Option<&mut StdRng>,
     ) -> Result<Seq2SeqStep<T>> {
         let (tt, batch) = b.tgt_in.dim();
-        let (e, h, l) = (
-            self.config.embed_size,
-            self.config.hidden_size,
-            self.config.num_layers,
-        );
+        let (h, l) = (self.config.hidden_size, self.config.num_layers);
         let Forward {
             enc,
             dec,
+            feed,
             loss,
             d_logits,
         } = self.forward_part(b, rng)?;
@@ -449,20 +556,36 @@ impl<T: Float> Seq2Seq<T> {
         let d_top = d_top
             .into_shape_with_order((tt, batch, h))
             .map_err(|_| Error::shape("d_top", &[tt, batch, h], &[]))?;
-        let g_dec = self.decoder.backward(&dec, Some(d_top.view()), None)?;
+        let (g_dec, attention) = match feed {
+            None => (self.decoder.backward(&dec, Some(d_top.view()), None)?, None),
+            Some(mut feed) => {
+                let g = self
+                    .decoder
+                    .backward_fed(&dec, d_top.view(), None, &mut feed)?;
+                (g, Some(feed.finish()?))
+            }
+        };
         let d_x = g_dec
             .input
             .ok_or_else(|| Error::invalid("decoder input gradient", "present", "absent"))?;
+        let emb_cols = match self.attention {
+            None => s![.., .., ..self.config.embed_size],
+            Some(_) => s![.., .., h..],
+        };
         let g_dec_emb = self
             .decoder_embedding
-            .backward(b.tgt_in, d_x.slice(s![.., .., ..e]))?;
+            .backward(b.tgt_in, d_x.slice(emb_cols))?;
         let mut d_h_enc = g_dec.h0; // (L, B, H)
         if self.config.context == Context::Concat {
-            let d_context = d_x.slice(s![.., .., e..]).sum_axis(Axis(0)); // (B, H)
+            let d_context = d_x
+                .slice(s![.., .., self.config.embed_size..])
+                .sum_axis(Axis(0)); // (B, H)
             let mut top_state = d_h_enc.index_axis_mut(Axis(0), l - 1);
             top_state += &d_context;
         }
-        let g_enc = self.encoder.backward(&enc, None, Some(d_h_enc.view()))?;
+        let (g_attention, d_enc_states) = attention.unzip();
+        let d_enc = d_enc_states.as_ref().map(|d| d.view()); // (Ts, B, H)
+        let g_enc = self.encoder.backward(&enc, d_enc, Some(d_h_enc.view()))?;
         let d_src = g_enc
             .input
             .ok_or_else(|| Error::invalid("encoder input gradient", "present", "absent"))?;
@@ -474,6 +597,7 @@ impl<T: Float> Seq2Seq<T> {
             decoder_embedding: g_dec_emb,
             decoder: g_dec.params,
             output: g_output,
+            attention: g_attention,
         };
         let tokens = b.tgt_len.iter().sum();
         Ok(Seq2SeqStep {
@@ -483,42 +607,106 @@ impl<T: Float> Seq2Seq<T> {
         })
     }
 
-    /// Buffers for decoding `batch` sequences one step at a time.
-    pub fn decoder_workspace(&self, batch: usize) -> DecoderWorkspace<T> {
-        DecoderWorkspace {
-            input: Array2::zeros((batch, self.config.decoder_input())),
-            pre: Array2::zeros((batch, self.config.hidden_size)),
-            logits: Array2::zeros((batch, self.config.tgt_vocab_size)),
+    /// The decoder's start for `group` rows per source sentence: its initial state
+    /// `(L, S*group, H)` (each sentence's encoder final state, repeated) and its memory.
+    /// Shapes: `src` `(src_steps, S)`, `src_len` `(S,)`.
+    pub fn start(
+        &self,
+        src: ArrayView2<'_, usize>,
+        src_len: &[usize],
+        group: usize,
+    ) -> Result<(Array3<T>, EncoderMemory<T>)> {
+        let cache = self.encode(src, src_len)?;
+        let h_n = cache.h_n(); // (L, S, H)
+        let (l, sources, h) = h_n.dim();
+        let rows = sources * group;
+        let mut state = crate::alloc::zeros3("decoder state", l, rows, h)?; // (L, S*group, H)
+        for row in 0..rows {
+            state
+                .slice_mut(s![.., row, ..])
+                .assign(&h_n.slice(s![.., row / group, ..]));
         }
+        let memory = match &self.attention {
+            Some(a) => EncoderMemory::Attention(a.memory(cache.top_states(), src_len, group)?),
+            None => EncoderMemory::Context(state.index_axis(Axis(0), l - 1).to_owned()), // (R, H)
+        };
+        Ok((state, memory))
     }
 
-    /// One decoder step: feeds `ids` `(batch,)` with `context` `(batch, hidden)`, advances
-    /// `state` `(num_layers, batch, hidden)`, returns the logits `(batch, tgt_vocab)`.
+    /// Buffers for decoding `rows` sequences one step at a time over `memory`.
+    pub fn decoder_workspace(
+        &self,
+        rows: usize,
+        memory: &EncoderMemory<T>,
+    ) -> Result<DecoderWorkspace<T>> {
+        let attention = match (&self.attention, memory) {
+            (Some(a), EncoderMemory::Attention(m)) => Some((
+                crate::alloc::zeros2("attention queries", rows, a.size())?,
+                crate::alloc::zeros2("attention weights", rows, m.steps())?,
+                a.scratch(m)?,
+            )),
+            _ => None,
+        };
+        Ok(DecoderWorkspace {
+            input: crate::alloc::zeros2("decoder input", rows, self.config.decoder_input())?,
+            pre: crate::alloc::zeros2("decoder step", rows, self.config.hidden_size)?,
+            logits: crate::alloc::zeros2("decoder logits", rows, self.config.tgt_vocab_size)?,
+            attention,
+        })
+    }
+
+    /// One decoder step: feeds `ids` `(R,)` with what it reads from `memory`, advances `state`
+    /// `(num_layers, R, hidden)`, returns the logits `(R, tgt_vocab)`.
     pub fn decoder_step<'w>(
         &self,
         ids: &[usize],
-        context: ArrayView2<'_, T>,
+        memory: &EncoderMemory<T>,
         state: &mut Array3<T>,
         ws: &'w mut DecoderWorkspace<T>,
     ) -> Result<ArrayView2<'w, T>> {
-        let (e, h) = (self.config.embed_size, self.config.hidden_size);
+        let (e, h, l) = (
+            self.config.embed_size,
+            self.config.hidden_size,
+            self.config.num_layers,
+        );
         crate::error::check_shape("decoder step ids", &[ws.input.nrows()], &[ids.len()])?;
         crate::embedding::check_ids(
             "decoder step ids",
             ids.iter().copied(),
             self.config.tgt_vocab_size,
         )?;
+        let emb_cols = if self.attention.is_some() {
+            h..h + e
+        } else {
+            0..e
+        };
         for (mut row, &id) in ws.input.rows_mut().into_iter().zip(ids) {
-            row.slice_mut(s![..e])
+            row.slice_mut(s![emb_cols.clone()])
                 .assign(&self.decoder_embedding.weight.row(id));
         }
-        if self.config.context == Context::Concat {
-            crate::error::check_shape("context", &[ids.len(), h], context.shape())?;
-            ws.input.slice_mut(s![.., e..]).assign(&context);
+        match (&self.attention, memory, &mut ws.attention) {
+            (Some(a), EncoderMemory::Attention(m), Some((q, weights, scratch))) => {
+                let top = state.index_axis(Axis(0), l - 1); // (R, H)
+                let context = ws.input.slice_mut(s![.., ..h]); // (R, H)
+                a.attend(m, top, q.view_mut(), weights.view_mut(), context, scratch)?;
+            }
+            (None, EncoderMemory::Context(context), _) => {
+                if self.config.context == Context::Concat {
+                    crate::error::check_shape("context", &[ids.len(), h], context.shape())?;
+                    ws.input.slice_mut(s![.., e..]).assign(context);
+                }
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "decoder memory",
+                    "the one Seq2Seq::start gives for this model",
+                    "another",
+                ))
+            }
         }
         self.decoder
             .step(StepInput::Dense(ws.input.view()), state, &mut ws.pre)?;
-        let top = state.index_axis(Axis(0), self.config.num_layers - 1); // (B, H)
+        let top = state.index_axis(Axis(0), l - 1); // (R, H)
         self.output.forward_into(top, ws.logits.view_mut())?;
         Ok(ws.logits.view())
     }
@@ -551,6 +739,9 @@ impl<T: Float> Parameters<T> for Seq2Seq<T> {
         ));
         out.extend(prefixed("decoder.rnn", self.decoder.named()));
         out.extend(prefixed("decoder.output", self.output.named()));
+        if let Some(a) = &self.attention {
+            out.extend(prefixed("decoder.attention", a.named()));
+        }
         out
     }
 
@@ -563,15 +754,20 @@ impl<T: Float> Parameters<T> for Seq2Seq<T> {
         ));
         out.extend(prefixed("decoder.rnn", self.decoder.named_mut()));
         out.extend(prefixed("decoder.output", self.output.named_mut()));
+        if let Some(a) = &mut self.attention {
+            out.extend(prefixed("decoder.attention", a.named_mut()));
+        }
         out
     }
 }
 
 /// A teacher-forced forward pass: the encoder's and decoder's caches, the loss and the
 /// gradient of the loss with respect to the logits.
-struct Forward<T> {
+struct Forward<'a, T> {
     enc: RnnCache<T>,
     dec: RnnCache<T>,
+    /// With attention: its per-step record.
+    feed: Option<AttentionFeed<'a, T>>,
     loss: T,
     d_logits: ndarray::Array2<T>,
 }

@@ -105,6 +105,7 @@ fn decoding_arguments() {
         num_layers: 1,
         context: Context::Concat,
         dropout: 0.0,
+        attention: seqrnn::Attention::None,
     };
     let m = Seq2Seq::<f64>::new(config, Init::Uniform, 0).unwrap();
     let src = ids(4, 2, 1); // (steps 4, batch 2)

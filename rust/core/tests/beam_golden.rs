@@ -35,6 +35,7 @@ fn model(context: Context, num_layers: usize, seed: u64, eos_bias: f64) -> Seq2S
         num_layers,
         context,
         dropout: 0.0,
+        attention: seqrnn::Attention::None,
     };
     let mut m = Seq2Seq::new(config, Init::Uniform, seed).unwrap();
     for (_, mut t) in m.named_mut() {

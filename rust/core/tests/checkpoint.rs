@@ -21,6 +21,7 @@ fn s2s() -> Seq2Seq<f32> {
         num_layers: 2,
         context: Context::Concat,
         dropout: 0.0,
+        attention: seqrnn::Attention::None,
     };
     Seq2Seq::new(config, Init::Uniform, 0).unwrap()
 }

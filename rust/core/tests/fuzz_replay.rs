@@ -91,6 +91,7 @@ fn seeds() -> seqrnn::Result<Vec<(String, Vec<u8>)>> {
         num_layers: 1,
         context: Context::Concat,
         dropout: 0.0,
+        attention: seqrnn::Attention::None,
     };
     let s2s_meta = HashMap::from([
         ("seqrnn.src_vocab".to_string(), vocab("x")),

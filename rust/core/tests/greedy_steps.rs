@@ -20,6 +20,7 @@ fn model(context: Context, num_layers: usize, seed: u64) -> Seq2Seq<f64> {
         num_layers,
         context,
         dropout: 0.0,
+        attention: seqrnn::Attention::None,
     };
     Seq2Seq::new(config, Init::Uniform, seed).unwrap()
 }

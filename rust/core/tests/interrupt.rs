@@ -39,6 +39,7 @@ fn seq2seq(hidden: usize, context: Context) -> Seq2Seq<f32> {
         num_layers: 2,
         context,
         dropout: 0.0,
+        attention: seqrnn::Attention::None,
     };
     let mut m = Seq2Seq::new(config, Init::Uniform, 0).expect("a small model");
     for (name, mut p) in m.named_mut() {

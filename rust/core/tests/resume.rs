@@ -296,6 +296,7 @@ fn seq2seq(seed: u64) -> Seq2Seq<f32> {
         num_layers: 2,
         context: Context::Concat,
         dropout: 0.2,
+        attention: seqrnn::Attention::None,
     };
     Seq2Seq::new(config, Init::Orthogonal, seed).unwrap()
 }
@@ -512,6 +513,7 @@ fn first_format_checkpoints_are_read() {
         num_layers: 1,
         context: Context::Concat,
         dropout: 0.0,
+        attention: seqrnn::Attention::None,
     };
     let mut m = Seq2Seq::<f32>::new(config, Init::Orthogonal, 0).unwrap();
     let data = format1_pairs();

@@ -11,7 +11,7 @@ mod common;
 
 use ndarray::{s, Array2};
 use seqrnn::seq2seq::{Batch, Seq2SeqStep};
-use seqrnn::{Context, DecodeConfig, Error, Hypothesis, Init, Parameters, Result};
+use seqrnn::{Attention, Context, DecodeConfig, Error, Hypothesis, Init, Parameters, Result};
 use seqrnn::{Seq2Seq, Seq2SeqConfig};
 use std::collections::HashMap;
 
@@ -40,7 +40,22 @@ impl Rng {
     }
 }
 
-fn model(context: Context, num_layers: usize, seed: u64) -> Seq2Seq<f64> {
+/// The decoder designs: the fixed context appended or not, or additive attention.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Design {
+    Concat,
+    Plain,
+    Attention,
+}
+
+use Design::{Attention as Attend, Concat, Plain};
+
+fn model(design: Design, num_layers: usize, seed: u64) -> Seq2Seq<f64> {
+    let (context, attention) = match design {
+        Concat => (Context::Concat, Attention::None),
+        Plain => (Context::None, Attention::None),
+        Attend => (Context::None, Attention::Additive),
+    };
     let config = Seq2SeqConfig {
         src_vocab_size: SRC_VOCAB,
         tgt_vocab_size: TGT_VOCAB,
@@ -49,16 +64,19 @@ fn model(context: Context, num_layers: usize, seed: u64) -> Seq2Seq<f64> {
         num_layers,
         context,
         dropout: 0.0,
+        attention,
     };
     Seq2Seq::new(config, Init::Uniform, seed).unwrap()
 }
 
-/// Every (context, layers) combination.
-const CASES: [(Context, usize); 4] = [
-    (Context::Concat, 1),
-    (Context::Concat, 2),
-    (Context::None, 1),
-    (Context::None, 2),
+/// Every (design, layers) combination.
+const CASES: [(Design, usize); 6] = [
+    (Concat, 1),
+    (Concat, 2),
+    (Plain, 1),
+    (Plain, 2),
+    (Attend, 1),
+    (Attend, 2),
 ];
 
 /// An owned teacher-forced batch: `tgt_in` is `<bos>` then `tgt_out` shifted; `tgt_out` ends
@@ -150,14 +168,14 @@ fn check_params(
     worst
 }
 
-fn gradcheck(context: Context, layers: usize, seed: u64) {
+fn gradcheck(context: Design, layers: usize, seed: u64) {
     let m = model(context, layers, seed);
     let data = Data::varied(seed);
     let step = data.run(&m).unwrap();
     assert_eq!(step.tokens, 8);
     let e_in = match context {
-        Context::Concat => EMBED + HIDDEN,
-        Context::None => EMBED,
+        Concat | Attend => EMBED + HIDDEN,
+        Plain => EMBED,
     };
     assert_eq!(m.decoder.layers[0].weight_ih.dim(), (HIDDEN, e_in));
     let mut expected = vec!["encoder.embedding.weight".to_string()];
@@ -172,6 +190,11 @@ fn gradcheck(context: Context, layers: usize, seed: u64) {
         }
     }
     expected.extend(["decoder.output.weight".into(), "decoder.output.bias".into()]);
+    if context == Attend {
+        for k in ["W_q", "W_k", "w_v"] {
+            expected.push(format!("decoder.attention.{k}.weight"));
+        }
+    }
     assert_eq!(step.grads.names(), expected);
     let worst = check_params(&m, &step.grads, |p| data.run(p).unwrap().loss);
     println!("{context:?}, {layers} layer(s): max relative error {worst:.2e}");
@@ -180,29 +203,68 @@ fn gradcheck(context: Context, layers: usize, seed: u64) {
 #[test]
 fn gradcheck_concat_1_layer() {
     common::at_every_level(|| {
-        gradcheck(Context::Concat, 1, 1);
+        gradcheck(Concat, 1, 1);
     });
 }
 
 #[test]
 fn gradcheck_concat_2_layers() {
     common::at_every_level(|| {
-        gradcheck(Context::Concat, 2, 2);
+        gradcheck(Concat, 2, 2);
     });
 }
 
 #[test]
 fn gradcheck_none_1_layer() {
     common::at_every_level(|| {
-        gradcheck(Context::None, 1, 3);
+        gradcheck(Plain, 1, 3);
     });
 }
 
 #[test]
 fn gradcheck_none_2_layers() {
     common::at_every_level(|| {
-        gradcheck(Context::None, 2, 4);
+        gradcheck(Plain, 2, 4);
     });
+}
+
+#[test]
+fn gradcheck_attention_1_layer() {
+    common::at_every_level(|| {
+        gradcheck(Attend, 1, 5);
+    });
+}
+
+#[test]
+fn gradcheck_attention_2_layers() {
+    common::at_every_level(|| {
+        gradcheck(Attend, 2, 6);
+    });
+}
+
+/// Dropout between the layers of an attention decoder: the gradient of the loss with the
+/// dropout masks fixed (the same seed for every evaluation).
+#[test]
+fn gradcheck_attention_with_dropout() {
+    let mut m = model(Attend, 2, 7);
+    let mut config = m.config().clone();
+    config.dropout = 0.3;
+    let mut with = Seq2Seq::<f64>::new(config, Init::Uniform, 7).unwrap();
+    with.load_state_dict(&m.named()).unwrap();
+    m = with;
+    let data = many(7);
+    let run = |p: &Seq2Seq<f64>| {
+        let mut rng = seqrnn::init::rng(99);
+        p.loss_and_grads_train(&data.batch(), Some(&mut rng))
+            .unwrap()
+    };
+    let step = run(&m);
+    assert_ne!(
+        step.loss,
+        data.run(&m).unwrap().loss,
+        "dropout changes the loss"
+    );
+    check_params(&m, &step.grads, |p| run(p).loss);
 }
 
 /// Ids at `t >= src_len` (source) or `t >= tgt_len` (both target arrays) change neither the loss
@@ -257,7 +319,7 @@ fn many(seed: u64) -> Data {
 fn gradcheck_batch_in_parts() {
     common::at_every_level(|| {
         assert!(seqrnn::split::parts(17, HIDDEN) > 1);
-        let m = model(Context::Concat, 2, 31);
+        let m = model(Concat, 2, 31);
         let data = many(31);
         let step = data.run(&m).unwrap();
         let worst = check_params(&m, &step.grads, |p| data.run(p).unwrap().loss);
@@ -536,7 +598,7 @@ fn decoding_stops_at_eos_and_respects_max_len() {
 #[test]
 
 fn beam_returns_only_finished_hypotheses() {
-    let m = model(Context::Concat, 1, 52);
+    let m = model(Concat, 1, 52);
     let data = Data::varied(52);
     let c = cfg(5, 2, 0.75);
     let hyps = m.beam_search(data.src.view(), &data.src_len, c).unwrap();
@@ -568,11 +630,7 @@ fn checkpoint_round_trip_is_identical() {
             "{truncated:?}"
         );
     }
-    let m32 = Seq2Seq::<f32>::new(
-        model(Context::Concat, 2, 0).config().clone(),
-        Init::Uniform,
-        9,
-    );
+    let m32 = Seq2Seq::<f32>::new(model(Concat, 2, 0).config().clone(), Init::Uniform, 9);
     let m32 = m32.unwrap();
     let (back, _) = Seq2Seq::<f32>::from_bytes(&m32.to_bytes(HashMap::new()).unwrap()).unwrap();
     assert_eq!(back, m32);
@@ -594,7 +652,7 @@ fn out_of_range<T: std::fmt::Debug>(r: Result<T>, id: i64) {
 
 #[test]
 fn caller_errors_are_errors() {
-    let m = model(Context::Concat, 2, 90);
+    let m = model(Concat, 2, 90);
     let data = Data::varied(90);
     let with = |f: &dyn Fn(&mut Data)| {
         let mut d = data.clone();

@@ -9,7 +9,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use seqrnn::seq2seq::Batch;
-use seqrnn::{Context, DecodeConfig, Dtype, Float, Init, PairSet, Seq2Seq, Seq2SeqConfig};
+use seqrnn::{
+    Attention, Context, DecodeConfig, Dtype, Float, Init, PairSet, Seq2Seq, Seq2SeqConfig,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -75,6 +77,7 @@ type GreedySteps<'py> = (
     Bound<'py, PyAny>,
     Bound<'py, PyAny>,
     Vec<usize>,
+    Option<Bound<'py, PyAny>>,
 );
 
 /// `f` of all the pairs of `set` as one batch.
@@ -108,7 +111,7 @@ fn loss_and_grads<'py, T: Float + Element>(
 #[pymethods]
 impl PySeq2Seq {
     #[new]
-    #[pyo3(signature = (src_vocab_size, tgt_vocab_size, embed_size=256, hidden_size=256, num_layers=2, context="concat", seed=0, dtype="float32", init="orthogonal", dropout=0.0))]
+    #[pyo3(signature = (src_vocab_size, tgt_vocab_size, embed_size=256, hidden_size=256, num_layers=2, context="concat", seed=0, dtype="float32", init="orthogonal", dropout=0.0, attention="none"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         src_vocab_size: i64,
@@ -121,6 +124,7 @@ impl PySeq2Seq {
         dtype: &str,
         init: &str,
         dropout: f64,
+        attention: &str,
     ) -> PyResult<Self> {
         let config = Seq2SeqConfig {
             src_vocab_size: size("src_vocab_size", src_vocab_size)?,
@@ -130,6 +134,7 @@ impl PySeq2Seq {
             num_layers: size("num_layers", num_layers)?,
             context: Context::parse(context).py()?,
             dropout,
+            attention: Attention::parse(attention).py()?,
         };
         let init = Init::parse(init).py()?;
         let inner = match Dtype::parse(dtype).py()? {
@@ -205,7 +210,8 @@ impl PySeq2Seq {
 
     /// Greedy translation of one sentence `src` (src_steps,) keeping every step:
     /// (encoder states (src_steps, hidden), decoder states (out_steps, hidden),
-    /// logits (out_steps, tgt_vocab), tokens incl. a final `<eos>`), top layer.
+    /// logits (out_steps, tgt_vocab), tokens incl. a final `<eos>`, attention weights
+    /// (out_steps, src_steps) or None), top layer.
     fn greedy_steps<'py>(
         &self,
         py: Python<'py>,
@@ -219,7 +225,8 @@ impl PySeq2Seq {
             let src = convert::ids_vec(src, "src", m.config().src_vocab_size)?;
             let s = crate::detach_interruptible(py, || m.greedy_steps(&src, cfg))?;
             let states = (convert::to_numpy(py, s.encoder_states), convert::to_numpy(py, s.decoder_states));
-            Ok((states.0, states.1, convert::to_numpy(py, s.logits), s.tokens))
+            let attention = s.attention.map(|a| convert::to_numpy(py, a));
+            Ok((states.0, states.1, convert::to_numpy(py, s.logits), s.tokens, attention))
         })
     }
 
@@ -295,6 +302,15 @@ impl PySeq2Seq {
     #[getter]
     fn dropout(&self) -> f64 {
         dispatch!(&*self.inner.get(), m => m.config().dropout)
+    }
+
+    /// `"none"` or `"additive"`.
+    #[getter]
+    fn attention(&self) -> &'static str {
+        match dispatch!(&*self.inner.get(), m => m.config().attention) {
+            Attention::None => "none",
+            Attention::Additive => "additive",
+        }
     }
 
     #[getter]
