@@ -284,3 +284,64 @@ def seq2seq_beam(
         t, s, length = max(finished, key=lambda f: f[1] / f[2] ** alpha)
         best.append((t, s, s / length**alpha))
     return best
+
+
+# --- seq2seq with additive attention (d2l 11.4): at each step the decoder's top state h attends
+# to the encoder's top states v_i (i < valid length): e_i = w_v . tanh(W_q h + W_k v_i),
+# a = softmax(e), c = sum_i a_i v_i; the decoder's input is [c, embedding].
+
+
+def attention_decode(p, h_enc, enc_out, src_valid_len, ids, num_layers=1):
+    """ids (T, B) from state h_enc (L, B, H) over enc_out (Ts, B, H) -> (top states (T, B, H),
+    final state, attention weights (T, B, Ts))."""
+    Wq, Wk, wv = (np.asarray(p[f"decoder.attention.{k}.weight"], dtype=np.float64)
+                  for k in ("W_q", "W_k", "w_v"))
+    keys = enc_out @ Wk.T  # (Ts, B, A)
+    Ts = enc_out.shape[0]
+    valid = np.arange(Ts)[:, None] < np.asarray(src_valid_len)[None, :]  # (Ts, B)
+    emb = embedding(p["decoder.embedding.weight"], ids)  # (T, B, E)
+    h, tops, weights = np.asarray(h_enc, dtype=np.float64), [], []
+    for t in range(ids.shape[0]):
+        e = np.tanh((h[-1] @ Wq.T)[None] + keys) @ wv[0]  # (Ts, B)
+        e = np.where(valid, e, -np.inf)
+        a = np.exp(e - e.max(axis=0))
+        a /= a.sum(axis=0)  # (Ts, B)
+        c = (a[..., None] * enc_out).sum(axis=0)  # (B, H)
+        x = np.concatenate([c, emb[t]], axis=-1)[None]  # (1, B, H + E)
+        out, h, _ = rnn_forward(_part(p, "decoder.rnn."), x, h, None, "tanh", num_layers)
+        tops.append(out[0])
+        weights.append(a.T)
+    return np.array(tops), h, np.array(weights)
+
+
+def attention_loss(p, src, src_valid_len, tgt_in, tgt_out, tgt_valid_len, num_layers=1):
+    """Batch-first ids -> mean cross-entropy over t < tgt_valid_len (forward only)."""
+    ids = np.asarray(src).T  # (Ts, B)
+    x = embedding(p["encoder.embedding.weight"], ids)
+    enc_out, h_enc, _ = rnn_forward(_part(p, "encoder.rnn."), x, None, src_valid_len, "tanh",
+                                    num_layers)
+    tin, tout = np.asarray(tgt_in).T, np.asarray(tgt_out).T  # (Tt, B)
+    tops, _, _ = attention_decode(p, h_enc, enc_out, src_valid_len, tin, num_layers)
+    Tt, B = tin.shape
+    logits = linear(tops, p["decoder.output.weight"], p["decoder.output.bias"])
+    mask = _valid(Tt, B, tgt_valid_len).reshape(Tt * B)
+    return masked_mean_ce(logits.reshape(Tt * B, -1), tout.reshape(Tt * B), mask)[0]
+
+
+def attention_greedy(p, src, src_valid_len, bos, eos, max_len, num_layers=1):
+    """Greedy translation of each source row with attention: token lists without <bos>/<eos>."""
+    out = []
+    for b, n in enumerate(src_valid_len):
+        ids = np.asarray(src)[b : b + 1, :n].T  # (n, 1)
+        x = embedding(p["encoder.embedding.weight"], ids)
+        enc_out, h, _ = rnn_forward(_part(p, "encoder.rnn."), x, None, None, "tanh", num_layers)
+        tokens, feed = [], bos
+        while len(tokens) < max_len:
+            top, h, _ = attention_decode(p, h, enc_out, [n], np.array([[feed]]), num_layers)
+            feed = int(np.argmax(linear(top[0], p["decoder.output.weight"],
+                                        p["decoder.output.bias"])))
+            if feed == eos:
+                break
+            tokens.append(feed)
+        out.append(tokens)
+    return out

@@ -195,6 +195,10 @@ def _train_translate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-steps", type=int, default=9,
                    help="tokens per padded sentence (sequence length), as d2l")
     _network(p, embed=256, layers=2, side=" on each side")
+    p.add_argument("--attention", choices=("none", "additive"), default="none",
+                   help="additive: the decoder attends to every encoder state at each step "
+                   "(Bahdanau, d2l 11.4); none: d2l's plain encoder-decoder")
+    p.add_argument("--dropout", type=float, default=0.0, help="between-layer dropout")
     p.add_argument("--epochs", type=int, default=50, help="passes over the pairs")
     p.add_argument("--batch", type=int, default=128, help="sentence pairs per minibatch")
     p.add_argument("--lr", type=float, default=0.005, help="Adam learning rate")
@@ -211,6 +215,9 @@ def _translate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=0.75, help="beam length penalty exponent")
     p.add_argument("--json", action="store_true",
                    help='print a JSON list of {"source", "translation"} objects')
+    p.add_argument("--plot", type=Path, metavar="FILE", help="draw the attention weights of "
+                   "the first sentence as a heatmap to FILE (.png, .pdf, .svg; needs matplotlib "
+                   "and a translator trained with --attention additive)")
     p.add_argument("sentences", nargs="*", help="sentences to translate (default: stdin lines)")
 
 

@@ -174,6 +174,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if args.out.exists() and not args.out.is_file():  # stat only: a FIFO is never opened
         raise CliError(f"--out {args.out}: is not a regular file (a FIFO, socket or device); "
                        "give a file name")
+    _check_plot(args)
+
+
+def _check_plot(args: argparse.Namespace) -> None:
+    """Fail before any work if ``--plot`` cannot be written."""
     if args.plot is not None:
         try:
             plot.check_plot_file(args.plot)
@@ -427,7 +432,7 @@ def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
     train, valid = data.split()
     _check_watched(args, len(valid) > 0, "no pair is held out; give --num-valid N")
     model = Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), args.embed, args.hidden,
-                    args.layers, seed=args.seed)
+                    args.layers, seed=args.seed, dropout=args.dropout, attention=args.attention)
     source = "the toy number task" if args.pairs is None else str(args.pairs)
     _say(args, f"train-translate: {len(train):,} training and {len(valid):,} held-out pairs from "
                f"{source}; vocabularies {len(data.src_vocab)} -> {len(data.tgt_vocab)}; {model!r}")
@@ -466,7 +471,11 @@ def cmd_translate(args: argparse.Namespace) -> list[dict[str, str]]:
         $ seqrnn translate --model tr.safetensors "go ." "i lost ."
         $ seqrnn translate --model tr.safetensors --beam 4 < sentences.txt
     """
+    _check_plot(args)
     translator = _load(args.model, Translator)
+    if args.plot is not None and translator.model.attention == "none":
+        raise CliError(f"--plot draws attention weights; {args.model} was trained without "
+                       "attention (train-translate --attention additive)")
     sentences = args.sentences
     if not sentences:
         if sys.stdin.isatty():
@@ -478,6 +487,11 @@ def cmd_translate(args: argparse.Namespace) -> list[dict[str, str]]:
     results = [{"source": s, "translation": next(done) if s.strip() else ""} for s in sentences]
     for r in results:
         _say(args, r["translation"])
+    if args.plot is not None and todo:
+        a = translator.attention(todo[0])
+        plot.save_attention_heatmap(a["weights"], a["source"], a["output"], args.plot,
+                                    f"attention: {todo[0]}")
+        _say(args, f"plotted {args.plot}")
     return results
 
 

@@ -164,6 +164,10 @@ def _seq2seq(model: Seq2Seq | Translator) -> Seq2Seq:
     m = model.model if isinstance(model, Translator) else model
     if not isinstance(m, Seq2Seq):
         raise TypeError(f"expected a seqrnn.Seq2Seq or Translator, got {type(model).__name__}")
+    if m.attention != "none":
+        raise ValueError(f"ONNX export of a Seq2Seq with attention={m.attention!r} is not "
+                         "supported (its decoder attends to every encoder state at each step); "
+                         "seqrnn.interop.to_torch gives a PyTorch module of it")
     return m
 
 

@@ -95,7 +95,7 @@ def to_torch(model: Model) -> Any:
 
         module = Seq2SeqModule(model.src_vocab_size, model.tgt_vocab_size, model.embed_size,
                                model.hidden_size, model.num_layers, model.context,
-                               model.dropout, dtype)
+                               model.dropout, dtype, model.attention)
     return _load(module, model.state_dict())
 
 
@@ -225,13 +225,18 @@ def _seq2seq(module: Any, dtype: str) -> Seq2Seq:
     _require_bias(f"{name}.decoder", dec.rnn, out)
     _require_bias(f"{name}.encoder", enc.rnn, out)
     e, h = int(enc.embedding.embedding_dim), int(enc.rnn.hidden_size)
-    context = "concat" if dec.rnn.input_size == e + h else "none"
+    attention = "additive" if hasattr(dec, "attention") else "none"
+    context = "concat" if dec.rnn.input_size == e + h and attention == "none" else "none"
     model = Seq2Seq(enc.embedding.num_embeddings, out.out_features, e, h, enc.rnn.num_layers,
-                    context, seed=0, dtype=dtype, dropout=float(enc.rnn.dropout))
+                    context, seed=0, dtype=dtype, dropout=float(enc.rnn.dropout),
+                    attention=attention)
     state = {f"encoder.{k}": v for k, v in _numpy_state(enc).items()
              if k.split(".")[0] in ("embedding", "rnn")}
     state.update({f"decoder.{k}": v for k, v in _numpy_state(dec).items()
                   if k.split(".")[0] in ("embedding", "rnn")})
     state.update({f"decoder.output.{k}": v for k, v in _numpy_state(out).items()})
+    if attention == "additive":
+        state.update({f"decoder.attention.{k}": v
+                      for k, v in _numpy_state(dec.attention).items()})
     model.load_state_dict(state)  # ValueError naming the first shape that does not fit
     return model

@@ -1,4 +1,5 @@
-"""Training curves for the command line: perplexity per epoch, drawn with matplotlib.
+"""Pictures for the command line, drawn with matplotlib: perplexity per epoch, and a
+translator's attention weights as a heatmap.
 
 matplotlib is an optional dependency (``pip install matplotlib``, or ``pip install
 seqrnn[plot]``). :func:`check_plot_file` tells early, before any training, whether a curve can
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import _core
 from ._training import History
@@ -87,3 +90,37 @@ def save_perplexity_curve(
     image = io.BytesIO()
     fig.savefig(image, format=Path(path).suffix[1:].lower() or None, dpi=120)
     _core.write_atomic(os.fspath(path), image.getvalue())  # as models are saved
+
+
+def save_attention_heatmap(
+    weights: Any, source: Sequence[str], output: Sequence[str], path: str | os.PathLike[str],
+    title: str = "attention",
+) -> None:
+    """Draw attention ``weights`` ``(output steps, source steps)`` as a heatmap (d2l's
+    ``show_heatmaps``): one row per output token, one column per source token, darker where
+    the decoder looked. The format follows the file extension.
+
+    Example:
+        >>> save_attention_heatmap([[0.9, 0.1], [0.2, 0.8]], ["go", "<eos>"], ["va", "!"],
+        ...                        "heatmap.png")
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2 or w.shape != (len(output), len(source)):
+        raise ValueError(f"weights: expected shape (len(output), len(source)) = "
+                         f"({len(output)}, {len(source)}), got {w.shape}")
+    fig = Figure(figsize=(1.2 + 0.5 * len(source), 1.0 + 0.4 * len(output)),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(w, cmap="Reds", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(source)), list(source), rotation=45, ha="right")
+    ax.set_yticks(range(len(output)), list(output))
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    data = io.BytesIO()
+    fig.savefig(data, format=Path(path).suffix[1:].lower() or None, dpi=120)
+    _core.write_atomic(os.fspath(path), data.getvalue())

@@ -456,6 +456,38 @@ class Translator:
         texts = [" ".join(self.tgt_vocab.to_tokens(ids)) for ids in out]
         return texts[0] if single else texts
 
+    def attention(self, sentence: str, max_len: int | None = None) -> dict[str, Any]:
+        """Where the decoder looked: the greedy translation of ``sentence`` with its attention
+        weights, for a model built with ``attention="additive"``.
+
+        Returns ``{"source": [tokens, with <eos>], "output": [tokens, with <eos> when it was
+        chosen], "weights": (len(output), len(source))}``; draw it with
+        :func:`seqrnn.plot.save_attention_heatmap`.
+
+        Example:
+            >>> pairs = [("a b", "b a"), ("b a", "a b"), ("a a", "a a"), ("b b", "b b")]
+            >>> tr = Translator.train(pairs, epochs=5, embed_size=4, hidden_size=8,
+            ...                       num_layers=1, batch_size=4, seed=0, progress=False,
+            ...                       attention="additive")
+            >>> a = tr.attention("a b")
+            >>> a["source"], a["weights"].shape == (len(a["output"]), 3)
+            (['a', 'b', '<eos>'], True)
+        """
+        from .data import encode_sentences
+
+        if not isinstance(sentence, str):
+            raise TypeError(f"sentence must be a str, got {type(sentence).__name__}")
+        if self.model.attention == "none":
+            raise ValueError("attention: this translator's model has no attention (built with "
+                             "attention='none'); train one with attention='additive'")
+        src, lens = encode_sentences([sentence], self.src_vocab, self.num_steps)
+        ids = src[0, : lens[0]]
+        steps = self.model.decode_steps(ids, self.tgt_vocab["<bos>"], self.tgt_vocab["<eos>"],
+                                        max_len or self.num_steps)
+        return {"source": self.src_vocab.to_tokens(ids.tolist()),
+                "output": self.tgt_vocab.to_tokens(steps["tokens"]),
+                "weights": steps["attention"]}
+
     def save(self, path: str | os.PathLike[str], metadata: dict[str, str] | None = None) -> None:
         """Model, both vocabularies and ``num_steps`` in one safetensors file, atomically, with
         ``metadata`` as :meth:`Seq2Seq.save` (read back as ``Translator.load(path).metadata``).
