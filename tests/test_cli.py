@@ -138,6 +138,7 @@ def test_train_translate_toy(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code, out, err = run(capsys, "train-translate", *TINY_TRANSLATOR, "--out", str(model))
     assert code == 0 and err == ""
     assert "held-out BLEU" in out and f"saved {model}" in out
+    assert "sacreBLEU" in out and "chrF" in out
     tr = seqrnn.Translator.load(model)
     assert tr.model.hidden_size == 16 and tr.model.embed_size == 8 and tr.model.num_layers == 1
 
@@ -149,6 +150,7 @@ def test_train_translate_json(folder: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 0 and err == ""
     assert (result["train_pairs"], result["valid_pairs"]) == (170, 30)
     assert 0 <= result["bleu"] <= 1 and 0 <= result["exact_match"] <= 1
+    assert 0 <= result["sacrebleu"] <= 100 and 0 <= result["chrf"] <= 100
 
 
 def test_translate_from_arguments_and_stdin(folder: Path, capsys: pytest.CaptureFixture[str],

@@ -22,7 +22,7 @@ from ._core import preprocess_d2l
 from ._training import _SCHEDULE_DEFAULTS, History, schedule_json
 from .data import load_translation_pairs, make_translation_data
 from .lm import LanguageModel
-from .metrics import corpus_bleu, exact_match
+from .metrics import chrf, corpus_bleu, exact_match, sacrebleu
 from .seq2seq import Seq2Seq, Translator
 from .toy import toy_translation_task
 from .vocab import Vocab, tokenize
@@ -417,7 +417,8 @@ def _translation_data(args: argparse.Namespace) -> Any:
 
 
 def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
-    """Train a seq2seq translator on sentence pairs, save it, report held-out BLEU. The
+    """Train a seq2seq translator on sentence pairs, save it, report held-out scores (d2l's
+    BLEU, sacreBLEU's corpus BLEU and chrF, exact match: see :mod:`seqrnn.metrics`). The
     held-out pairs (``--num-valid``) also give the validation perplexity that ``--schedule
     plateau`` and ``--early-stopping`` watch.
 
@@ -444,13 +445,15 @@ def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
     translator = Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
     translator.save(args.out)
     _say(args, _summary_line(metrics))
-    scores: dict[str, Any] = {"bleu": None, "exact_match": None}
+    scores: dict[str, Any] = {"bleu": None, "sacrebleu": None, "chrf": None, "exact_match": None}
     if len(valid):
         sources, labels = [s for s, _ in valid.pairs], [t for _, t in valid.pairs]
         preds = translator.translate(sources)
-        scores = {"bleu": corpus_bleu(preds, labels), "exact_match": exact_match(preds, labels)}
-        _say(args, f"held-out BLEU {scores['bleu']:.3f}, exact match {scores['exact_match']:.1%} "
-                   f"({len(valid)} pairs, greedy)")
+        scores = {"bleu": corpus_bleu(preds, labels), "sacrebleu": sacrebleu(preds, labels),
+                  "chrf": chrf(preds, labels), "exact_match": exact_match(preds, labels)}
+        _say(args, f"held-out BLEU {scores['bleu']:.3f} (d2l's, 0-1), sacreBLEU "
+                   f"{scores['sacrebleu']:.2f}, chrF {scores['chrf']:.2f} (0-100), exact match "
+                   f"{scores['exact_match']:.1%} ({len(valid)} pairs, greedy)")
         for src, pred, label in list(zip(sources, preds, labels))[:3]:
             _say(args, f"  {src} -> {pred}   [{label}]")
     _say(args, f"saved {args.out}")

@@ -86,7 +86,7 @@ def translate_demo(seed: int = 0, progress: bool = True) -> float:
     Example:
         >>> accuracy = translate_demo(progress=False)  # doctest: +SKIP
     """
-    from .metrics import corpus_bleu, exact_match
+    from .metrics import corpus_bleu, exact_match, sacrebleu
     from .seq2seq import Translator
     from .toy import toy_translation_task
 
@@ -102,7 +102,8 @@ def translate_demo(seed: int = 0, progress: bool = True) -> float:
     seconds = tr.history.total_seconds if tr.history is not None else float("nan")
     print(f"trained in {seconds:.1f} s; held-out exact match "
           f"{accuracy:.0%} greedy, {exact_match(beam, labels):.0%} beam 4; "
-          f"BLEU {corpus_bleu(greedy, labels):.3f}")
+          f"BLEU {corpus_bleu(greedy, labels):.3f} (d2l's), sacreBLEU "
+          f"{sacrebleu(greedy, labels):.1f}")
     for src, out in list(zip(sources, greedy))[:5]:
         print(f"  {src:<32} -> {out}")
     return accuracy
