@@ -1,6 +1,7 @@
 """d2l's seq2seq chapter with seqrnn's tanh RNN: English -> French on d2l's ``fra-eng.txt``.
 
-``--setting d2l`` (d2l 1.0): first 640 pairs, 512 for training and 128 held out, ``min_freq=2``,
+The decoder attends to the encoder's states (``--attention additive``, d2l 11.4, the default);
+``--attention none`` is d2l 10.7's plain encoder-decoder. ``--setting d2l`` (d2l 1.0): first 640 pairs, 512 for training and 128 held out, ``min_freq=2``,
 embed 256, hidden 256, 2 layers, batch 128, 9 steps, Adam lr 0.005, clip 1, 50 epochs (d2l: 30;
 the tanh RNN needs orthogonal recurrent weights and 50 epochs to match d2l's GRU); prints
 the translations and BLEU (k=2) of d2l's four test sentences, greedy and with beam search.
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import seqrnn
-from seqrnn.metrics import bleu, corpus_bleu
+from seqrnn.metrics import bleu, corpus_bleu, sacrebleu
 
 ENGLISH = ["go .", "i lost .", "he's calm .", "i'm home ."]
 FRENCH = ["va !", "j'ai perdu .", "il est calme .", "je suis chez moi ."]
@@ -33,7 +34,8 @@ def d2l(args: argparse.Namespace) -> None:
     scores = []
     for seed in args.seeds:
         model = seqrnn.Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), 256, 256, 2,
-                               context=args.context, seed=seed, init=args.init, dropout=args.dropout)
+                               context=args.context, seed=seed, init=args.init, dropout=args.dropout,
+                               attention=args.attention)
         start = time.perf_counter()
         model.fit(data.subset(data.train), args.epochs or 50, 128, args.lr, clip=1.0,
                   progress=args.progress, seed=seed)
@@ -54,7 +56,7 @@ def large(args: argparse.Namespace) -> None:
                                               min_freq=2, num_steps=args.num_steps)
     model = seqrnn.Seq2Seq(len(data.src_vocab), len(data.tgt_vocab), 256, 256, 2,
                            context=args.context, seed=args.seeds[0], init=args.init,
-                           dropout=args.dropout)
+                           dropout=args.dropout, attention=args.attention)
     train, valid = data.subset(data.train), data.subset(data.valid)
     start, budget = time.perf_counter(), args.budget
     tr = seqrnn.Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
@@ -91,8 +93,9 @@ def large(args: argparse.Namespace) -> None:
     which = "the other half of the held-out pairs" if pick else "held-out pairs"
     for beam in (1, 4):
         outs = tr.translate([s for s, _ in score], beam_size=beam)
-        print(f"mean BLEU (k=2) on {which}, beam {beam}: "
-              f"{corpus_bleu(outs, [t for _, t in score]):.3f} after {seconds:.0f} s")
+        refs = [t for _, t in score]
+        print(f"d2l mean BLEU (k=2) on {which}, beam {beam}: {corpus_bleu(outs, refs):.3f}, "
+              f"sacreBLEU {sacrebleu(outs, refs):.2f} after {seconds:.0f} s")
     for (s, t), o in list(zip(score, outs))[:8]:
         print(f"  {s} => {o}   [{t}]")
 
@@ -105,7 +108,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 0.005 d2l, 0.002 large)")
     p.add_argument("--init", default="orthogonal")
-    p.add_argument("--context", default="concat")
+    p.add_argument("--context", help="concat or none (default: concat without attention)")
+    p.add_argument("--attention", choices=["additive", "none"], default="additive",
+                   help="additive: Bahdanau attention (d2l 11.4); none: d2l 10.7's plain design")
     p.add_argument("--dropout", type=float,
                    help="between the two layers (default: 0 d2l, 0.2 large)")
     p.add_argument("--budget", type=float, default=240.0, help="seconds (large setting)")
