@@ -5,7 +5,7 @@ use crate::errors::IntoPyResult;
 use crate::lm::PyLanguageModel;
 use crate::Model;
 use ndarray::Ix3;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use seqrnn::Stream;
 
