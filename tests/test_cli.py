@@ -419,3 +419,29 @@ def test_entry_point_help() -> None:
     assert done.returncode == 0 and done.stderr == ""
     for command in ("demo", "train-lm", "generate", "train-translate", "translate", "bench"):
         assert command in done.stdout
+
+
+def test_generate_several_prefixes_with_top_p_and_stop(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = str(folder / "lm.safetensors")
+    lm = seqrnn.LanguageModel.load(model)
+    code, out, err = run(capsys, "generate", "--model", model, "--prefix", "the", "--prefix",
+                         "a tim", "--num-tokens", "40", "--temperature", "0.9", "--top-p", "0.8",
+                         "--stop", " ", "--seed", "3")
+    assert code == 0 and err == ""
+    texts = lm.generate(["the", "a tim"], 40, temperature=0.9, top_p=0.8, stop=" ", seed=3)
+    assert out == "".join(t + "\n" for t in texts)
+    assert texts[1] == lm.predict("a tim", 40, temperature=0.9, top_p=0.8, stop=" ", seed=4)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--top-p", "0"], "--top-p must be in (0, 1], got 0.0"),
+    (["--top-p", "1.5"], "--top-p must be in (0, 1], got 1.5"),
+    (["--stop", "<eos>"], "--stop '<eos>' is not a char of the model's vocabulary"),
+    (["--prefix", ""], "--prefix must hold at least one char token, got ''"),
+])
+def test_generate_argument_errors(folder: Path, capsys: pytest.CaptureFixture[str],
+                                  argv: list[str], message: str) -> None:
+    assert_one_error_line(*run(capsys, "generate", "--model", str(folder / "lm.safetensors"),
+                               "--prefix", "the", *argv), message)

@@ -171,11 +171,19 @@ def _train_lm_args(p: argparse.ArgumentParser) -> None:
 def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, metavar="FILE", required=True,
                    help="a file written by train-lm")
-    p.add_argument("--prefix", required=True, help='text to continue, e.g. "time traveller"; '
-                   "characters the model never saw read as <unk>, with a warning")
+    p.add_argument("--prefix", required=True, action="append",
+                   help='text to continue, e.g. "time traveller"; characters the model never saw '
+                   "read as <unk>, with a warning; repeat it to continue several texts at once "
+                   "(one per output line)")
     p.add_argument("--num-tokens", type=int, default=100, help="tokens to add")
     p.add_argument("--temperature", type=float, default=0.0, help="0: most likely token")
     p.add_argument("--top-k", type=int, default=None, help="sample among the K likeliest only")
+    p.add_argument("--top-p", type=float, default=None, metavar="P",
+                   help="nucleus sampling: among the fewest likeliest tokens of probability P "
+                   "(0 < P <= 1), after --temperature and --top-k")
+    p.add_argument("--stop", default=None, metavar="TOKEN",
+                   help="end a text when this token comes (kept at its end), e.g. $'\\n'; "
+                   "with several --prefix, text i samples with --seed + i")
     _outputs(p, "print one JSON object on stdout", train=False)
 
 

@@ -363,33 +363,41 @@ def cmd_train_lm(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_generate(args: argparse.Namespace) -> dict[str, Any]:
-    """Continue ``--prefix`` with a saved language model.
+    """Continue each ``--prefix`` with a saved language model, all at once; one text a line.
 
     Prefix characters (or words) the model's vocabulary lacks are read as ``<unk>``, with one
     ``seqrnn generate: warning: ...`` line on stderr naming them: a model trained with
-    ``--preprocess d2l`` knows lower-case letters and spaces only.
+    ``--preprocess d2l`` knows lower-case letters and spaces only. ``--stop TOKEN`` ends a text
+    when the token comes; it stays at the text's end.
 
     Example:
         $ seqrnn generate --model lm.safetensors --prefix "time traveller" --num-tokens 50 \\
-              --temperature 0.7
+              --temperature 0.7 --top-p 0.9
     """
     lm = _load(args.model, LanguageModel)
     if lm.vocab is None:
         raise CliError(f"--model {args.model}: saved without a vocabulary; train it with "
                        "seqrnn train-lm (or set lm.vocab before lm.save)")
-    if not tokenize(args.prefix, lm.level):
-        raise CliError(f"--prefix must hold at least one {lm.level} token")
+    for prefix in args.prefix:
+        if not tokenize(prefix, lm.level):
+            raise CliError(f"--prefix must hold at least one {lm.level} token, got {prefix!r}")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise CliError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if args.stop is not None and lm.vocab[args.stop] == lm.vocab.unk and args.stop != "<unk>":
+        raise CliError(f"--stop {args.stop!r} is not a {lm.level} of the model's vocabulary")
     with warnings.catch_warnings(record=True) as caught:  # unknown prefix characters
         warnings.simplefilter("always")
-        text = lm.predict(args.prefix, args.num_tokens, temperature=args.temperature,
-                          top_k=args.top_k, seed=args.seed)
+        texts = lm.generate(args.prefix, args.num_tokens, temperature=args.temperature,
+                            top_k=args.top_k, top_p=args.top_p, stop=args.stop, seed=args.seed)
     for w in caught:
-        print(f"seqrnn generate: warning: {str(w.message).removeprefix('predict: ')}",
+        print(f"seqrnn generate: warning: {str(w.message).removeprefix('generate: ')}",
               file=sys.stderr)
-    _say(args, text)
-    return {"command": "generate", "model": str(args.model), "prefix": args.prefix,
-            "text": text, "num_tokens": args.num_tokens, "temperature": args.temperature,
-            "top_k": args.top_k, "seed": args.seed}
+    for text in texts:
+        _say(args, text)
+    return {"command": "generate", "model": str(args.model), "prefix": args.prefix[0],
+            "text": texts[0], "prefixes": args.prefix, "texts": texts,
+            "num_tokens": args.num_tokens, "temperature": args.temperature,
+            "top_k": args.top_k, "top_p": args.top_p, "stop": args.stop, "seed": args.seed}
 
 
 def _translation_data(args: argparse.Namespace) -> Any:

@@ -19,16 +19,36 @@ Array = npt.NDArray[Any]
 VOCAB_KEY = "seqrnn.vocab"
 
 
-def _warn_unknown(tokens: list[str], ids: Array, vocab: Any, level: str) -> None:
+def _texts(prefix: Any) -> list[str] | None:
+    """``prefix`` as a list of texts, or ``None`` when it holds token ids."""
+    if isinstance(prefix, str):
+        return [prefix]
+    if isinstance(prefix, (list, tuple)) and prefix and isinstance(prefix[0], str):
+        if not all(isinstance(p, str) for p in prefix):
+            raise TypeError("prefix: a list of prefixes holds either strings or id sequences, "
+                            "not both")
+        return list(prefix)
+    return None
+
+
+def _is_batch(prefix: Any) -> bool:
+    """Whether token-id ``prefix`` is several prefixes: a list of sequences or a 2-D array."""
+    if isinstance(prefix, np.ndarray):
+        return prefix.ndim == 2
+    return (isinstance(prefix, (list, tuple)) and len(prefix) > 0
+            and isinstance(prefix[0], (list, tuple, np.ndarray)))
+
+
+def _warn_unknown(tokens: list[str], ids: Array, vocab: Any, level: str, caller: str) -> None:
     """A ``UserWarning`` naming the tokens that ``vocab`` encoded as ``<unk>`` (not the literal
     ``"<unk>"`` token)."""
     unknown = sorted({t for t, i in zip(tokens, ids.tolist()) if i == vocab.unk and t != "<unk>"})
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:20]) + (", ..." if len(unknown) > 20 else "")
         n, noun = len(unknown), "character" if level == "char" else "word"
-        warnings.warn(f"predict: {n} prefix {noun}{'s are' if n > 1 else ' is'} not in the "
+        warnings.warn(f"{caller}: {n} prefix {noun}{'s are' if n > 1 else ' is'} not in the "
                       f"vocabulary and read{'' if n > 1 else 's'} as <unk>: {shown}", UserWarning,
-                      stacklevel=3)
+                      stacklevel=4)
 
 
 @v.int_args_everywhere
@@ -56,8 +76,10 @@ class Stream:
         """
         return self._core.feed(v.ids(np.atleast_1d(tokens), "tokens"))
 
-    def next(self, temperature: float = 0.0, top_k: int | None = None) -> int:
-        """Choose the next token (greedy at temperature 0), feed it, and return it.
+    def next(self, temperature: float = 0.0, top_k: int | None = None,
+             top_p: float | None = None) -> int:
+        """Choose the next token (greedy at temperature 0; ``top_k`` and ``top_p`` as in
+        :meth:`LanguageModel.generate`), feed it, and return it.
 
         Example:
             >>> s = LanguageModel(vocab_size=5, hidden_size=8, seed=0).stream(seed=0)
@@ -66,7 +88,8 @@ class Stream:
             True
         """
         return int(self._core.next(v.number(temperature, "temperature"),
-                                   v.optional_positive_int(top_k, "top_k")))
+                                   v.optional_positive_int(top_k, "top_k"),
+                                   None if top_p is None else v.number(top_p, "top_p")))
 
     def reset(self) -> None:
         """Return to the zero state.
@@ -322,29 +345,101 @@ class LanguageModel(StateDict):
 
     def generate(
         self,
-        prefix_ids: Any,
+        prefix: Any,
         num_tokens: int,
         temperature: float = 0.0,
         top_k: int | None = None,
         seed: int | None = None,
-    ) -> list[int]:
-        """The prefix followed by ``num_tokens`` new ids, as d2l's ``predict``.
+        top_p: float | None = None,
+        stop: str | int | None = None,
+    ) -> Any:
+        """Each prefix followed by up to ``num_tokens`` new tokens, as d2l's ``predict``.
+
+        ``prefix`` is token ids (returns a list of ids), a list of id sequences (a list of
+        such lists), a string (returns the text continuation, as :meth:`predict`; needs
+        ``self.vocab``) or a list of strings (a list of texts). Several prefixes run at once,
+        one batched step per token; greedy output equals that of one prefix at a time.
 
         The prefix warms up the state; temperature 0 picks the most likely token, a positive
-        temperature samples from ``softmax(logits / temperature)``, optionally among the
-        ``top_k`` most likely tokens only.
+        temperature samples from ``softmax(logits / temperature)``, then optionally among the
+        ``top_k`` most likely tokens only, then among the smallest set of most likely tokens
+        whose probability reaches ``top_p`` (nucleus sampling), in Hugging Face transformers'
+        order. Prefix ``i`` samples with the random stream of seed ``seed + i``, so the first
+        prefix of a list continues as it would alone with the same seed.
+
+        ``stop`` (a token string such as ``"\\n"`` or ``"<eos>"``, or an id) ends a stream when
+        it is produced. It is kept at the end of the output, ids and text alike (as
+        transformers keeps the end-of-sequence id): ``text.removesuffix(stop)`` drops it, and an
+        output that does not end with it ran for all ``num_tokens``.
 
         Example:
             >>> lm = LanguageModel(vocab_size=5, hidden_size=8, seed=0)
             >>> ids = lm.generate([1, 2], num_tokens=4, temperature=0.8, top_k=3, seed=0)
             >>> len(ids), ids[:2]
             (6, [1, 2])
+            >>> both = lm.generate([[1, 2], [3]], num_tokens=4, temperature=0.8, top_p=0.9, seed=0)
+            >>> both[0] == lm.generate([1, 2], 4, temperature=0.8, top_p=0.9, seed=0)
+            True
         """
-        prefix = self._corpus(prefix_ids, "prefix_ids")
-        return list(self._core.generate(prefix, v.non_negative_int(num_tokens, "num_tokens"),
-                                        v.number(temperature, "temperature"),
-                                        v.optional_positive_int(top_k, "top_k"),
-                                        v.seed_or_random(seed)))
+        texts = _texts(prefix)
+        if texts is not None:
+            strs = self._generate_text(texts, num_tokens, temperature, top_k, seed, top_p, stop,
+                                       "generate")
+            return strs[0] if isinstance(prefix, str) else strs
+        single = not _is_batch(prefix)
+        prefixes = [self._corpus(p, "prefix") for p in ([prefix] if single else prefix)]
+        out = self._generate_ids(prefixes, num_tokens, temperature, top_k, seed, top_p, stop)
+        return out[0] if single else out
+
+    def _generate_ids(self, prefixes: list[Array], num_tokens: int, temperature: float,
+                      top_k: int | None, seed: int | None, top_p: float | None,
+                      stop: str | int | None) -> list[list[int]]:
+        """The core's batched generation, arguments checked."""
+        if not prefixes:
+            raise ValueError("prefix: expected at least one prefix, got none")
+        return [list(ids) for ids in self._core.generate(
+            prefixes, v.non_negative_int(num_tokens, "num_tokens"),
+            v.number(temperature, "temperature"), v.optional_positive_int(top_k, "top_k"),
+            None if top_p is None else v.number(top_p, "top_p"), self._stop_id(stop),
+            v.seed_or_random(seed))]
+
+    def _stop_id(self, stop: str | int | None) -> int | None:
+        """The id of the stop token: a token of ``self.vocab`` or an id."""
+        if stop is None:
+            return None
+        if isinstance(stop, str):
+            if self.vocab is None:
+                raise ValueError(f"stop token {stop!r} needs a vocabulary: set model.vocab or "
+                                 "give its id")
+            self._check_vocab()
+            i = int(self.vocab[stop])
+            if i == self.vocab.unk and stop != "<unk>":
+                raise ValueError(f"stop token {stop!r} is not in the vocabulary")
+            return i
+        if isinstance(stop, bool) or not isinstance(stop, (int, np.integer)):
+            raise TypeError(f"stop must be a token string, an id or None, got "
+                            f"{type(stop).__name__}")
+        return int(stop)
+
+    def _generate_text(self, prefixes: list[str], num_tokens: int, temperature: float,
+                       top_k: int | None, seed: int | None, top_p: float | None,
+                       stop: str | int | None, caller: str) -> list[str]:
+        """Text continuations of ``prefixes`` (needs ``self.vocab``)."""
+        if self.vocab is None:
+            raise ValueError(f"{caller} needs a vocabulary: set model.vocab or use "
+                             "from_text/load")
+        self._check_vocab()
+        from .vocab import tokenize
+
+        level = self.level
+        ids = []
+        for text in prefixes:
+            tokens = tokenize(text, level)
+            ids.append(self.vocab.encode(tokens))  # (n,) int64
+            _warn_unknown(tokens, ids[-1], self.vocab, level, caller)
+        out = self._generate_ids(ids, num_tokens, temperature, top_k, seed, top_p, stop)
+        sep = "" if level == "char" else " "
+        return [sep.join(self.vocab.decode(o)) for o in out]
 
     def stream(self, seed: int | None = None) -> Stream:
         """A :class:`Stream` for token-by-token use with a kept state.
@@ -395,10 +490,12 @@ class LanguageModel(StateDict):
         return lm
 
     def predict(self, prefix: str, num_tokens: int = 50, temperature: float = 0.0,
-                top_k: int | None = None, seed: int | None = None) -> str:
+                top_k: int | None = None, seed: int | None = None, top_p: float | None = None,
+                stop: str | None = None) -> str:
         """Text continuation of ``prefix`` (needs ``self.vocab``), as d2l's ``predict_ch8``:
         the prefix and ``num_tokens`` more tokens, joined by nothing (characters) or spaces
-        (words).
+        (words). ``top_p`` and ``stop`` are those of :meth:`generate` (the stop token, when
+        produced, ends the text).
 
         Prefix tokens missing from the vocabulary are read as ``<unk>`` (as d2l, Keras'
         ``StringLookup`` and torchtext's default index do), with a ``UserWarning`` naming them:
@@ -418,18 +515,8 @@ class LanguageModel(StateDict):
             >>> print(caught[0].message)
             predict: 1 prefix word is not in the vocabulary and reads as <unk>: 'To'
         """
-        if self.vocab is None:
-            raise ValueError("predict needs a vocabulary: set model.vocab or use from_text/load")
-        self._check_vocab()
-        from .vocab import tokenize
-
-        level = self.level
-        tokens = tokenize(prefix, level)
-        prefix_ids = self.vocab.encode(tokens)  # (n,) int64
-        _warn_unknown(tokens, prefix_ids, self.vocab, level)
-        ids = self.generate(prefix_ids, num_tokens, temperature, top_k, seed)
-        sep = "" if level == "char" else " "
-        return sep.join(self.vocab.decode(ids))
+        return self._generate_text([prefix], num_tokens, temperature, top_k, seed, top_p, stop,
+                                   "predict")[0]
 
     # ----- files ----------------------------------------------------------------------------
 

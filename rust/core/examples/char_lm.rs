@@ -120,6 +120,7 @@ fn run(args: Result<Args, String>) -> Result<(), String> {
     let sampled = SamplingConfig {
         temperature: a.temperature,
         top_k: None,
+        top_p: None,
     };
     sampled.validate().map_err(err)?;
     if a.tokens > MAX_TOKENS {

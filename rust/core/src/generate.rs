@@ -1,99 +1,14 @@
 //! Token-by-token use of a [`LanguageModel`]: one step at a time with a carried state, and
-//! sampling (greedy, temperature, top-k) as d2l's `predict` and min-char-rnn's `sample` do.
+//! generation as d2l's `predict` and min-char-rnn's `sample` do, for one prefix or several
+//! at once (one batched step per token), with the choices of [`crate::sampling`].
 
-use crate::error::{check_non_negative_finite, check_shape};
+use crate::error::check_shape;
 use crate::rnn::StepInput;
 use crate::{Error, Float, LanguageModel, Result};
 use ndarray::{s, Array1, Array2, Array3, ArrayView1, ArrayView2};
 use rand::rngs::StdRng;
-use rand::RngExt;
 
-/// How the next token is chosen from the logits.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SamplingConfig {
-    /// 0 picks the most likely token (greedy); otherwise logits are divided by it.
-    pub temperature: f64,
-    /// Keep only the `k` most likely tokens before sampling.
-    pub top_k: Option<usize>,
-}
-
-impl SamplingConfig {
-    /// Greedy decoding.
-    pub const GREEDY: SamplingConfig = SamplingConfig {
-        temperature: 0.0,
-        top_k: None,
-    };
-
-    /// Fails on a negative or non-finite temperature or `top_k == 0`.
-    pub fn validate(&self) -> Result<()> {
-        check_non_negative_finite("temperature", self.temperature)?;
-        if self.top_k == Some(0) {
-            return Err(Error::invalid("top_k", "at least 1 (or None)", 0));
-        }
-        Ok(())
-    }
-}
-
-/// Picks a token from `logits` `(vocab,)`; `scratch` is reused between calls.
-pub fn sample_token<T: Float>(
-    logits: ArrayView1<'_, T>,
-    cfg: SamplingConfig,
-    rng: &mut StdRng,
-    scratch: &mut Vec<f64>,
-) -> usize {
-    let argmax = || {
-        logits
-            .iter()
-            .enumerate()
-            .fold((0, T::neg_infinity()), |best, (i, &z)| {
-                if z > best.1 {
-                    (i, z)
-                } else {
-                    best
-                }
-            })
-            .0
-    };
-    if cfg.temperature == 0.0 || cfg.top_k == Some(1) {
-        return argmax();
-    }
-    scratch.clear();
-    scratch.extend(
-        logits
-            .iter()
-            .map(|&z| z.to_f64_lossless() / cfg.temperature),
-    );
-    if let Some(k) = cfg.top_k.filter(|&k| k < scratch.len()) {
-        let mut sorted = scratch.clone();
-        sorted.sort_unstable_by(|a, b| b.total_cmp(a));
-        let threshold = sorted[k - 1];
-        let mut kept = 0;
-        for z in scratch.iter_mut() {
-            if *z >= threshold && kept < k {
-                kept += 1;
-            } else {
-                *z = f64::NEG_INFINITY;
-            }
-        }
-    }
-    let max = scratch.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !max.is_finite() {
-        return argmax();
-    }
-    let mut total = 0.0;
-    for z in scratch.iter_mut() {
-        *z = (*z - max).exp();
-        total += *z;
-    }
-    let mut u = rng.random::<f64>() * total;
-    for (i, &p) in scratch.iter().enumerate() {
-        if u < p {
-            return i;
-        }
-        u -= p;
-    }
-    scratch.iter().rposition(|&p| p > 0.0).unwrap_or(0)
-}
+pub use crate::sampling::{sample_token, SamplingConfig};
 
 /// Buffers for [`LanguageModel::step`], allocated once per stream.
 #[derive(Clone, Debug)]
@@ -157,7 +72,8 @@ impl<T: Float> LanguageModel<T> {
     }
 
     /// d2l's `predict`: warms the state up on `prefix`, then appends `num_tokens` tokens chosen
-    /// by `sampling`. Returns the prefix followed by the new tokens.
+    /// by `sampling`. Returns the prefix followed by the new tokens. The same as
+    /// [`LanguageModel::generate_batch`] with this one prefix and no stop token.
     pub fn generate(
         &self,
         prefix: &[usize],
@@ -165,44 +81,161 @@ impl<T: Float> LanguageModel<T> {
         sampling: SamplingConfig,
         seed: u64,
     ) -> Result<Vec<usize>> {
+        let mut out = self.generate_batch(&[prefix], num_tokens, sampling, None, seed)?;
+        out.pop()
+            .ok_or_else(|| Error::invalid("prefixes", "at least one prefix", "none"))
+    }
+
+    /// Continues every prefix at once, one batched [`LanguageModel::step`] per token: each
+    /// prefix followed by up to `num_tokens` new tokens. A stream ends early when it produces
+    /// `stop`, which is included in its output (as Hugging Face transformers keeps the
+    /// end-of-sequence token); a stop token inside a prefix ends nothing.
+    ///
+    /// Prefix `i` samples with its own random stream, the one of seed `seed + i` (wrapping),
+    /// so `generate_batch(&[p, q], n, cfg, None, s)` is `[generate(p, n, cfg, s),
+    /// generate(q, n, cfg, s + 1)]`. The tokens equal those of one-at-a-time generation up to
+    /// rounding: products over several rows may round differently from products over one, which
+    /// can change a token only where two choices are within rounding of each other.
+    ///
+    /// Prefixes of different lengths are aligned on their last token: the shorter ones start
+    /// later, their state held at zero until then, so each is warmed up on exactly its tokens.
+    ///
+    /// Shapes: `prefixes` `batch` sequences of ids -> `batch` sequences of ids.
+    ///
+    /// ```
+    /// use seqrnn::{Init, LanguageModel, LmConfig, SamplingConfig};
+    ///
+    /// let lm = LanguageModel::<f32>::new(LmConfig::new(6, 8), Init::Uniform, 0)?;
+    /// let cfg = SamplingConfig { temperature: 1.0, top_k: None, top_p: Some(0.9) };
+    /// let out = lm.generate_batch(&[vec![1, 2, 3], vec![4]], 5, cfg, Some(0), 7)?;
+    /// assert_eq!(out[0], lm.generate(&[1, 2, 3], 5, cfg, 7)?[..out[0].len()]);
+    /// assert!(out[1].len() <= 1 + 5);
+    /// # Ok::<(), seqrnn::Error>(())
+    /// ```
+    pub fn generate_batch<P: AsRef<[usize]>>(
+        &self,
+        prefixes: &[P],
+        num_tokens: usize,
+        sampling: SamplingConfig,
+        stop: Option<usize>,
+        seed: u64,
+    ) -> Result<Vec<Vec<usize>>> {
         sampling.validate()?;
-        if prefix.is_empty() {
-            return Err(Error::invalid(
-                "prefix",
-                "at least one token",
-                "an empty prefix",
-            ));
+        let vocab = self.config().vocab_size;
+        if let Some(stop) = stop {
+            crate::embedding::check_ids("stop", [stop], vocab)?;
         }
-        let mut rng = crate::init::rng(seed);
-        let mut state = self.zero_state(1);
-        let mut ws = self.workspace(1);
-        let mut scratch = Vec::with_capacity(self.config().vocab_size);
-        let total = prefix.len().checked_add(num_tokens);
-        let mut out: Vec<usize> = Vec::new();
-        total
-            .and_then(|n| out.try_reserve_exact(n).ok())
-            .ok_or_else(|| Error::OutOfMemory {
-                what: "generated tokens".into(),
-                bytes: (prefix.len() as u128 + num_tokens as u128)
-                    * std::mem::size_of::<usize>() as u128,
-            })?;
-        out.extend_from_slice(prefix);
-        let (last, warmup) = prefix
-            .split_last()
-            .ok_or_else(|| Error::invalid("prefix", "at least one token", 0))?;
-        let cost = self.step_cost(); // for the interrupt hook
-        for &id in warmup {
-            crate::interrupt::poll(cost)?;
-            self.step(&[id], &mut state, &mut ws)?;
-        }
-        let mut token = *last;
+        let mut outs = self.generation_buffers(prefixes, num_tokens)?;
+        let batch = prefixes.len();
+        let mut state = self.zero_state(batch);
+        let mut ws = self.workspace(batch);
+        let mut tokens = self.warm_up(prefixes, &mut state, &mut ws)?; // (batch,)
+        let mut rngs: Vec<StdRng> = (0..batch as u64)
+            .map(|i| crate::init::rng(seed.wrapping_add(i)))
+            .collect();
+        let mut active = vec![true; batch];
+        let mut scratch = Vec::with_capacity(2 * vocab);
+        let cost = self.step_cost().saturating_mul(batch); // for the interrupt hook
         for _ in 0..num_tokens {
+            if !active.contains(&true) {
+                break;
+            }
             crate::interrupt::poll(cost)?;
-            let logits = self.step(&[token], &mut state, &mut ws)?;
-            token = sample_token(logits.row(0), sampling, &mut rng, &mut scratch);
-            out.push(token);
+            let logits = self.step(&tokens, &mut state, &mut ws)?; // (batch, V)
+            let streams = tokens.iter_mut().zip(&mut active).zip(&mut rngs);
+            for (((token, on), rng), (row, out)) in
+                streams.zip(logits.rows().into_iter().zip(&mut outs))
+            {
+                if *on {
+                    *token = sample_token(row, sampling, rng, &mut scratch);
+                    out.push(*token);
+                    *on = stop != Some(*token);
+                }
+            }
         }
-        Ok(out)
+        Ok(outs)
+    }
+
+    /// Checks the prefixes and returns each in a vector with room for `num_tokens` more.
+    fn generation_buffers<P: AsRef<[usize]>>(
+        &self,
+        prefixes: &[P],
+        num_tokens: usize,
+    ) -> Result<Vec<Vec<usize>>> {
+        if prefixes.is_empty() {
+            return Err(Error::invalid("prefixes", "at least one prefix", "none"));
+        }
+        let name = |i: usize| match prefixes.len() {
+            1 => "prefix".to_string(),
+            _ => format!("prefix {i}"),
+        };
+        let mut outs = Vec::new();
+        outs.try_reserve_exact(prefixes.len())
+            .map_err(|_| Error::OutOfMemory {
+                what: "generated sequences".into(),
+                bytes: prefixes.len() as u128 * std::mem::size_of::<Vec<usize>>() as u128,
+            })?;
+        for (i, prefix) in prefixes.iter().map(AsRef::as_ref).enumerate() {
+            if prefix.is_empty() {
+                return Err(Error::invalid(
+                    name(i),
+                    "at least one token",
+                    "an empty prefix",
+                ));
+            }
+            crate::embedding::check_ids(
+                &name(i),
+                prefix.iter().copied(),
+                self.config().vocab_size,
+            )?;
+            let mut out: Vec<usize> = Vec::new();
+            prefix
+                .len()
+                .checked_add(num_tokens)
+                .and_then(|n| out.try_reserve_exact(n).ok())
+                .ok_or_else(|| Error::OutOfMemory {
+                    what: "generated tokens".into(),
+                    bytes: (prefix.len() as u128 + num_tokens as u128)
+                        * std::mem::size_of::<usize>() as u128,
+                })?;
+            out.extend_from_slice(prefix);
+            outs.push(out);
+        }
+        Ok(outs)
+    }
+
+    /// Feeds every prefix but its last token, aligned on the last token: prefix `i` starts at
+    /// step `longest - len_i`, its state kept at zero before. Returns the last tokens `(batch,)`.
+    fn warm_up<P: AsRef<[usize]>>(
+        &self,
+        prefixes: &[P],
+        state: &mut Array3<T>,
+        ws: &mut StepWorkspace<T>,
+    ) -> Result<Vec<usize>> {
+        let longest = prefixes.iter().map(|p| p.as_ref().len()).max().unwrap_or(0);
+        let cost = self.step_cost().saturating_mul(prefixes.len());
+        let mut ids = vec![0; prefixes.len()]; // (batch,)
+        for t in 0..longest.saturating_sub(1) {
+            crate::interrupt::poll(cost)?;
+            for (id, p) in ids.iter_mut().zip(prefixes) {
+                let p = p.as_ref();
+                *id = (t + p.len())
+                    .checked_sub(longest)
+                    .and_then(|i| p.get(i))
+                    .copied()
+                    .unwrap_or(0);
+            }
+            self.step(&ids, state, ws)?;
+            for (b, p) in prefixes.iter().enumerate() {
+                if t + p.as_ref().len() < longest {
+                    state.slice_mut(s![.., b, ..]).fill(T::zero()); // not started yet
+                }
+            }
+        }
+        Ok(prefixes
+            .iter()
+            .map(|p| p.as_ref().last().copied().unwrap_or(0))
+            .collect())
     }
 
     /// Perplexity `exp(mean cross-entropy)` of predicting each token of `corpus` from the ones
@@ -255,7 +288,7 @@ impl<T: Float> LanguageModel<T> {
 /// let mut stream = Stream::new(&lm, 0);
 /// let logits = stream.feed(&lm, &[1, 2, 3])?; // (vocab,) after the last token
 /// assert_eq!(logits.len(), 6);
-/// let sampling = SamplingConfig { temperature: 1.0, top_k: Some(3) };
+/// let sampling = SamplingConfig { temperature: 1.0, top_k: Some(3), top_p: None };
 /// let next = stream.next(&lm, sampling)?; // sampled, fed, returned
 /// assert!(next < 6);
 /// stream.reset(); // the zero state again

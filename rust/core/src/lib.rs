@@ -69,6 +69,7 @@ pub mod pairs;
 mod params;
 pub mod resume;
 pub mod rnn;
+pub mod sampling;
 pub mod schedule;
 pub mod seq2seq;
 pub mod split;

@@ -80,7 +80,7 @@ impl LmConfig {
 /// let step = lm.loss_and_grads(inputs.view(), inputs.view(), None, None)?;
 /// assert!(step.loss > 0.0 && step.grads.embedding.is_some());
 ///
-/// let greedy = SamplingConfig { temperature: 0.0, top_k: None };
+/// let greedy = SamplingConfig { temperature: 0.0, top_k: None, top_p: None };
 /// let ids = lm.generate(&[1, 2], 5, greedy, 0)?; // the prefix, then 5 new tokens
 /// assert_eq!(ids.len(), 7);
 ///

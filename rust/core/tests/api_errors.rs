@@ -50,7 +50,11 @@ fn names<T>(r: Result<T>, what: &str) -> bool {
 fn sampling_arguments() {
     use seqrnn::{SamplingConfig, Stream};
     let lm = lm();
-    let sampling = |temperature, top_k| SamplingConfig { temperature, top_k };
+    let sampling = |temperature, top_k| SamplingConfig {
+        temperature,
+        top_k,
+        top_p: None,
+    };
     for t in [-0.5, f64::NAN, f64::INFINITY] {
         assert!(names(
             lm.generate(&[1], 3, sampling(t, None), 0),
@@ -67,7 +71,7 @@ fn sampling_arguments() {
     ));
     assert!(is_token(
         lm.generate(&[4], 3, SamplingConfig::GREEDY, 0),
-        "ids",
+        "prefix",
         4,
         4
     ));

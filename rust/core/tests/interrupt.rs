@@ -155,6 +155,7 @@ fn a_hook_that_never_stops_changes_nothing() -> Result<()> {
     let sampling = SamplingConfig {
         temperature: 1.0,
         top_k: Some(5),
+        top_p: None,
     };
     let plain = lm.generate(&[1], 20_000, sampling, 7)?;
     let hooked = interrupt::with_hook(|| false, || lm.generate(&[1], 20_000, sampling, 7))?;

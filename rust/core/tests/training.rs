@@ -207,6 +207,7 @@ fn sampling_is_reproducible_and_top_k_one_is_greedy() {
     let hot = SamplingConfig {
         temperature: 1.0,
         top_k: None,
+        top_p: None,
     };
     let a = lm.generate(&[0], 60, hot, 11).unwrap();
     assert_eq!(a, lm.generate(&[0], 60, hot, 11).unwrap());
@@ -214,12 +215,14 @@ fn sampling_is_reproducible_and_top_k_one_is_greedy() {
     let top1 = SamplingConfig {
         temperature: 1.5,
         top_k: Some(1),
+        top_p: None,
     };
     let greedy = lm.generate(&[0], 60, SamplingConfig::GREEDY, 0).unwrap();
     assert_eq!(lm.generate(&[0], 60, top1, 11).unwrap(), greedy);
     let top2 = SamplingConfig {
         temperature: 1.0,
         top_k: Some(2),
+        top_p: None,
     };
     let b = lm.generate(&[0], 60, top2, 11).unwrap();
     assert!(b.iter().all(|&t| t < VOCAB));
@@ -232,14 +235,17 @@ fn bad_sampling_settings_are_errors() {
         SamplingConfig {
             temperature: -0.5,
             top_k: None,
+            top_p: None,
         },
         SamplingConfig {
             temperature: f64::NAN,
             top_k: None,
+            top_p: None,
         },
         SamplingConfig {
             temperature: 1.0,
             top_k: Some(0),
+            top_p: None,
         },
     ];
     for cfg in bad {

@@ -88,6 +88,28 @@ pub fn ids_vec(obj: &Bound<'_, PyAny>, what: &str, vocab_size: usize) -> PyResul
         .0)
 }
 
+/// A [`seqrnn::SamplingConfig`] from Python's arguments (validated by the core).
+pub fn sampling(
+    temperature: f64,
+    top_k: Option<i64>,
+    top_p: Option<f64>,
+) -> PyResult<seqrnn::SamplingConfig> {
+    let top_k = top_k
+        .map(|k| {
+            usize::try_from(k).map_err(|_| {
+                pyo3::exceptions::PyValueError::new_err(format!(
+                    "top_k must be at least 1, got {k}"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(seqrnn::SamplingConfig {
+        temperature,
+        top_k,
+        top_p,
+    })
+}
+
 /// Floats `(batch, steps)` -> `(steps, batch)`.
 pub fn floats_time_major2<T: Float + Element>(
     obj: &Bound<'_, PyAny>,

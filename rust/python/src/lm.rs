@@ -9,7 +9,7 @@ use numpy::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use seqrnn::{Dtype, Float, Init, LanguageModel, LmConfig, Nonlinearity, SamplingConfig};
+use seqrnn::{Dtype, Float, Init, LanguageModel, LmConfig, Nonlinearity};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -145,30 +145,38 @@ impl PyLanguageModel {
             .update(|model| dispatch!(model, lm => convert::load_state_dict(lm, state_dict)))
     }
 
-    /// d2l's `predict`: the prefix followed by `num_tokens` chosen tokens.
-    #[pyo3(signature = (prefix, num_tokens, temperature=0.0, top_k=None, seed=0))]
+    /// Each prefix followed by up to `num_tokens` chosen tokens, all prefixes at once; a
+    /// stream ends at `stop` (kept). Prefix `i` samples with the random stream of `seed + i`.
+    #[pyo3(signature = (prefixes, num_tokens, temperature=0.0, top_k=None, top_p=None, stop=None, seed=0))]
+    #[allow(clippy::too_many_arguments)]
     fn generate(
         &self,
         py: Python<'_>,
-        prefix: &Bound<'_, PyAny>,
+        prefixes: Vec<Bound<'_, PyAny>>,
         num_tokens: i64,
         temperature: f64,
         top_k: Option<i64>,
+        top_p: Option<f64>,
+        stop: Option<i64>,
         seed: u64,
-    ) -> PyResult<Vec<usize>> {
-        let prefix = convert::ids_vec(prefix, "prefix", self.vocab_size())?;
+    ) -> PyResult<Vec<Vec<usize>>> {
+        let vocab = self.vocab_size();
+        let name = |i: usize| match prefixes.len() {
+            1 => "prefix".to_string(), // the core's names
+            _ => format!("prefix {i}"),
+        };
+        let prefixes = (prefixes.iter().enumerate())
+            .map(|(i, p)| convert::ids_vec(p, &name(i), vocab))
+            .collect::<PyResult<Vec<_>>>()?;
         let num_tokens = usize::try_from(num_tokens).map_err(|_| {
             PyValueError::new_err(format!("num_tokens must be >= 0, got {num_tokens}"))
         })?;
-        let top_k = top_k
-            .map(|k| {
-                usize::try_from(k).map_err(|_| {
-                    PyValueError::new_err(format!("top_k must be at least 1, got {k}"))
-                })
-            })
-            .transpose()?;
-        let cfg = SamplingConfig { temperature, top_k };
-        dispatch!(&*self.inner.get(), lm => crate::detach_interruptible(py, || lm.generate(&prefix, num_tokens, cfg, seed)))
+        let stop = stop
+            .map(|t| seqrnn::embedding::ids_from_i64("stop", ndarray::aview1(&[t]), vocab).py())
+            .transpose()?
+            .and_then(|ids| ids.first().copied());
+        let cfg = convert::sampling(temperature, top_k, top_p)?;
+        dispatch!(&*self.inner.get(), lm => crate::detach_interruptible(py, || lm.generate_batch(&prefixes, num_tokens, cfg, stop, seed)))
     }
 
     /// `exp(mean cross-entropy)` of each token of `corpus` given the ones before it.

@@ -5,9 +5,9 @@ use crate::errors::IntoPyResult;
 use crate::lm::PyLanguageModel;
 use crate::Model;
 use ndarray::Ix3;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use seqrnn::{SamplingConfig, Stream};
+use seqrnn::Stream;
 
 /// One stream over a language model (batch 1).
 #[pyclass(name = "Stream", module = "seqrnn._core")]
@@ -58,16 +58,15 @@ impl PyStream {
     }
 
     /// Samples the next token from the current logits, feeds it, returns it.
-    #[pyo3(signature = (temperature=0.0, top_k=None))]
-    fn next(&mut self, py: Python<'_>, temperature: f64, top_k: Option<i64>) -> PyResult<usize> {
-        let top_k = top_k
-            .map(|k| {
-                usize::try_from(k).map_err(|_| {
-                    PyValueError::new_err(format!("top_k must be at least 1, got {k}"))
-                })
-            })
-            .transpose()?;
-        let cfg = SamplingConfig { temperature, top_k };
+    #[pyo3(signature = (temperature=0.0, top_k=None, top_p=None))]
+    fn next(
+        &mut self,
+        py: Python<'_>,
+        temperature: f64,
+        top_k: Option<i64>,
+        top_p: Option<f64>,
+    ) -> PyResult<usize> {
+        let cfg = convert::sampling(temperature, top_k, top_p)?;
         let model = self.model.borrow(py);
         match (&mut self.inner, &*model.inner.get()) {
             (Model::F32(s), Model::F32(m)) => s.next(m, cfg).py(),
