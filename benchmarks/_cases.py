@@ -29,18 +29,20 @@ except ImportError:  # the PyTorch columns stay empty
 Array = np.ndarray[Any, Any]
 VOCAB, STEPS, CLIP, LR = 28, 35, 1.0, 1.0  # char-LM: d2l's Time Machine settings
 S2S_VOCAB, S2S_EMBED, S2S_HIDDEN, S2S_STEPS, S2S_BATCH, S2S_LR = 200, 32, 256, 10, 64, 0.5
+BEAM, BEAM_EOS = 4, 2  # beam search: beam size, the id of <eos>
 
 
 Work = Callable[[], float]  # does the timed work, returns its amount in the case's unit
+LATENCIES = {"us/token": 1e6, "ms/step": 1e3}  # units of time per amount: seconds x scale
 
 
 @dataclass
 class Case:
     """One benchmark case: ``run[impl]()`` prepares a measurement and returns its :data:`Work`."""
 
-    group: str  # "lm", "generate", "seq2seq" or "matmul"
+    group: str  # "lm", "generate", "seq2seq", "beam" or "matmul"
     label: str  # e.g. "H=256, B=32"
-    unit: str  # "tokens/s", "pairs/s" and "GFLOP/s" (rates) or "us/token" (a latency)
+    unit: str  # "tokens/s", "pairs/s" and "GFLOP/s" (rates) or "us/token", "ms/step" (latencies)
     flops: float  # model FLOPs per token or pair (0: not applicable)
     run: dict[str, Callable[[], Work]]
     checks: list[str] = field(default_factory=list)  # what was verified, data sizes
@@ -48,11 +50,13 @@ class Case:
 
     def value(self, amount: float, seconds: float) -> float:
         """The measured value of ``amount`` of work done in ``seconds``."""
-        return 1e6 * seconds / amount if self.unit == "us/token" else amount / seconds
+        scale = LATENCIES.get(self.unit)
+        return scale * seconds / amount if scale else amount / seconds
 
     def gflops(self, value: float) -> float:
         """Achieved GFLOP/s for a measured value under the FLOP model."""
-        per_second = 1e6 / value if self.unit == "us/token" else value
+        scale = LATENCIES.get(self.unit)
+        per_second = scale / value if scale else value
         return self.flops * per_second / 1e9
 
 
@@ -231,6 +235,32 @@ def seq2seq_training(impls: list[str], seconds: float, hidden: int = S2S_HIDDEN)
         # exp of the mean of per-batch mean losses: close to seqrnn's perplexity, not equal
         case.run["torch"] = _training(case, "torch", lambda: TorchSeq2Seq(weights), lambda m: (
             float(n), math.exp(m.train_epoch(batches, S2S_LR, CLIP))))
+    return case
+
+
+def beam_search(max_len: int, hidden: int = S2S_HIDDEN) -> Case:
+    """Beam search (beam 4) over a batch of 64 sentences, ms per decoding step. The output bias
+    of ``<eos>`` is -1e4, so that no hypothesis ever ends and every sentence runs all
+    ``max_len`` steps: the time per step shows whether a step's cost grows with its index.
+    seqrnn only (neither PyTorch nor NumPy has a beam search to compare with)."""
+    m = seqrnn.Seq2Seq(S2S_VOCAB, S2S_VOCAB, embed_size=S2S_EMBED, hidden_size=hidden,
+                       num_layers=1, context="concat", seed=0)
+    weights = m.state_dict()
+    weights["decoder.output.bias"][BEAM_EOS] = -1e4
+    m.load_state_dict(weights)
+    src, src_len, *_ = _pairs(S2S_BATCH)
+
+    def decode() -> list[Any]:
+        return m.decode(src, src_len, bos=1, eos=BEAM_EOS, max_len=max_len, beam_size=BEAM)
+
+    out = decode()  # warm-up, and the check that no sentence stops early
+    if any(len(ids) != max_len for ids in out):
+        raise SystemExit(f"beam search stopped before max_len {max_len}")
+    e, h, v = S2S_EMBED, hidden, S2S_VOCAB
+    flops = S2S_BATCH * BEAM * (2 * (e + h) * h + 2 * h * h + 2 * h * v)  # decoder rows a step
+    case = Case("beam", f"H={hidden}, B={S2S_BATCH}, beam {BEAM}, max_len={max_len}", "ms/step",
+                float(flops), {}, [f"every sentence ran all {max_len} steps"])
+    case.run["seqrnn"] = partial(_counted, float(max_len), decode)
     return case
 
 

@@ -6,13 +6,14 @@ Usage (from the repository root, with seqrnn installed; PyTorch is optional)::
     python benchmarks/bench.py --quick               # smoke test: small sizes, once, ~2 min
     python benchmarks/bench.py --write BENCHMARKS.md # also write the report as markdown
     python benchmarks/bench.py --cases lm generate --repeats 9 --threads 2
+    python benchmarks/bench.py --cases beam --impls seqrnn --levels avx512
     python benchmarks/bench.py --levels avx2 generic  # only these instruction-set levels
 
 Options: ``--repeats N`` measurements per implementation and case (default 5; 1 with
 ``--quick``); ``--threads N`` threads for PyTorch (``torch.set_num_threads``) and for the BLAS
 libraries (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, set before numpy
 loads) and for seqrnn (``seqrnn.set_num_threads``), default 2; ``--cases`` any of ``lm generate
-seq2seq matmul`` (default all); ``--impls`` any of ``seqrnn torch numpy`` (default all that import);
+seq2seq beam matmul`` (default all); ``--impls`` any of ``seqrnn torch numpy`` (default all that import);
 ``--clock cpu`` times with the process's CPU time instead of wall time, which keeps single-thread
 comparisons meaningful on a busy machine (the "CPU/wall" column shows how busy it was);
 ``--openblas-coretype auto`` (default) picks NumPy's OpenBLAS kernel set of each level (the
@@ -38,6 +39,10 @@ Cases (identical shapes, data and starting weights for every implementation):
   hidden 256, one layer, context concatenated to the decoder input, 10 steps each side with
   valid lengths in 6..10 (about 20% padding), batch 64, masked loss, SGD and clipping.
   (No NumPy version.)
+- ``beam``: seq2seq beam search (beam 4, alpha 0.75), ms per decoding step, at ``max_len`` 10
+  and 50: the model of ``seq2seq`` (untrained), batch 64, with ``<eos>``'s output bias at -1e4
+  so that every sentence runs all ``max_len`` steps; equal figures mean a step costs the same
+  however long the hypotheses are. (seqrnn only.)
 - ``matmul``: float32 2048x2048 @ 2048x2048 with numpy's and PyTorch's BLAS, GFLOP/s; the
   higher median is the level's ceiling that the other cases are measured against.
 
@@ -71,6 +76,7 @@ GROUPS = {  # group: (title, what the unit counts, higher is better)
     "lm": ("char-LM training", "tokens/s", True),
     "generate": ("single-stream generation latency", "us/token", False),
     "seq2seq": ("seq2seq training", "sentence pairs/s", True),
+    "beam": ("beam search decoding", "ms/step", False),
     "matmul": ("float32 matmul ceiling", "GFLOP/s", True),
 }
 CLOCKS = {"wall": "wall-clock time", "cpu": "the process's CPU time"}
@@ -82,6 +88,8 @@ FLOP model (multiply-add = 2 FLOPs; biases, tanh, softmax and the one-hot gather
 - seq2seq training, per pair: 3 x [Ls*(2*E*H + 2*H*H) + Lt*(2*(E+H)*H + 2*H*H + 2*H*V)] with
   Ls, Lt the valid (unpadded) source and target lengths of each pair, averaged over the data:
   encoder input and recurrence, decoder input [embedding, context] and recurrence, output.
+- beam search, per step: batch x beam rows x [2*(E+H)*H + 2*H*H + 2*H*V] (decoder input,
+  recurrence, output; the log-softmax and the sort of the candidates ignored).
 - achieved GFLOP/s = FLOPs per token (or pair) x tokens (or pairs) per second; "of ceiling" is
   that divided by the best median float32 matmul GFLOP/s measured at the same level."""
 METHOD = """\
@@ -165,6 +173,7 @@ def plan(args: argparse.Namespace, cases: Any, impls: list[str]) -> list[Callabl
         "generate": [partial(cases.generation, h, impls, 100 if q else 2000)
                      for h in ((32, 64) if q else (256, 512))],
         "seq2seq": [partial(cases.seq2seq_training, impls, seconds, 32 if q else 256)],
+        "beam": [partial(cases.beam_search, n, 32 if q else 256) for n in (10, 50)],
         "matmul": [partial(cases.matmul, impls, 256 if q else 2048)],
     }
     return [f for group in GROUPS if group in args.cases for f in out[group]]

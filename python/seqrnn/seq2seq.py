@@ -238,12 +238,17 @@ class Seq2Seq(StateDict):
                           validate if has_valid else None, callback, saving, save_best)
 
     def decode(self, src: Any, src_valid_len: Any, bos: int, eos: int, max_len: int,
-               beam_size: int = 1, alpha: float = 0.75) -> list[list[int]]:
+               beam_size: int = 1, alpha: float = 0.75, with_scores: bool = False) -> list[Any]:
         """Token ids of the translation of each source row (without ``<bos>``/``<eos>``):
         greedy for ``beam_size=1``, else beam search ranked by ``log P / L**alpha``.
 
+        With ``with_scores=True``, each row's ``(ids, log_prob, score)`` instead: ``log_prob``
+        is the natural-log probability of ``ids`` followed by ``<eos>`` (without it when
+        ``max_len`` cut the sentence off), ``score`` is ``log_prob / L**alpha`` with ``L`` the
+        number of tokens it counts (``<eos>`` included), the quantity beam search maximizes.
+
         Shapes: ``src`` ``(batch, src_steps)``, ``src_valid_len`` ``(batch,)`` -> ``batch``
-        lists of at most ``max_len`` ids.
+        lists of at most ``max_len`` ids (or ``batch`` tuples).
 
         Example:
             >>> m = Seq2Seq(10, 12, embed_size=4, hidden_size=8, num_layers=1, seed=0)
@@ -251,12 +256,18 @@ class Seq2Seq(StateDict):
             ...                beam_size=3)
             >>> len(out), all(len(ids) <= 5 for ids in out)
             (2, True)
+            >>> ids, log_prob, score = m.decode([[3, 4, 2]], [3], bos=1, eos=2, max_len=5,
+            ...                                 beam_size=3, with_scores=True)[0]
+            >>> ids == out[0], log_prob <= score <= 0.0
+            (True, True)
         """
         src_a, lens = v.ids(src, "src"), v.lengths(src_valid_len, "src_valid_len")
         v.ndim(src_a, "src", (2,), "(batch, steps)")
         hyps = self._core.decode(src_a, lens, v.non_negative_int(bos, "bos"),
                                  v.non_negative_int(eos, "eos"), v.positive_int(max_len, "max_len"),
                                  v.positive_int(beam_size, "beam_size"), v.number(alpha, "alpha"))
+        if with_scores:
+            return [(list(tokens), log_prob, score) for tokens, log_prob, score in hyps]
         return [list(tokens) for tokens, _, _ in hyps]
 
     def decode_steps(self, src: Any, bos: int, eos: int, max_len: int) -> dict[str, Any]:
@@ -428,9 +439,11 @@ class Translator:
         return tr
 
     def translate(self, sentences: str | Sequence[str], beam_size: int = 1, alpha: float = 0.75,
-                  max_len: int | None = None) -> Any:
+                  max_len: int | None = None, with_scores: bool = False) -> Any:
         """Translate one sentence (returns a str) or a list of them (returns a list), greedy
-        or with beam search (``beam_size``, length penalty ``alpha``).
+        or with beam search (``beam_size``, length penalty ``alpha``). With
+        ``with_scores=True``, each translation is a tuple ``(text, log_prob, score)``, as in
+        :meth:`Seq2Seq.decode`.
 
         Example:
             >>> pairs = [("one", "un"), ("two", "deux"), ("three", "trois"),
@@ -452,8 +465,10 @@ class Translator:
             return []
         src, lens = encode_sentences(batch, self.src_vocab, self.num_steps)
         out = self.model.decode(src, lens, self.tgt_vocab["<bos>"], self.tgt_vocab["<eos>"],
-                                max_len or self.num_steps, beam_size, alpha)
-        texts = [" ".join(self.tgt_vocab.to_tokens(ids)) for ids in out]
+                                max_len or self.num_steps, beam_size, alpha, with_scores=True)
+        scored = [(" ".join(self.tgt_vocab.to_tokens(ids)), log_p, score)
+                  for ids, log_p, score in out]
+        texts: list[Any] = scored if with_scores else [text for text, _, _ in scored]
         return texts[0] if single else texts
 
     def attention(self, sentence: str, max_len: int | None = None) -> dict[str, Any]:

@@ -156,9 +156,9 @@ impl<T: Float> Seq2Seq<T> {
         let vocab = self.config().tgt_vocab_size;
         cfg.validate(vocab)?;
         let (k, batch) = (cfg.beam_size, src.ncols());
-        // Every row may grow to max_len tokens, held twice (this step's and the next's).
+        // Every row may hold max_len back-pointers (parent row, token).
         let rows = (batch as u128).saturating_mul(k as u128);
-        let per_row = 2 * cfg.max_len as u128 * std::mem::size_of::<usize>() as u128;
+        let per_row = cfg.max_len as u128 * std::mem::size_of::<(usize, usize)>() as u128;
         crate::alloc::reserve("decoded tokens", rows.saturating_mul(per_row))?;
         let (state, memory) = self.start(src, src_len, k)?; // (L, B*k, H)
         let mut beams = Beams::new(state, k, cfg.bos, vocab);
@@ -212,20 +212,21 @@ impl Hypothesis {
 
 /// The hypotheses under way in a beam search: `k` rows per sentence, sentence `i` owning rows
 /// `i*k..(i+1)*k`. A row whose log-probability is `-inf` is dead: it is fed to the decoder
-/// but never expanded.
+/// but never expanded. A row's tokens are not stored: each step records, for each row, the
+/// row it extended and the token it added, and a hypothesis' tokens are read back through
+/// these pointers once it finishes, so that a step costs the same at any length.
 struct Beams<T> {
     /// Rows per sentence (the beam size).
     k: usize,
-    /// Each row's tokens so far.
-    tokens: Vec<Vec<usize>>,
+    /// Each step's `(parent row, token)` of every row `(steps * B*k,)`, step-major.
+    back: Vec<(usize, usize)>,
     /// Each row's log-probability.
     log_p: Vec<f64>,
     /// Each row's next decoder input.
     feed: Vec<usize>,
     /// The decoder state `(L, B*k, H)`.
     state: Array3<T>,
-    /// The next step's tokens, log-probabilities and state, filled by [`Beams::choose`].
-    next_tokens: Vec<Vec<usize>>,
+    /// The next step's log-probabilities and state, filled by [`Beams::choose`].
     next_log_p: Vec<f64>,
     next_state: Array3<T>, // (L, B*k, H)
     /// One row's log-softmax `(V,)`.
@@ -241,13 +242,12 @@ impl<T: Float> Beams<T> {
         let rows = state.dim().1;
         Beams {
             k,
-            tokens: vec![Vec::new(); rows],
+            back: Vec::new(),
             log_p: (0..rows)
                 .map(|r| if r % k == 0 { 0.0 } else { f64::NEG_INFINITY })
                 .collect(),
             feed: vec![bos; rows],
-            next_tokens: Vec::new(),
-            next_log_p: Vec::new(),
+            next_log_p: vec![f64::NEG_INFINITY; rows],
             next_state: state.clone(),
             state,
             lp: Vec::with_capacity(vocab),
@@ -255,10 +255,24 @@ impl<T: Float> Beams<T> {
         }
     }
 
-    /// Starts a step: every next row begins as a dead copy of this step's.
+    /// Starts a step: every next row begins dead, with an unused back-pointer.
     fn begin_step(&mut self) {
-        self.next_tokens = self.tokens.clone();
-        self.next_log_p = vec![f64::NEG_INFINITY; self.log_p.len()];
+        let rows = self.log_p.len();
+        self.next_log_p.fill(f64::NEG_INFINITY);
+        self.back.resize(self.back.len() + rows, (0, 0));
+    }
+
+    /// The tokens of the hypothesis in `row` after `steps` steps, read back from the row's
+    /// pointer of step `steps - 1` to step 0.
+    fn tokens(&self, steps: usize, mut row: usize) -> Vec<usize> {
+        let rows = self.log_p.len();
+        let mut tokens = vec![0; steps]; // (steps,)
+        for (t, token) in tokens.iter_mut().enumerate().rev() {
+            let (parent, v) = self.back[t * rows + row];
+            *token = v;
+            row = parent;
+        }
+        tokens
     }
 
     /// Sentence `i`'s step, after the decoder's: expands its live hypotheses, chooses its next
@@ -278,15 +292,16 @@ impl<T: Float> Beams<T> {
         let done = finished.len() >= self.k || alive == 0 || last_step;
         // Unfinished hypotheses compete only when the length limit cut them off.
         if done && last_step {
-            let rows = i * self.k..i * self.k + alive;
-            finished.extend(rows.map(|r| {
-                Hypothesis::scored(
-                    self.next_tokens[r].clone(),
+            let steps = self.back.len() / self.log_p.len(); // this one included
+            for r in i * self.k..i * self.k + alive {
+                let tokens = self.tokens(steps, r);
+                finished.push(Hypothesis::scored(
+                    tokens,
                     self.next_log_p[r],
                     false,
                     cfg.alpha,
-                )
-            }));
+                ));
+            }
         }
         done
     }
@@ -309,7 +324,8 @@ impl<T: Float> Beams<T> {
 
     /// Takes sentence `i`'s candidates best first until it has `k` live or `k` finished
     /// hypotheses: one ending in `<eos>` joins `finished`, any other becomes one of its next
-    /// rows (tokens, log-probability, state, feed). Returns the number of next rows filled.
+    /// rows (back-pointer, log-probability, state, feed). Returns the number of next rows
+    /// filled.
     fn choose(
         &mut self,
         i: usize,
@@ -317,17 +333,18 @@ impl<T: Float> Beams<T> {
         alpha: f64,
         finished: &mut Vec<Hypothesis>,
     ) -> usize {
+        let rows = self.log_p.len();
+        let step = self.back.len() / rows - 1; // this step's pointers: back[step * rows..]
         let mut alive = 0;
         for &(p, r, v) in &self.cand {
             if alive == self.k || finished.len() >= self.k {
                 break;
             }
             if v == eos {
-                finished.push(Hypothesis::scored(self.tokens[r].clone(), p, true, alpha));
+                finished.push(Hypothesis::scored(self.tokens(step, r), p, true, alpha));
             } else {
                 let dst = i * self.k + alive;
-                self.next_tokens[dst] = self.tokens[r].clone();
-                self.next_tokens[dst].push(v);
+                self.back[step * rows + dst] = (r, v);
                 self.next_log_p[dst] = p;
                 self.next_state
                     .slice_mut(ndarray::s![.., dst, ..])
@@ -342,7 +359,6 @@ impl<T: Float> Beams<T> {
     /// Ends the step: the next rows become this step's.
     fn end_step(&mut self) {
         std::mem::swap(&mut self.state, &mut self.next_state);
-        std::mem::swap(&mut self.tokens, &mut self.next_tokens);
         std::mem::swap(&mut self.log_p, &mut self.next_log_p);
     }
 }
