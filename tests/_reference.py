@@ -249,9 +249,11 @@ def seq2seq_beam(
 ):
     """d2l beam search of each source row -> [(tokens, log_prob, score)], the best by score.
 
-    Keeps the ``beam_size`` most probable prefixes (ties: earlier beam, then smaller id); a
-    prefix extended by <eos> is finished. A sentence stops once ``beam_size`` are finished or
-    after ``max_len`` tokens, when the unfinished prefixes join the finished ones. Score:
+    Keeps the ``beam_size`` most probable extensions (ties: earlier beam, then smaller id); one
+    ending in <eos> is finished, the others are the next prefixes. A sentence stops once no
+    live prefix can still score above the best finished one (at most log_prob /
+    max_len**alpha), none is alive, or after ``max_len`` tokens, when the unfinished prefixes
+    join the finished ones. Score:
     log_prob / L**alpha, L counting <eos> when emitted.
     """
     src, best = np.asarray(src), []
@@ -269,9 +271,7 @@ def seq2seq_beam(
                 key=lambda c: (-c[0], c[1], c[2]),
             )
             alive = []
-            for s, r, v in cands:
-                if len(alive) == beam_size or len(finished) >= beam_size:
-                    break
+            for s, r, v in cands[:beam_size]:
                 if v == eos:
                     finished.append((beams[r][0], s, len(beams[r][0]) + 1))
                 else:
@@ -279,7 +279,8 @@ def seq2seq_beam(
             beams = alive
             if step + 1 == max_len:
                 finished += [(t, s, len(t)) for t, s in alive]
-            if len(finished) >= beam_size or not alive:
+            best_score = max((s / n**alpha for _, s, n in finished), default=-np.inf)
+            if not alive or all(s / max_len**alpha <= best_score for _, s in alive):
                 break
         t, s, length = max(finished, key=lambda f: f[1] / f[2] ** alpha)
         best.append((t, s, s / length**alpha))

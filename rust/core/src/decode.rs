@@ -3,7 +3,8 @@
 //! Both start the decoder from the encoder's final state with `<bos>` and stop a sentence at
 //! `<eos>` (not included in the output) or after `max_len` tokens. Beam search keeps
 //! `beam_size` hypotheses per sentence and ranks finished ones by d2l's length-normalized score
-//! `log P(y) / L^alpha`, `L` counting the emitted tokens including `<eos>`.
+//! `log P(y) / L^alpha`, `L` counting the emitted tokens including `<eos>`; it stops a sentence
+//! once none of its live hypotheses can still score above its best finished one.
 
 use crate::seq2seq::Seq2Seq;
 use crate::{Error, Float, Result};
@@ -145,8 +146,8 @@ impl<T: Float> Seq2Seq<T> {
     ///
     /// Each step feeds every live hypothesis to the decoder, then, sentence by sentence,
     /// expands the live hypotheses by every token, chooses the next beam from the best of those
-    /// and finishes the sentence once it has `beam_size` finished hypotheses, none alive, or
-    /// `max_len` tokens.
+    /// and finishes the sentence once no live hypothesis can still score above its best
+    /// finished one, none is alive, or it has `max_len` tokens.
     pub fn beam_search(
         &self,
         src: ArrayView2<'_, usize>,
@@ -276,9 +277,9 @@ impl<T: Float> Beams<T> {
     }
 
     /// Sentence `i`'s step, after the decoder's: expands its live hypotheses, chooses its next
-    /// beam and returns whether it is done: `k` hypotheses finished, none alive, or the last
-    /// step, whose live hypotheses finish too, cut off by the length limit. Shapes: `logits`
-    /// `(B*k, V)`.
+    /// beam and returns whether it is done: settled (see [`Beams::settled`]), none alive, or
+    /// the last step, whose live hypotheses finish too, cut off by the length limit. Shapes:
+    /// `logits` `(B*k, V)`.
     fn advance(
         &mut self,
         i: usize,
@@ -289,7 +290,7 @@ impl<T: Float> Beams<T> {
     ) -> bool {
         self.expand(i, logits);
         let alive = self.choose(i, cfg.eos, cfg.alpha, finished);
-        let done = finished.len() >= self.k || alive == 0 || last_step;
+        let done = alive == 0 || last_step || self.settled(i, alive, cfg, finished);
         // Unfinished hypotheses compete only when the length limit cut them off.
         if done && last_step {
             let steps = self.back.len() / self.log_p.len(); // this one included
@@ -304,6 +305,20 @@ impl<T: Float> Beams<T> {
             }
         }
         done
+    }
+
+    /// Whether the best of sentence `i`'s `finished` hypotheses scores at least what any of
+    /// its `alive` next rows can still reach: a live hypothesis' log-probability `p <= 0` only
+    /// falls as it grows, and its length stays at most `max_len`, so its score stays at most
+    /// `p / max_len^alpha`.
+    fn settled(&self, i: usize, alive: usize, cfg: DecodeConfig, finished: &[Hypothesis]) -> bool {
+        let best = finished
+            .iter()
+            .map(|h| h.score)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let longest = (cfg.max_len as f64).powf(cfg.alpha);
+        let rows = i * self.k..i * self.k + alive;
+        self.next_log_p[rows].iter().all(|&p| p / longest <= best)
     }
 
     /// Fills `cand` with every one-token extension of sentence `i`'s live hypotheses, best
@@ -322,8 +337,8 @@ impl<T: Float> Beams<T> {
             .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     }
 
-    /// Takes sentence `i`'s candidates best first until it has `k` live or `k` finished
-    /// hypotheses: one ending in `<eos>` joins `finished`, any other becomes one of its next
+    /// Takes sentence `i`'s `k` best candidates: one ending in `<eos>` joins `finished`, any
+    /// other becomes one of its next
     /// rows (back-pointer, log-probability, state, feed). Returns the number of next rows
     /// filled.
     fn choose(
@@ -336,10 +351,7 @@ impl<T: Float> Beams<T> {
         let rows = self.log_p.len();
         let step = self.back.len() / rows - 1; // this step's pointers: back[step * rows..]
         let mut alive = 0;
-        for &(p, r, v) in &self.cand {
-            if alive == self.k || finished.len() >= self.k {
-                break;
-            }
+        for &(p, r, v) in self.cand.iter().take(self.k) {
             if v == eos {
                 finished.push(Hypothesis::scored(self.tokens(step, r), p, true, alpha));
             } else {
