@@ -192,11 +192,11 @@ def masked_loss(logits: torch.Tensor, tgt_out: torch.Tensor, tgt_valid_len: torc
 def clip_gradients(model: nn.Module, clip: float) -> None:
     """d2l's ``Trainer.clip_gradients``: scale every gradient by ``clip / norm`` when the
     joint norm exceeds ``clip``."""
-    params = [p for p in model.parameters() if p.requires_grad and p.grad is not None]
-    norm = torch.sqrt(sum(torch.sum(p.grad**2) for p in params))  # type: ignore[operator]
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    norm = torch.sqrt(torch.stack([torch.sum(g**2) for g in grads]).sum())
     if norm > clip:
-        for p in params:
-            p.grad.mul_(clip / norm)  # type: ignore[union-attr]
+        for g in grads:
+            g.mul_(clip / norm)
 
 
 def as_tensors(arrays: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -128,8 +129,6 @@ def train_seqrnn(args: argparse.Namespace, data: Any, seed: int, budget: float |
 def train_torch(args: argparse.Namespace, data: Any, seed: int, budget: float | None
                 ) -> tuple[dict[str, Any], Translate | None]:
     """d2l's PyTorch model trained on ``data``'s training rows."""
-    import math
-
     import _torch_seq2seq as ts
     import torch
 
