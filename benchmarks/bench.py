@@ -190,9 +190,9 @@ def plan(args: argparse.Namespace, cases: Any, impls: list[str]) -> list[Callabl
 def measure(case: Any, repeats: int, clock: str) -> dict[str, dict[str, Any]]:
     """Interleaved measurements: each round prepares (untimed) and times every implementation
     once, the order rotated from round to round."""
-    names = list(case.run)
+    names = list(case.run)  # empty when no implementation can run the case
     res: dict[str, dict[str, Any]] = {n: {"values": [], "cpu_wall": []} for n in names}
-    for rnd in range(repeats):
+    for rnd in range(repeats if names else 0):
         for name in names[rnd % len(names):] + names[: rnd % len(names)]:
             work = case.run[name]()
             wall, cpu = time.perf_counter(), time.process_time()
