@@ -80,7 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     large = args.setting == "large"
     args.seeds = args.seeds or ([0] if large else [0, 1, 2])
     args.lr = args.lr if args.lr is not None else (0.002 if large else 0.005)
-    args.epochs = args.epochs or (1_000_000 if large else 30)
+    args.epochs = args.epochs or (10_000 if large else 30)  # large: until the budget
     if args.threads < 1 or args.epochs < 1 or args.budget <= 0:
         p.error("--threads, --epochs and --budget must be positive")
     return args
