@@ -9,6 +9,7 @@ GFLOPs); ``bench.py`` times it and turns it into a value with :meth:`Case.value`
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import seqrnn
 from _numpy_rnn import NumpyLM
 
 try:
+    import _torch_seq2seq as d2l_torch
     import torch
     from _torch_rnn import TorchLM, TorchSeq2Seq
 except ImportError:  # the PyTorch columns stay empty
@@ -30,6 +32,7 @@ Array = np.ndarray[Any, Any]
 VOCAB, STEPS, CLIP, LR = 28, 35, 1.0, 1.0  # char-LM: d2l's Time Machine settings
 S2S_VOCAB, S2S_EMBED, S2S_HIDDEN, S2S_STEPS, S2S_BATCH, S2S_LR = 200, 32, 256, 10, 64, 0.5
 BEAM, BEAM_EOS = 4, 2  # beam search: beam size, the id of <eos>
+ATT_LAYERS, ATT_BATCH, ATT_LR = 2, 128, 0.005  # with attention: d2l 11.4's network and Adam
 
 
 Work = Callable[[], float]  # does the timed work, returns its amount in the case's unit
@@ -261,6 +264,66 @@ def beam_search(max_len: int, hidden: int = S2S_HIDDEN) -> Case:
     case = Case("beam", f"H={hidden}, B={S2S_BATCH}, beam {BEAM}, max_len={max_len}", "ms/step",
                 float(flops), {}, [f"every sentence ran all {max_len} steps"])
     case.run["seqrnn"] = partial(_counted, float(max_len), decode)
+def _attention_flops(data: tuple[Array, ...], e: int, h: int, v: int) -> float:
+    """Training FLOPs per pair of a 2-layer encoder-decoder with additive attention (3x the
+    forward), from the valid source and target lengths of ``data``."""
+    ls, lt = data[1].astype(np.float64), data[4].astype(np.float64)  # (n,) each
+    enc = ls * (2 * e * h + 2 * h * h + 4 * h * h + 2 * h * h)  # 2 layers + W_k of every key
+    att = lt * (2 * h * h + 4 * h * ls)  # W_q of the query; scores w_v and the weighted sum
+    dec = lt * (2 * (e + h) * h + 2 * h * h + 4 * h * h + 2 * h * v)  # 2 layers + output
+    return float(3.0 * np.mean(enc + att + dec))
+
+
+def attention_training(impls: list[str], seconds: float, hidden: int = S2S_HIDDEN) -> Case:
+    """Encoder-decoder training with additive (Bahdanau) attention, pairs/s: 2 layers, embed =
+    hidden, batch 128, Adam, clipping, masked loss, no dropout. seqrnn's tanh RNN beside d2l
+    11.4's PyTorch GRU model: not the same model, so no gradient cross-check."""
+    has_attention = "attention" in inspect.signature(seqrnn.Seq2Seq).parameters
+    use_torch = "torch" in impls and torch is not None
+    label = f"H={hidden}, E={hidden}, L={ATT_LAYERS}, B={ATT_BATCH}"
+    fits: dict[str, tuple[Callable[[], Any], Callable[[Any, tuple[Array, ...]], float]]] = {}
+    if has_attention:
+        def seqrnn_epoch(m: Any, data: tuple[Array, ...]) -> float:
+            h = m.fit(data, epochs=1, batch_size=ATT_BATCH, lr=ATT_LR, clip=CLIP,
+                      progress=False, seed=0)
+            return float(h.train_perplexity[0])
+
+        fits["seqrnn"] = (lambda: seqrnn.Seq2Seq(
+            S2S_VOCAB, S2S_VOCAB, hidden, hidden, ATT_LAYERS, attention="additive", seed=0),
+            seqrnn_epoch)
+    if use_torch:
+        def torch_model() -> Any:
+            torch.manual_seed(0)
+            return d2l_torch.TorchSeq2Seq(S2S_VOCAB, S2S_VOCAB, hidden, hidden, ATT_LAYERS,
+                                          dropout=0.0, rnn="gru", attention="additive")
+
+        def torch_epoch(m: Any, data: tuple[Array, ...]) -> float:
+            done = d2l_torch.train(m, d2l_torch.as_tensors(data), 1, ATT_BATCH, ATT_LR, CLIP)
+            return math.exp(done["losses"][0])
+
+        fits["torch"] = (torch_model, torch_epoch)
+    notes = [] if has_attention else ["seqrnn skipped: this build has no Seq2Seq(attention=...)"]
+    if not fits:
+        return Case("attention", label, "pairs/s", 0.0, {}, notes)
+    make, epoch = next(iter(fits.values()))  # warm-up, and size the data by the first one
+    t0 = time.perf_counter()
+    epoch(make(), _pairs(2 * ATT_BATCH))
+    rate = 2 * ATT_BATCH / (time.perf_counter() - t0)
+    n = ATT_BATCH * max(2, round(seconds * rate / ATT_BATCH))
+    data = _pairs(n)
+    padding = 1 - (data[1].sum() + data[4].sum()) / (2 * n * S2S_STEPS)
+    notes.append(f"{n:,} pairs, {padding:.0%} padding; seqrnn: tanh RNN, PyTorch: GRU "
+                 "(d2l 11.4), so no cross-check")
+    case = Case("attention", label, "pairs/s", _attention_flops(data, hidden, hidden, S2S_VOCAB),
+                {}, notes)
+
+    def counted(ep: Callable[[Any, tuple[Array, ...]], float]) -> Callable[[Any], Any]:
+        return lambda m: (float(n), ep(m, data))
+
+    for name, (mk, ep) in fits.items():
+        if name != next(iter(fits)):
+            ep(mk(), _pairs(2 * ATT_BATCH))  # warm-up
+        case.run[name] = _training(case, name, mk, counted(ep))
     return case
 
 

@@ -13,7 +13,8 @@ Options: ``--repeats N`` measurements per implementation and case (default 5; 1 
 ``--quick``); ``--threads N`` threads for PyTorch (``torch.set_num_threads``) and for the BLAS
 libraries (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, set before numpy
 loads) and for seqrnn (``seqrnn.set_num_threads``), default 2; ``--cases`` any of ``lm generate
-seq2seq beam matmul`` (default all); ``--impls`` any of ``seqrnn torch numpy`` (default all that import);
+seq2seq beam attention matmul`` (default all); ``--impls`` any of ``seqrnn torch numpy`` (default
+all that import);
 ``--clock cpu`` times with the process's CPU time instead of wall time, which keeps single-thread
 comparisons meaningful on a busy machine (the "CPU/wall" column shows how busy it was);
 ``--openblas-coretype auto`` (default) picks NumPy's OpenBLAS kernel set of each level (the
@@ -43,6 +44,12 @@ Cases (identical shapes, data and starting weights for every implementation):
   and 50: the model of ``seq2seq`` (untrained), batch 64, with ``<eos>``'s output bias at -1e4
   so that every sentence runs all ``max_len`` steps; equal figures mean a step costs the same
   however long the hypotheses are. (seqrnn only.)
+- ``attention``: encoder-decoder training with additive (Bahdanau) attention, sentence pairs/s:
+  seqrnn's ``Seq2Seq(attention="additive")`` (tanh RNN) beside d2l 1.0's PyTorch GRU model of
+  section 11.4 (``_torch_seq2seq.py``). Vocabularies 200, embedding and hidden 256, 2 layers, 10
+  steps each side with valid lengths in 6..10, batch 128, masked loss, Adam lr 0.005, clipping,
+  no dropout. The models differ (tanh RNN, GRU), so there is no cross-check; seqrnn's column
+  stays empty when its build has no ``attention`` argument. (No NumPy version.)
 - ``matmul``: float32 2048x2048 @ 2048x2048 with numpy's and PyTorch's BLAS, GFLOP/s; the
   higher median is the level's ceiling that the other cases are measured against.
 
@@ -77,6 +84,7 @@ GROUPS = {  # group: (title, what the unit counts, higher is better)
     "generate": ("single-stream generation latency", "us/token", False),
     "seq2seq": ("seq2seq training", "sentence pairs/s", True),
     "beam": ("beam search decoding", "ms/step", False),
+    "attention": ("seq2seq training with additive attention", "sentence pairs/s", True),
     "matmul": ("float32 matmul ceiling", "GFLOP/s", True),
 }
 CLOCKS = {"wall": "wall-clock time", "cpu": "the process's CPU time"}
@@ -90,6 +98,10 @@ FLOP model (multiply-add = 2 FLOPs; biases, tanh, softmax and the one-hot gather
   encoder input and recurrence, decoder input [embedding, context] and recurrence, output.
 - beam search, per step: batch x beam rows x [2*(E+H)*H + 2*H*H + 2*H*V] (decoder input,
   recurrence, output; the log-softmax and the sort of the candidates ignored).
+- seq2seq training with additive attention (2 layers, tanh cells), per pair: 3 x [Ls*(2*E*H +
+  2*H*H + 4*H*H + 2*H*H) + Lt*(2*H*H + 4*H*Ls) + Lt*(2*(E+H)*H + 2*H*H + 4*H*H + 2*H*V)]:
+  encoder layers and the keys W_k, the query W_q with the scores and the weighted sum over Ls
+  keys, decoder layers and output (PyTorch's GRU does about 3x the recurrent work).
 - achieved GFLOP/s = FLOPs per token (or pair) x tokens (or pairs) per second; "of ceiling" is
   that divided by the best median float32 matmul GFLOP/s measured at the same level."""
 METHOD = """\
@@ -99,16 +111,21 @@ gradient on the first minibatch, and warms each implementation up. The measureme
 interleaved: {repeats} rounds, each measuring every implementation once, the order rotated from
 round to round; each is prepared untimed (a fresh model) and timed by {clock} around the work
 alone. Tables give the median (min-max) over the rounds; "seqrnn/PyTorch speed" is the ratio of
-median speeds (>1: seqrnn is faster).
+median speeds (>1: seqrnn is faster). The attention case is the exception: its two models
+differ (seqrnn's tanh RNN, d2l's GRU in PyTorch), so each starts from its own seed-0 weights and
+nothing is cross-checked.
 
 - seqrnn: the public API, timed around `LanguageModel.fit(ids, epochs=1, ...,
   sampling="sequential", progress=False)` (tokens as reported in its history),
-  `Seq2Seq.fit(data, epochs=1, ..., optimizer="sgd")` and `generate(prefix, n,
-  temperature=1.0)`; minibatch gathering and the binding's checks are included.
+  `Seq2Seq.fit(data, epochs=1, ..., optimizer="sgd")`, `Seq2Seq(..., attention="additive")
+  .fit(data, epochs=1, ...)` (Adam) and `generate(prefix, n, temperature=1.0)`; minibatch
+  gathering and the binding's checks are included.
 - PyTorch: eager float32 on CPU, `F.one_hot` + `nn.RNN` + `nn.Linear` + `F.cross_entropy` +
   `clip_grad_norm_` + `torch.optim.SGD`, timed around the epoch loop over prepared tensors;
   seq2seq adds `nn.Embedding`, `pack_padded_sequence` for the encoder and a masked loss;
-  generation loops `rnn` + `linear` + `softmax` + `torch.multinomial` under `torch.no_grad()`.
+  generation loops `rnn` + `linear` + `softmax` + `torch.multinomial` under `torch.no_grad()`;
+  with attention, d2l 1.0's `Seq2SeqEncoder` and `Seq2SeqAttentionDecoder` (`nn.GRU`, additive
+  attention stepped in a Python loop) trained by d2l's loop with `torch.optim.Adam`.
 - NumPy: batched float32 BPTT with the recurrence in a Python loop, the one-hot input as a
   gather and its gradient as `np.add.at`; generation loops a matvec and samples by inverse CDF.
 - "CPU/wall" is the process's CPU time over wall time during the measurements (columns in the
@@ -174,6 +191,7 @@ def plan(args: argparse.Namespace, cases: Any, impls: list[str]) -> list[Callabl
                      for h in ((32, 64) if q else (256, 512))],
         "seq2seq": [partial(cases.seq2seq_training, impls, seconds, 32 if q else 256)],
         "beam": [partial(cases.beam_search, n, 32 if q else 256) for n in (10, 50)],
+        "attention": [partial(cases.attention_training, impls, seconds, 32 if q else 256)],
         "matmul": [partial(cases.matmul, impls, 256 if q else 2048)],
     }
     return [f for group in GROUPS if group in args.cases for f in out[group]]
@@ -182,9 +200,9 @@ def plan(args: argparse.Namespace, cases: Any, impls: list[str]) -> list[Callabl
 def measure(case: Any, repeats: int, clock: str) -> dict[str, dict[str, Any]]:
     """Interleaved measurements: each round prepares (untimed) and times every implementation
     once, the order rotated from round to round."""
-    names = list(case.run)
+    names = list(case.run)  # empty when no implementation can run the case
     res: dict[str, dict[str, Any]] = {n: {"values": [], "cpu_wall": []} for n in names}
-    for rnd in range(repeats):
+    for rnd in range(repeats if names else 0):
         for name in names[rnd % len(names):] + names[: rnd % len(names)]:
             work = case.run[name]()
             wall, cpu = time.perf_counter(), time.process_time()
