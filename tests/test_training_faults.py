@@ -84,9 +84,14 @@ def test_non_finite_or_non_positive_learning_rates_are_refused_up_front(lr):
 
 
 CHILD = textwrap.dedent("""
-    import math, sys, time
+    import math, signal, sys, time
     import numpy as np
     import seqrnn
+
+    # Ctrl-C raises KeyboardInterrupt, as in any interactive Python, even when this test line
+    # was started in the background of a script (which leaves SIGINT ignored, and Python keeps
+    # an ignored SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     lm = seqrnn.LanguageModel(40, hidden_size=48, seed=0)
     ids = np.random.default_rng(0).integers(0, 40, 50_000)
