@@ -198,7 +198,9 @@ fn pairs_trainer(
     let item = |i| parts.get_item(i);
     let set = pair_set(&cfg, &item(0)?, &item(1)?, &item(2)?, &item(3)?, &item(4)?)?;
     let pool = bucketing.then_some(seqrnn::pairs::POOL_BATCHES);
-    let task = PairTask::new(set).and_then(|t| t.with_bucketing(pool)).py()?;
+    let task = PairTask::new(set)
+        .and_then(|t| t.with_bucketing(pool))
+        .py()?;
     Ok(match s2s.inner.get().dtype() {
         Dtype::F32 => AnyTrainer::PairsF32(trainer(task, config)?),
         Dtype::F64 => AnyTrainer::PairsF64(trainer(task, config)?),
