@@ -7,7 +7,9 @@
 use ndarray::Array2;
 use seqrnn::pairs::{bucketed_batches, PairSet};
 use seqrnn::seq2seq::Batch;
-use seqrnn::{Context, Error, Float, Init, OptimizerConfig, PairTask, Parameters, Seq2Seq};
+use seqrnn::{
+    Attention, Context, Error, Float, Init, OptimizerConfig, PairTask, Parameters, Seq2Seq,
+};
 use seqrnn::{Seq2SeqConfig, TrainConfig, Trainer};
 
 const STEPS: usize = 12;
@@ -39,7 +41,7 @@ fn pairs(n: usize, seed: u64) -> PairSet {
     }
 }
 
-fn model<T: Float>(hidden: usize, context: Context, dropout: f64) -> Seq2Seq<T> {
+fn model<T: Float>(hidden: usize, context: Context, attention: Attention) -> Seq2Seq<T> {
     let config = Seq2SeqConfig {
         src_vocab_size: 30,
         tgt_vocab_size: 25,
@@ -47,7 +49,8 @@ fn model<T: Float>(hidden: usize, context: Context, dropout: f64) -> Seq2Seq<T> 
         hidden_size: hidden,
         num_layers: 2,
         context,
-        dropout,
+        dropout: 0.0,
+        attention,
     };
     Seq2Seq::new(config, Init::Orthogonal, 4).unwrap()
 }
@@ -71,13 +74,15 @@ fn batch_of(g: &seqrnn::pairs::Gathered) -> Batch<'_> {
 
 fn trimmed_equals_padded<T: Float>() {
     let data = pairs(300, 1);
-    for (hidden, context, rows) in [
-        (8, Context::Concat, 5),
-        (64, Context::Concat, 128),
-        (64, Context::None, 97),
-        (256, Context::Concat, 128), // split into parts across threads
+    for (hidden, context, attention, rows) in [
+        (8, Context::Concat, Attention::None, 5),
+        (64, Context::Concat, Attention::None, 128),
+        (64, Context::None, Attention::None, 97),
+        (256, Context::Concat, Attention::None, 128), // split into parts across threads
+        (8, Context::None, Attention::Additive, 5),
+        (64, Context::None, Attention::Additive, 128),
     ] {
-        let m = model::<T>(hidden, context, 0.0);
+        let m = model::<T>(hidden, context, attention);
         for start in [0, 100] {
             let rows: Vec<usize> = (start..start + rows).collect();
             let (full, cut) = (data.gather(&rows), data.gather_trimmed(&rows));
@@ -86,7 +91,10 @@ fn trimmed_equals_padded<T: Float>() {
             assert_eq!(cut.2.nrows(), longest(&data.tgt_len));
             let a = m.loss_and_grads(&batch_of(&full)).unwrap();
             let b = m.loss_and_grads(&batch_of(&cut)).unwrap();
-            let what = format!("hidden {hidden}, {context:?}, {} rows", rows.len());
+            let what = format!(
+                "hidden {hidden}, {context:?}, {attention:?}, {} rows",
+                rows.len()
+            );
             let loss = |x: T| x.to_f64_lossless().to_bits();
             assert_eq!(loss(a.loss), loss(b.loss), "{what}");
             assert_eq!(a.tokens, b.tokens, "{what}");
@@ -115,7 +123,7 @@ fn trimming_keeps_a_length_past_the_steps_an_error() {
     data.src_len[1] = STEPS + 1;
     let cut = data.gather_trimmed(&[0, 1]);
     assert_eq!(cut.0.nrows(), STEPS);
-    let err = model::<f32>(8, Context::Concat, 0.0).loss_and_grads(&batch_of(&cut));
+    let err = model::<f32>(8, Context::Concat, Attention::None).loss_and_grads(&batch_of(&cut));
     assert!(matches!(err, Err(Error::InvalidArgument { .. })), "{err:?}");
 }
 
@@ -176,7 +184,7 @@ fn a_bucketed_trainer_sees_every_pair_once_an_epoch() {
         .unwrap();
     let config = TrainConfig::new(8, OptimizerConfig::adam(0.01));
     let mut t = Trainer::new(task, config).unwrap();
-    let mut m = model::<f32>(8, Context::Concat, 0.3);
+    let mut m = model::<f32>(8, Context::Concat, Attention::None);
     let mut tokens = 0;
     while t.epochs() < 1 {
         tokens += t.run(&mut m, 2).unwrap().tokens;
