@@ -210,6 +210,8 @@ def _train_translate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=50, help="passes over the pairs")
     p.add_argument("--batch", type=int, default=128, help="sentence pairs per minibatch")
     p.add_argument("--lr", type=float, default=0.005, help="Adam learning rate")
+    p.add_argument("--bucketing", action="store_true",
+                   help="minibatches of pairs of similar lengths (less padding, faster epochs)")
     p.add_argument("--out", type=Path, metavar="FILE", required=True,
                    help="translator file to write (safetensors, vocabularies included)")
     _outputs(p, "print one JSON object of metrics on stdout, nothing else")

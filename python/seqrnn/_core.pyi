@@ -206,6 +206,7 @@ class Trainer:
         keep_best: bool = False,
         early_stopping: int | None = None,
         previous: OptimizerState | None = None,
+        bucketing: bool = False,
     ) -> Trainer: ...
     def run(self, model: LanguageModel | Seq2Seq, max_batches: int) -> tuple[int, int, float, bool]: ...
     def end_epoch(

@@ -435,6 +435,8 @@ def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
               --out tr.safetensors
         $ seqrnn train-translate --toy --epochs 30 --schedule plateau --patience 2 \\
               --early-stopping 6 --out numbers.safetensors
+        $ seqrnn train-translate --pairs fra-eng.txt --num-examples 20000 --num-valid 2000 \\
+              --num-steps 12 --bucketing --out tr.safetensors
     """
     _check_outputs(args)
     data = _translation_data(args)
@@ -448,7 +450,7 @@ def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
     options = _fit_options(args)
     history = model.fit(train, args.epochs, args.batch, args.lr,
                         valid=valid if len(valid) else None, progress=_progress(args),
-                        seed=args.seed, **options)
+                        seed=args.seed, bucketing=args.bucketing, **options)
     metrics = _summary(history, args, options)
     translator = Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
     translator.save(args.out)
@@ -470,7 +472,8 @@ def cmd_train_translate(args: argparse.Namespace) -> dict[str, Any]:
         _say(args, f"plotted {args.plot}")
     return {"command": "train-translate", "model": str(args.out), "train_pairs": len(train),
             "valid_pairs": len(valid), "src_vocab_size": len(data.src_vocab),
-            "tgt_vocab_size": len(data.tgt_vocab), "num_steps": data.num_steps, **metrics,
+            "tgt_vocab_size": len(data.tgt_vocab), "num_steps": data.num_steps,
+            "bucketing": args.bucketing, **metrics,
             **scores, "plot": None if args.plot is None else str(args.plot)}
 
 

@@ -178,12 +178,20 @@ class Seq2Seq(StateDict):
         early_stopping: int | None = None,
         clip_value: float | None = None,
         reset_optimizer: bool = False,
+        bucketing: bool = False,
     ) -> History:
         """Train with teacher forcing on ``data``: a ``TranslationData`` (see
         :func:`seqrnn.data.load_translation_pairs`; its ``train`` rows only, never those it
         holds out as ``valid``) or a tuple ``(src, src_valid_len, tgt_in, tgt_out,
         tgt_valid_len)``. Minibatches are reshuffled each epoch. ``valid`` (same forms, all its
         rows) adds a per-epoch validation perplexity. Returns a :class:`History`.
+
+        Each minibatch is cut to its longest source and target, which gives the same losses and
+        gradients as the padded minibatch. ``bucketing=True`` (torchtext's ``BucketIterator``)
+        puts pairs of similar lengths together: each epoch the shuffled pairs are sorted by
+        length within pools of 100 minibatches' worth and the minibatches are shuffled, so they
+        hold little padding; every pair is still seen once an epoch, and the same seed gives the
+        same minibatches (a checkpoint records the setting, and a resumed run must match it).
 
         Every other argument works as in :meth:`LanguageModel.fit` (``lr`` defaults to the
         optimizer's usual rate, Adam's 0.001); the same trainer runs both.
@@ -209,7 +217,8 @@ class Seq2Seq(StateDict):
              momentum: float, weight_decay: float, checkpoint: Any, checkpoint_every: int,
              checkpoint_every_steps: int | None, resume: Any, keep_best: bool, best_path: Any,
              schedule: Any, early_stopping: int | None, clip_value: float | None,
-             reset_optimizer: bool, save_best: Callable[[str], None] | None = None) -> History:
+             reset_optimizer: bool, bucketing: bool = False,
+             save_best: Callable[[str], None] | None = None) -> History:
         if hasattr(data, "subset") and len(getattr(data, "valid", ())):
             data = data.subset(data.train)  # a TranslationData's held-out rows stay out
         arrays = self._arrays(*_as_tuple(data))
@@ -228,7 +237,7 @@ class Seq2Seq(StateDict):
             self._core, arrays, options.batch_size, options.lr, optimizer,
             seed=v.seed_or_random(seed), momentum=float(momentum),
             weight_decay=float(weight_decay), previous=previous_trainer(self, reset_optimizer),
-            **options.core(saving))
+            bucketing=bucketing, **options.core(saving))
 
         def validate() -> float:
             assert valid_arrays is not None

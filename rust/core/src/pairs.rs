@@ -37,9 +37,11 @@
 //! # Ok::<(), seqrnn::Error>(())
 //! ```
 
+mod buckets;
 mod text;
 mod translation;
 
+pub use buckets::{bucketed_batches, POOL_BATCHES};
 pub use text::{
     pairs_of_lines, parse_pairs, preprocess_nmt, read_pairs, tokenize_nmt, words, Tokenized,
 };
@@ -47,7 +49,7 @@ pub use translation::{encode_source, PairOptions, TranslationData, VocabFrom};
 
 use crate::error::{check_positive, check_shape};
 use crate::Result;
-use ndarray::{Array2, Axis};
+use ndarray::{s, Array2, Axis};
 
 /// Padding token.
 pub const PAD: &str = "<pad>";
@@ -94,30 +96,53 @@ impl PairSet {
     }
 
     /// The minibatch of `rows`, time-major, as owned arrays.
-    pub fn gather(
-        &self,
-        rows: &[usize],
-    ) -> (
-        Array2Usize,
-        Vec<usize>,
-        Array2Usize,
-        Array2Usize,
-        Vec<usize>,
-    ) {
-        let pick = |a: &Array2<usize>| {
-            a.select(Axis(0), rows)
+    pub fn gather(&self, rows: &[usize]) -> Gathered {
+        self.gather_steps(rows, self.src.ncols(), self.tgt_in.ncols())
+    }
+
+    /// [`PairSet::gather`] cut to the longest valid source and target among `rows`: the steps
+    /// after them hold padding only, which the model masks (the encoder stops each source at
+    /// its valid length; the decoder is causal and the loss skips positions past each valid
+    /// target length), so the loss and gradients are those of the padded minibatch.
+    ///
+    /// Shapes: `(src_steps', rows)`, `(rows,)`, `(tgt_steps', rows)` twice, `(rows,)`, where
+    /// `src_steps'` is the largest `src_len` of `rows` (at least 1, at most `src_steps`) and
+    /// `tgt_steps'` likewise.
+    pub fn gather_trimmed(&self, rows: &[usize]) -> Gathered {
+        let longest = |lens: &[usize], steps: usize| {
+            let max = rows.iter().filter_map(|&r| lens.get(r)).max();
+            max.map_or(steps, |&m| m.max(1).min(steps))
+        };
+        let src_steps = longest(&self.src_len, self.src.ncols());
+        let tgt_steps = longest(&self.tgt_len, self.tgt_in.ncols());
+        self.gather_steps(rows, src_steps, tgt_steps)
+    }
+
+    /// The first `src_steps` and `tgt_steps` columns of `rows`, time-major.
+    fn gather_steps(&self, rows: &[usize], src_steps: usize, tgt_steps: usize) -> Gathered {
+        let pick = |a: &Array2<usize>, steps: usize| {
+            a.slice(s![.., ..steps])
+                .select(Axis(0), rows)
                 .reversed_axes()
                 .as_standard_layout()
                 .into_owned()
         };
         (
-            pick(&self.src),
+            pick(&self.src, src_steps),
             rows.iter().map(|&r| self.src_len[r]).collect(),
-            pick(&self.tgt_in),
-            pick(&self.tgt_out),
+            pick(&self.tgt_in, tgt_steps),
+            pick(&self.tgt_out, tgt_steps),
             rows.iter().map(|&r| self.tgt_len[r]).collect(),
         )
     }
 }
 
-type Array2Usize = Array2<usize>;
+/// A time-major minibatch: `(src, src_len, tgt_in, tgt_out, tgt_len)`, shaped
+/// `(src_steps, rows)`, `(rows,)`, `(tgt_steps, rows)`, `(tgt_steps, rows)`, `(rows,)`.
+pub type Gathered = (
+    Array2<usize>,
+    Vec<usize>,
+    Array2<usize>,
+    Array2<usize>,
+    Vec<usize>,
+);

@@ -50,6 +50,12 @@ pub enum TaskSettings {
     },
     /// Teacher-forced translation of shuffled sentence pairs.
     Translation,
+    /// Teacher-forced translation of sentence pairs in minibatches of similar lengths, sorted
+    /// within pools of `pool_batches` minibatches ([`crate::pairs::bucketed_batches`]).
+    BucketedTranslation {
+        /// Minibatches' worth of pairs sorted together.
+        pool_batches: usize,
+    },
 }
 
 /// What a [`Trainer`] trains on: the data, how an epoch is cut into minibatches and the loss of
@@ -164,22 +170,48 @@ impl<T: Float> Task<T> for LmTask {
 }
 
 /// Teacher-forced translation of sentence pairs, reshuffled every epoch (the last minibatch may
-/// be smaller).
+/// be smaller), optionally in minibatches of similar lengths.
+///
+/// Each minibatch is cut to its longest valid source and target
+/// ([`PairSet::gather_trimmed`]), which gives the loss and gradients of the padded minibatch,
+/// except for a model with dropout between layers trained without bucketing: its dropout
+/// masks are drawn for every padded step, as they always were, so its results stay those of
+/// earlier versions.
 #[derive(Clone, Debug)]
 pub struct PairTask {
     data: PairSet,
+    pool_batches: Option<usize>,
 }
 
 impl PairTask {
-    /// The task of translating the pairs of `data`.
+    /// The task of translating the pairs of `data`, in shuffled minibatches.
     pub fn new(data: PairSet) -> Result<Self> {
         data.validate()?;
-        Ok(PairTask { data })
+        Ok(PairTask {
+            data,
+            pool_batches: None,
+        })
+    }
+
+    /// The task with length bucketing: each epoch's minibatches hold pairs of similar lengths,
+    /// sorted within pools of `pool_batches` minibatches ([`crate::pairs::POOL_BATCHES`] is
+    /// torchtext's choice); `None` turns it off.
+    pub fn with_bucketing(mut self, pool_batches: Option<usize>) -> Result<Self> {
+        if let Some(p) = pool_batches {
+            crate::error::check_positive("pool_batches", p)?;
+        }
+        self.pool_batches = pool_batches;
+        Ok(self)
     }
 
     /// The pairs.
     pub fn data(&self) -> &PairSet {
         &self.data
+    }
+
+    /// The pool size of length bucketing, in minibatches (`None`: no bucketing).
+    pub fn bucketing(&self) -> Option<usize> {
+        self.pool_batches
     }
 }
 
@@ -206,12 +238,18 @@ impl<T: Float> Task<T> for PairTask {
     }
 
     fn settings(&self) -> TaskSettings {
-        TaskSettings::Translation
+        match self.pool_batches {
+            None => TaskSettings::Translation,
+            Some(pool_batches) => TaskSettings::BucketedTranslation { pool_batches },
+        }
     }
 
     fn plan(&self, batch_size: usize, rng: &mut StdRng) -> Result<Vec<Vec<usize>>> {
         use rand::seq::SliceRandom;
         crate::error::check_positive("batch_size", batch_size)?;
+        if let Some(pool_batches) = self.pool_batches {
+            return crate::pairs::bucketed_batches(&self.data, batch_size, pool_batches, rng);
+        }
         let mut order: Vec<usize> = (0..self.data.len()).collect();
         order.shuffle(rng);
         Ok(order.chunks(batch_size).map(<[usize]>::to_vec).collect())
@@ -228,7 +266,13 @@ impl<T: Float> Task<T> for PairTask {
         _carried: Option<ArrayView3<'_, T>>,
         rng: &mut StdRng,
     ) -> Result<TaskStep<T, Seq2Seq<T>>> {
-        let (src, src_len, tgt_in, tgt_out, tgt_len) = self.data.gather(rows);
+        let c = model.config();
+        let full_masks = c.dropout > 0.0 && c.num_layers > 1 && self.pool_batches.is_none();
+        let (src, src_len, tgt_in, tgt_out, tgt_len) = if full_masks {
+            self.data.gather(rows) // (steps, rows) each
+        } else {
+            self.data.gather_trimmed(rows) // (longest, rows) each
+        };
         let batch = crate::seq2seq::Batch {
             src: src.view(),
             src_len: &src_len,

@@ -344,6 +344,48 @@ fn seq2seq_resumed_anywhere_matches_uninterrupted() {
         .contains("trains a LanguageModel, not a Seq2Seq"));
 }
 
+#[test]
+fn bucketed_seq2seq_resumed_anywhere_matches_uninterrupted() {
+    let data = pairs(23);
+    let trainer = |pool: Option<usize>| -> Seq2SeqTrainer<f32> {
+        let config = TrainConfig {
+            seed: 3,
+            ..TrainConfig::new(3, OptimizerConfig::adam(0.01))
+        };
+        let task = PairTask::new(data.clone()).unwrap();
+        Trainer::new(task.with_bucketing(pool).unwrap(), config).unwrap()
+    };
+    let steps = |t: &mut Seq2SeqTrainer<f32>, m: &mut Seq2Seq<f32>, n: u64| {
+        while t.steps() < n {
+            t.run(m, 1).unwrap();
+        }
+    };
+    let mut full = seq2seq(1);
+    let mut t = trainer(Some(2));
+    steps(&mut t, &mut full, 20); // 8 minibatches an epoch, pools of 2
+    let mut plain = seq2seq(1);
+    steps(&mut trainer(None), &mut plain, 20);
+    assert_ne!(bits(&plain), bits(&full)); // other minibatches
+    for stop in [3, 8, 11, 19] {
+        let (mut first, mut t1) = (seq2seq(1), trainer(Some(2)));
+        steps(&mut t1, &mut first, stop);
+        let bytes = t1.checkpoint(&first, HashMap::new()).unwrap();
+        let (mut resumed, mut t2) = (seq2seq(8), trainer(Some(2)));
+        t2.resume(&mut resumed, &bytes, true).unwrap();
+        steps(&mut t2, &mut resumed, 20);
+        assert_eq!(bits(&resumed), bits(&full), "stopped at {stop}");
+    }
+    let bytes = t.checkpoint(&full, HashMap::new()).unwrap();
+    for other in [None, Some(3)] {
+        let err = trainer(other).resume(&mut seq2seq(1), &bytes, true);
+        let msg = err.unwrap_err().to_string();
+        assert!(
+            msg.contains("the task is BucketedTranslation { pool_batches: 2 } in the checkpoint"),
+            "{msg}"
+        );
+    }
+}
+
 /// `bytes` rewritten with `edit` applied to its metadata and tensors.
 fn rewrite(
     bytes: &[u8],

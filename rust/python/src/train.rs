@@ -6,7 +6,7 @@ use crate::lm::PyLanguageModel;
 use crate::seq2seq::{pair_set, PySeq2Seq};
 use crate::{detach_interruptible, Model, Shared};
 use ndarray::Array3;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use seqrnn::data::{epoch_batches, gather};
@@ -177,6 +177,36 @@ fn trainer<T: Float, K: Task<T>>(task: K, config: TrainConfig) -> PyResult<Train
     Trainer::new(task, config).py()
 }
 
+/// The trainer of `s2s` on `data`, a tuple `(src, src_valid_len, tgt_in, tgt_out,
+/// tgt_valid_len)`, with length bucketing when `bucketing`.
+fn pairs_trainer(
+    s2s: &PySeq2Seq,
+    data: &Bound<'_, PyAny>,
+    config: TrainConfig,
+    bucketing: bool,
+) -> PyResult<AnyTrainer> {
+    let cfg = crate::dispatch!(&*s2s.inner.get(), m => m.config().clone());
+    let parts = data
+        .cast::<PyTuple>()
+        .ok()
+        .filter(|t| t.len() == 5)
+        .ok_or_else(|| {
+            PyTypeError::new_err(
+                "data must be a tuple (src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)",
+            )
+        })?;
+    let item = |i| parts.get_item(i);
+    let set = pair_set(&cfg, &item(0)?, &item(1)?, &item(2)?, &item(3)?, &item(4)?)?;
+    let pool = bucketing.then_some(seqrnn::pairs::POOL_BATCHES);
+    let task = PairTask::new(set)
+        .and_then(|t| t.with_bucketing(pool))
+        .py()?;
+    Ok(match s2s.inner.get().dtype() {
+        Dtype::F32 => AnyTrainer::PairsF32(trainer(task, config)?),
+        Dtype::F64 => AnyTrainer::PairsF64(trainer(task, config)?),
+    })
+}
+
 /// The training state of one `fit` run of a `LanguageModel` (on a token corpus, truncated
 /// BPTT) or a `Seq2Seq` (on sentence pairs): optimizer, schedule, position in the epoch,
 /// carried state, history, best parameters. The model itself is passed to each call.
@@ -190,9 +220,10 @@ impl PyTrainer {
     /// `data`: a corpus of token ids for a `LanguageModel` (with `num_steps`, `sampling`), a
     /// tuple `(src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)` for a `Seq2Seq`.
     /// `schedule` is a schedule's JSON form; `previous` the `optimizer_state()` of an earlier
-    /// trainer of the model, whose moments and step count go on.
+    /// trainer of the model, whose moments and step count go on. `bucketing` (a `Seq2Seq`
+    /// only) puts pairs of similar lengths into each minibatch.
     #[new]
-    #[pyo3(signature = (model, data, batch_size, lr, optimizer="sgd", num_steps=None, sampling="sequential", clip=None, clip_value=None, seed=0, momentum=0.0, weight_decay=0.0, schedule=None, keep_best=false, early_stopping=None, previous=None))]
+    #[pyo3(signature = (model, data, batch_size, lr, optimizer="sgd", num_steps=None, sampling="sequential", clip=None, clip_value=None, seed=0, momentum=0.0, weight_decay=0.0, schedule=None, keep_best=false, early_stopping=None, previous=None, bucketing=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         model: &Bound<'_, PyAny>,
@@ -211,6 +242,7 @@ impl PyTrainer {
         keep_best: bool,
         early_stopping: Option<i64>,
         previous: Option<PyRef<'_, PyOptimizerState>>,
+        bucketing: bool,
     ) -> PyResult<Self> {
         let config = TrainConfig {
             batch_size: size("batch_size", batch_size)?,
@@ -234,6 +266,12 @@ impl PyTrainer {
             let num_steps = num_steps.ok_or_else(|| {
                 PyTypeError::new_err("num_steps is needed to train a LanguageModel")
             })?;
+            if bucketing {
+                return Err(PyValueError::new_err(
+                    "bucketing is a setting of translation (a Seq2Seq); a LanguageModel takes \
+                     none, got bucketing=True",
+                ));
+            }
             let task = LmTask::new(
                 corpus,
                 size("num_steps", num_steps)?,
@@ -245,24 +283,7 @@ impl PyTrainer {
                 Dtype::F64 => AnyTrainer::LmF64(trainer(task, config)?),
             }
         } else if let Ok(s2s) = model.cast::<PySeq2Seq>() {
-            let s2s = s2s.borrow();
-            let cfg = crate::dispatch!(&*s2s.inner.get(), m => m.config().clone());
-            let parts = data
-                .cast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 5)
-                .ok_or_else(|| {
-                    PyTypeError::new_err(
-                        "data must be a tuple (src, src_valid_len, tgt_in, tgt_out, tgt_valid_len)",
-                    )
-                })?;
-            let item = |i| parts.get_item(i);
-            let set = pair_set(&cfg, &item(0)?, &item(1)?, &item(2)?, &item(3)?, &item(4)?)?;
-            let task = PairTask::new(set).py()?;
-            match s2s.inner.get().dtype() {
-                Dtype::F32 => AnyTrainer::PairsF32(trainer(task, config)?),
-                Dtype::F64 => AnyTrainer::PairsF64(trainer(task, config)?),
-            }
+            pairs_trainer(&s2s.borrow(), data, config, bucketing)?
         } else {
             return Err(PyTypeError::new_err(format!(
                 "model must be a LanguageModel or a Seq2Seq, got {}",
