@@ -30,7 +30,7 @@ training pairs/s.
 
 Options: ``--threads N`` for both (``torch.set_num_threads``, ``seqrnn.set_num_threads``),
 ``--impls seqrnn torch``, ``--seeds``, ``--epochs``, ``--lr``, ``--dropout``, ``--budget``,
-``--init`` (seqrnn's recurrent init), ``--torch-init d2l|xavier`` (``xavier`` also gives the
+``--init`` (seqrnn's recurrent init), ``--bucketing`` (seqrnn's ``fit(bucketing=True)``), ``--torch-init d2l|xavier`` (``xavier`` also gives the
 linear layers ``xavier_uniform_``), ``--data`` (folder or file of ``fra-eng.txt``, default
 ``$SEQRNN_DATA``), ``--json FILE`` for the results.
 """
@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--attention", choices=["additive", "none"], default="additive",
                    help="seqrnn's decoder: Bahdanau attention or the concatenated context")
     p.add_argument("--init", default="orthogonal", help="seqrnn's recurrent init")
+    p.add_argument("--bucketing", action="store_true",
+                   help="seqrnn: minibatches of pairs of similar lengths (fit(bucketing=True))")
     p.add_argument("--torch-rnn", choices=["gru", "rnn"], default="gru")
     p.add_argument("--torch-attention", choices=["additive", "none"], default="additive")
     p.add_argument("--torch-init", choices=["d2l", "xavier"], default="d2l")
@@ -118,7 +120,7 @@ def train_seqrnn(args: argparse.Namespace, data: Any, seed: int, budget: float |
         return budget is None or seconds < budget
 
     history = model.fit(data.subset(data.train), args.epochs, BATCH, args.lr, clip=CLIP,
-                        progress=False, seed=seed, callback=report)
+                        progress=False, seed=seed, callback=report, bucketing=args.bucketing)
     seconds = time.perf_counter() - start
     tr = seqrnn.Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
     info = {"design": f"tanh RNN, {design}", "epochs": history.epochs, "seconds": seconds,
