@@ -175,20 +175,21 @@ def toy_data():
     return d, part(d.train), part(d.valid)
 
 
-def s2s(d, seed=0):
+def s2s(d, seed=0, attention="none"):
     return seqrnn.Seq2Seq(len(d.src_vocab), len(d.tgt_vocab), embed_size=8, hidden_size=12,
-                          num_layers=2, seed=seed, dropout=0.1)
+                          num_layers=2, seed=seed, dropout=0.1, attention=attention)
 
 
-def test_seq2seq_resumed_equals_uninterrupted(tmp_path):
+@pytest.mark.parametrize("attention", ["none", "additive"])
+def test_seq2seq_resumed_equals_uninterrupted(tmp_path, attention):
     d, data, vdata = toy_data()
     fit = {"batch_size": 16, "lr": 0.01, "valid": vdata, "progress": False, "seed": 2}
-    full = s2s(d)
+    full = s2s(d, attention=attention)
     h_full = full.fit(data, epochs=4, **fit)
     path = tmp_path / "s2s.safetensors"
-    s2s(d).fit(data, epochs=3, checkpoint=path, checkpoint_every=2,
-                  checkpoint_every_steps=7, **fit)
-    resumed = s2s(d, seed=5)
+    s2s(d, attention=attention).fit(data, epochs=3, checkpoint=path, checkpoint_every=2,
+                                    checkpoint_every_steps=7, **fit)
+    resumed = s2s(d, seed=5, attention=attention)
     h = resumed.fit(data, epochs=4, resume=path, **fit)
     same(resumed, full)
     assert h.valid_perplexity == h_full.valid_perplexity
