@@ -147,11 +147,25 @@ impl<T: Float> AdditiveAttention<T> {
         mut context: ArrayViewMut2<'_, T>,
         scratch: &mut Scratch<T>,
     ) -> Result<()> {
-        let rows = queries.nrows();
-        crate::error::check_shape(
-            "attention rows",
-            &[memory.lengths.len() * memory.group],
-            &[rows],
+        let rows = memory.lengths.len() * memory.group;
+        let (a, h) = (self.size(), memory.values.dim().2);
+        let check = crate::error::check_shape;
+        check(
+            "attention queries",
+            &[rows, self.w_q.in_features()],
+            queries.shape(),
+        )?;
+        check("attention projected queries", &[rows, a], q.shape())?;
+        check(
+            "attention weights",
+            &[rows, memory.steps()],
+            weights.shape(),
+        )?;
+        check("attention contexts", &[rows, h], context.shape())?;
+        check(
+            "attention scratch",
+            &[memory.steps(), a],
+            scratch.feat.shape(),
         )?;
         gemm(T::one(), &queries, &self.w_q.weight.t(), T::zero(), &mut q);
         let w_v = self.w_v.weight.row(0); // (A,)
@@ -197,7 +211,7 @@ impl<T: Float> AdditiveAttention<T> {
     /// `d_values` `(S, Ts, H)`, and writes the gradient of the projected queries `d_q`
     /// `(R, A)`.
     #[allow(clippy::too_many_arguments)]
-    pub fn attend_backward(
+    pub(crate) fn attend_backward(
         &self,
         memory: &Memory<T>,
         q: ArrayView2<'_, T>,

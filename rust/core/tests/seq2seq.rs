@@ -749,3 +749,50 @@ fn loss_without_gradients_is_that_of_loss_and_grads_bit_for_bit() {
         }
     });
 }
+
+/// The attention's public step checks every shape a caller gives it.
+#[test]
+fn attention_step_checks_its_shapes() {
+    let m = model(Attend, 1, 11);
+    let att = m.attention.as_ref().unwrap();
+    let values = ndarray::Array3::<f64>::zeros((5, 2, HIDDEN)); // (Ts, S, H)
+    let memory = att.memory(values.view(), &[5, 2], 1).unwrap();
+    let mut scratch = att.scratch(&memory).unwrap();
+    let queries = Array2::<f64>::zeros((2, HIDDEN));
+    let (mut q, mut w, mut c) = (
+        Array2::<f64>::zeros((2, HIDDEN)),
+        Array2::<f64>::zeros((2, 5)),
+        Array2::<f64>::zeros((2, HIDDEN)),
+    );
+    att.attend(
+        &memory,
+        queries.view(),
+        q.view_mut(),
+        w.view_mut(),
+        c.view_mut(),
+        &mut scratch,
+    )
+    .unwrap();
+    let wrong = Array2::<f64>::zeros((3, HIDDEN));
+    let r = att.attend(
+        &memory,
+        wrong.view(),
+        q.view_mut(),
+        w.view_mut(),
+        c.view_mut(),
+        &mut scratch,
+    );
+    assert!(matches!(r, Err(Error::ShapeMismatch { .. })), "{r:?}");
+    let mut short = Array2::<f64>::zeros((2, 4));
+    let r = att.attend(
+        &memory,
+        queries.view(),
+        q.view_mut(),
+        short.view_mut(),
+        c.view_mut(),
+        &mut scratch,
+    );
+    assert!(matches!(r, Err(Error::ShapeMismatch { .. })), "{r:?}");
+    assert!(att.memory(values.view(), &[6, 2], 1).is_err());
+    assert!(att.memory(values.view(), &[5], 1).is_err());
+}
