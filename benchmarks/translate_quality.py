@@ -30,8 +30,11 @@ training pairs/s.
 
 Options: ``--threads N`` for both (``torch.set_num_threads``, ``seqrnn.set_num_threads``),
 ``--impls seqrnn torch``, ``--seeds``, ``--epochs``, ``--lr``, ``--dropout``, ``--budget``,
-``--init`` (seqrnn's recurrent init), ``--bucketing`` (seqrnn's ``fit(bucketing=True)``), ``--torch-init d2l|xavier`` (``xavier`` also gives the
-linear layers ``xavier_uniform_``), ``--data`` (folder or file of ``fra-eng.txt``, default
+``--init`` (seqrnn's recurrent init), ``--layers`` and ``--torch-layers`` (each side's RNN
+layers, 2 as d2l by default), ``--schedule cosine`` (seqrnn's learning rate down to 0 over
+``--epochs``; the budget still stops training), ``--bucketing`` (seqrnn's
+``fit(bucketing=True)``), ``--torch-init d2l|xavier`` (``xavier`` also gives the linear layers
+``xavier_uniform_``), ``--data`` (folder or file of ``fra-eng.txt``, default
 ``$SEQRNN_DATA``), ``--json FILE`` for the results.
 """
 
@@ -52,7 +55,7 @@ from seqrnn.metrics import bleu, corpus_bleu
 
 ENGLISH = ["go .", "i lost .", "he's calm .", "i'm home ."]
 FRENCH = ["va !", "j'ai perdu .", "il est calme .", "je suis chez moi ."]
-EMBED, HIDDEN, LAYERS, BATCH, CLIP = 256, 256, 2, 128, 1.0
+EMBED, HIDDEN, BATCH, CLIP = 256, 256, 128, 1.0
 NAMES = {"seqrnn": "seqrnn", "torch": "PyTorch"}
 
 Translate = Callable[[list[str]], list[str]]
@@ -67,6 +70,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, help="d2l setting (default 30)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 0.005 d2l, 0.002 large)")
     p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--layers", type=int, default=2, help="seqrnn's RNN layers (d2l: 2)")
+    p.add_argument("--torch-layers", type=int, default=2, help="PyTorch's RNN layers (d2l: 2)")
+    p.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                   help="seqrnn's learning-rate schedule (cosine: down to 0 over --epochs)")
     p.add_argument("--budget", type=float, default=240.0, help="training seconds (large)")
     p.add_argument("--threads", type=int, default=2, help="threads of both implementations")
     p.add_argument("--attention", choices=["additive", "none"], default="additive",
@@ -83,8 +90,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.seeds = args.seeds or ([0] if large else [0, 1, 2])
     args.lr = args.lr if args.lr is not None else (0.002 if large else 0.005)
     args.epochs = args.epochs or (10_000 if large else 30)  # large: until the budget
-    if args.threads < 1 or args.epochs < 1 or args.budget <= 0:
-        p.error("--threads, --epochs and --budget must be positive")
+    if min(args.threads, args.epochs, args.layers, args.torch_layers) < 1 or args.budget <= 0:
+        p.error("--threads, --epochs, --layers, --torch-layers and --budget must be positive")
+    if args.schedule == "cosine" and large and args.epochs == 10_000:
+        p.error("--schedule cosine needs --epochs (the epochs it decays over)")
     return args
 
 
@@ -103,7 +112,7 @@ def train_seqrnn(args: argparse.Namespace, data: Any, seed: int, budget: float |
                  ) -> tuple[dict[str, Any], Translate | None]:
     """seqrnn's model trained on ``data``'s training rows; ``None`` (and a note) when this
     build of seqrnn has no ``attention`` argument."""
-    sizes = (len(data.src_vocab), len(data.tgt_vocab), EMBED, HIDDEN, LAYERS)
+    sizes = (len(data.src_vocab), len(data.tgt_vocab), EMBED, HIDDEN, args.layers)
     if args.attention == "none":
         design = {"context": "concat"}
     elif "attention" in inspect.signature(seqrnn.Seq2Seq).parameters:
@@ -120,10 +129,12 @@ def train_seqrnn(args: argparse.Namespace, data: Any, seed: int, budget: float |
         return budget is None or seconds < budget
 
     history = model.fit(data.subset(data.train), args.epochs, BATCH, args.lr, clip=CLIP,
-                        progress=False, seed=seed, callback=report, bucketing=args.bucketing)
+                        progress=False, seed=seed, callback=report, bucketing=args.bucketing,
+                        schedule=args.schedule)
     seconds = time.perf_counter() - start
     tr = seqrnn.Translator(model, data.src_vocab, data.tgt_vocab, data.num_steps)
-    info = {"design": f"tanh RNN, {design}", "epochs": history.epochs, "seconds": seconds,
+    info = {"design": f"tanh RNN, {args.layers} layers, {design}, {args.schedule} lr",
+            "epochs": history.epochs, "seconds": seconds,
             "pairs_per_s": history.epochs * len(data.train) / seconds,
             "last_train_perplexity": history.train_perplexity[-1]}
     return info, lambda sentences: list(tr.translate(sentences))
@@ -136,8 +147,8 @@ def train_torch(args: argparse.Namespace, data: Any, seed: int, budget: float | 
     import torch
 
     torch.manual_seed(seed)  # initialisation, shuffling and dropout
-    model = ts.TorchSeq2Seq(len(data.src_vocab), len(data.tgt_vocab), EMBED, HIDDEN, LAYERS,
-                            args.dropout, args.torch_rnn, args.torch_attention, args.torch_init)
+    model = ts.TorchSeq2Seq(len(data.src_vocab), len(data.tgt_vocab), EMBED, HIDDEN,
+                            args.torch_layers, args.dropout, args.torch_rnn, args.torch_attention, args.torch_init)
     train = data.subset(data.train)
     arrays = ts.as_tensors((train.src, train.src_valid_len, train.tgt_in, train.tgt_out,
                             train.tgt_valid_len))
@@ -147,7 +158,8 @@ def train_torch(args: argparse.Namespace, data: Any, seed: int, budget: float | 
               f"mean minibatch loss), {seconds:.0f} s", flush=True)
 
     done = ts.train(model, arrays, args.epochs, BATCH, args.lr, CLIP, budget, report)
-    info = {"design": f"{args.torch_rnn.upper()}, attention {args.torch_attention}, "
+    info = {"design": f"{args.torch_rnn.upper()}, {args.torch_layers} layers, attention "
+                      f"{args.torch_attention}, "
                       f"init {args.torch_init}",
             "epochs": done["epochs"], "seconds": done["seconds"],
             "pairs_per_s": done["pairs"] / done["seconds"],
