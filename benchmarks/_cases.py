@@ -264,6 +264,9 @@ def beam_search(max_len: int, hidden: int = S2S_HIDDEN) -> Case:
     case = Case("beam", f"H={hidden}, B={S2S_BATCH}, beam {BEAM}, max_len={max_len}", "ms/step",
                 float(flops), {}, [f"every sentence ran all {max_len} steps"])
     case.run["seqrnn"] = partial(_counted, float(max_len), decode)
+    return case
+
+
 def _attention_flops(data: tuple[Array, ...], e: int, h: int, v: int) -> float:
     """Training FLOPs per pair of a 2-layer encoder-decoder with additive attention (3x the
     forward), from the valid source and target lengths of ``data``."""
