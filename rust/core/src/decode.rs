@@ -338,9 +338,8 @@ impl<T: Float> Beams<T> {
     }
 
     /// Takes sentence `i`'s `k` best candidates: one ending in `<eos>` joins `finished`, any
-    /// other becomes one of its next
-    /// rows (back-pointer, log-probability, state, feed). Returns the number of next rows
-    /// filled.
+    /// other becomes one of its next rows (back-pointer, log-probability, state, feed).
+    /// Returns the number of next rows filled.
     fn choose(
         &mut self,
         i: usize,
